@@ -1,0 +1,19 @@
+"""Top-level URLs: the admin is the product's web app; django-rq's dashboard sits under it."""
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from acousticsense_site.views import health, media
+
+admin.site.site_header = "AcousticSense"
+admin.site.site_title = "AcousticSense"
+admin.site.index_title = "Genre tagging back office"
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    path("health", health, name="health"),
+    path("admin/rq/", include("django_rq.urls")),
+    path("admin/", admin.site.urls),
+    path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", media, {"document_root": settings.MEDIA_ROOT}, name="media"),
+]

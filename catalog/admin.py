@@ -1,0 +1,135 @@
+"""Admin for the catalog. Thin: display and filters here, writes through services."""
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+
+from catalog.models import Analysis, Genre, ModelVersion, Track
+from catalog.services import model_version_activate
+
+
+@admin.register(Genre)
+class GenreAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "active", "order"]
+    list_editable = ["active", "order"]
+    search_fields = ["name", "slug", "description"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+def _top_k_html(analysis: Analysis, k: int = 5) -> str:
+    rows = format_html_join(
+        "", "<li>{} <strong>{}</strong></li>", ((label, f"{p:.1%}") for label, p in analysis.top_k(k))
+    )
+    caption = "" if analysis.model_version.trained else format_html(
+        '<p class="as-untrained">Untrained model: not a real prediction.</p>'
+    )
+    return format_html("{}<ol class=\"as-topk\">{}</ol>", caption, rows)
+
+
+class AnalysisInline(admin.StackedInline):
+    model = Analysis
+    extra = 0
+    can_delete = False
+    fields = ["model_version", "proposal", "images", "is_silent", "timings_ms", "created_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Track | None = None) -> bool:
+        return False
+
+    @admin.display(description="Top-5")
+    def proposal(self, analysis: Analysis) -> str:
+        return _top_k_html(analysis)
+
+    @admin.display(description="Spectrogram / attention")
+    def images(self, analysis: Analysis) -> str:
+        return format_html_join(
+            "",
+            '<img src="{}" alt="{}" style="max-width:600px;display:block;margin-bottom:4px">',
+            ((image.url, name) for name, image in
+             (("spectrogram", analysis.spectrogram_image), ("attention", analysis.attention_image)) if image),
+        )
+
+
+@admin.register(Track)
+class TrackAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "external_id", "status", "duration", "format", "source", "reviewed_genre", "created_at"]
+    list_filter = ["status", "source", "format", "reviewed_genre"]
+    search_fields = ["title", "artist", "album", "external_id", "original_filename", "sha256"]
+    date_hierarchy = "created_at"
+    # Status and file identity are owned by the pipeline: editing them here would bypass the
+    # lifecycle rules and the checksum.
+    readonly_fields = [
+        "audio_player", "original_filename", "sha256", "duration_s", "sample_rate", "channels", "format",
+        "source", "status", "failure_reason", "reviewed_genre", "status_changed_at", "created_at", "updated_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["title", "artist", "album", "external_id"]}),
+        ("Audio", {"fields": ["audio_player", "original_filename", "format", "duration_s", "sample_rate",
+                              "channels", "sha256", "source"]}),
+        ("Status", {"fields": ["status", "failure_reason", "reviewed_genre", "status_changed_at",
+                               "created_at", "updated_at"]}),
+    ]
+    inlines = [AnalysisInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Tracks enter through the ingest service (upload page, import command, API).
+        return False
+
+    @admin.display(description="Duration", ordering="duration_s")
+    def duration(self, track: Track) -> str:
+        if track.duration_s is None:
+            return "–"
+        minutes, seconds = divmod(int(round(track.duration_s)), 60)
+        return f"{minutes}:{seconds:02d}"
+
+    @admin.display(description="Audio")
+    def audio_player(self, track: Track) -> str:
+        if not track.audio:
+            return "–"
+        return format_html('<audio controls preload="none" src="{}"></audio>', track.audio.url)
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = ["name", "architecture", "trained", "is_active", "label_count", "created_at", "activated_at"]
+    list_filter = ["trained", "is_active", "architecture"]
+    search_fields = ["name", "architecture", "notes"]
+    readonly_fields = [
+        "name", "architecture", "checkpoint_path", "checkpoint_sha256", "labels", "preprocessing",
+        "metrics", "trained", "is_active", "activated_at", "created_at",
+    ]
+    fields = readonly_fields[:9] + ["notes"] + readonly_fields[9:]
+    actions = ["activate"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Versions are registered from a checkpoint file (manage.py register_model) so the
+        # labels and preprocessing always match the weights.
+        return False
+
+    @admin.display(description="Labels")
+    def label_count(self, version: ModelVersion) -> int:
+        return len(version.labels)
+
+    @admin.action(description="Activate the selected model version", permissions=["change"])
+    def activate(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one model version to activate.", messages.ERROR)
+            return
+        version = model_version_activate(model_version=queryset.get())
+        self.message_user(request, f"{version} is now the active model version.", messages.SUCCESS)
+
+
+@admin.register(Analysis)
+class AnalysisAdmin(admin.ModelAdmin):
+    list_display = ["track", "model_version", "top_label", "top_probability", "margin", "is_silent", "created_at"]
+    list_filter = ["model_version", "top_label", "is_silent"]
+    search_fields = ["track__title", "track__artist", "track__external_id"]
+    list_select_related = ["track", "model_version"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Analysis | None = None) -> bool:
+        return False

@@ -1,0 +1,170 @@
+"""The data the platform cares about: genres, tracks, model versions and analyses.
+
+Invariants the database can hold are declared in Meta.constraints; services check them
+again only to give friendlier errors.
+"""
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+
+class Genre(models.Model):
+    """One entry of the editable taxonomy. Models carry their own label lists; these are
+    what editors may choose from."""
+
+    name = models.CharField(max_length=64, unique=True)
+    slug = models.SlugField(max_length=64, unique=True)
+    description = models.TextField(blank=True)
+    active = models.BooleanField(default=True, help_text="Inactive genres cannot be chosen by editors.")
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TrackSource(models.TextChoices):
+    UPLOAD = "upload", "Upload"
+    IMPORT = "import", "Bulk import"
+    API = "api", "CMS API"
+
+
+class TrackStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    QUEUED = "queued", "Queued"
+    ANALYZING = "analyzing", "Analyzing"
+    AWAITING_REVIEW = "awaiting_review", "Awaiting review"
+    REVIEWED = "reviewed", "Reviewed"
+    FAILED = "failed", "Failed"
+
+
+def track_upload_path(instance: "Track", filename: str) -> str:
+    # Content-addressed: the same bytes always land at the same place, whatever they were called.
+    suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    return f"tracks/{instance.sha256[:2]}/{instance.sha256}.{suffix}"
+
+
+class Track(models.Model):
+    title = models.CharField(max_length=300, blank=True)
+    artist = models.CharField(max_length=300, blank=True)
+    album = models.CharField(max_length=300, blank=True)
+    external_id = models.CharField(
+        max_length=200, null=True, blank=True, help_text="The CMS's id for this track; unique when set."
+    )
+    audio = models.FileField(upload_to=track_upload_path, max_length=300)
+    original_filename = models.CharField(max_length=300, blank=True)
+    sha256 = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the audio bytes.")
+    duration_s = models.FloatField(null=True, blank=True)
+    sample_rate = models.PositiveIntegerField(null=True, blank=True)
+    channels = models.PositiveSmallIntegerField(null=True, blank=True)
+    format = models.CharField(max_length=16, blank=True)
+    source = models.CharField(max_length=16, choices=TrackSource.choices, default=TrackSource.UPLOAD)
+    status = models.CharField(
+        max_length=20, choices=TrackStatus.choices, default=TrackStatus.PENDING, db_index=True
+    )
+    failure_reason = models.TextField(blank=True)
+    reviewed_genre = models.ForeignKey(
+        Genre, null=True, blank=True, on_delete=models.PROTECT, related_name="reviewed_tracks"
+    )
+    status_changed_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["external_id"],
+                condition=Q(external_id__isnull=False) & ~Q(external_id=""),
+                name="track_external_id_unique_when_set",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=TrackStatus.values), name="track_status_known"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=TrackStatus.FAILED) | ~Q(failure_reason=""),
+                name="track_failed_has_reason",
+            ),
+            models.CheckConstraint(condition=Q(sha256__regex=r"^[0-9a-f]{64}$"), name="track_sha256_hex"),
+        ]
+
+    def __str__(self) -> str:
+        label = " – ".join(part for part in (self.artist, self.title) if part)
+        return label or self.original_filename or f"Track {self.pk}"
+
+
+class ModelVersion(models.Model):
+    """A registered checkpoint. Its labels and preprocessing are copied from the file so the
+    catalog can show them without loading torch."""
+
+    name = models.CharField(max_length=100, unique=True)
+    architecture = models.CharField(max_length=100)
+    checkpoint_path = models.CharField(max_length=500)
+    checkpoint_sha256 = models.CharField(max_length=64)
+    labels = models.JSONField(help_text="Ordered label list; probabilities are stored in this order.")
+    preprocessing = models.JSONField(default=dict)
+    metrics = models.JSONField(default=dict, blank=True)
+    trained = models.BooleanField(
+        default=False, help_text="Untrained (random) models run the pipeline but never give real predictions."
+    )
+    notes = models.TextField(blank=True)
+    is_active = models.BooleanField(default=False)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"], condition=Q(is_active=True), name="one_active_model_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name if self.trained else f"{self.name} (untrained)"
+
+
+def analysis_image_path(instance: "Analysis", filename: str) -> str:
+    return f"analyses/{instance.track_id}/{instance.model_version_id}/{filename}"
+
+
+class Analysis(models.Model):
+    """One model version's reading of one track; written whole by the worker, never edited."""
+
+    track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="analyses")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="analyses")
+    probabilities = models.JSONField(help_text="One probability per label of the model version, in its order.")
+    top_label = models.CharField(max_length=64, db_index=True)
+    top_probability = models.FloatField(db_index=True)
+    margin = models.FloatField(help_text="Top-1 minus top-2 probability: small means uncertain.")
+    window_starts_s = models.JSONField(default=list)
+    window_scores = models.JSONField(default=list, help_text="Per window, one probability per label.")
+    embedding = models.JSONField(default=list)
+    attention_regions = models.JSONField(default=list)
+    is_silent = models.BooleanField(default=False)
+    spectrogram_image = models.ImageField(upload_to=analysis_image_path, blank=True, max_length=300)
+    attention_image = models.ImageField(upload_to=analysis_image_path, blank=True, max_length=300)
+    top_k_image = models.ImageField(upload_to=analysis_image_path, blank=True, max_length=300)
+    timings_ms = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "analyses"
+        constraints = [
+            models.UniqueConstraint(fields=["track", "model_version"], name="one_analysis_per_track_and_model"),
+            models.CheckConstraint(
+                condition=Q(top_probability__gte=0) & Q(top_probability__lte=1),
+                name="analysis_top_probability_in_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.track} by {self.model_version.name}"
+
+    def top_k(self, k: int = 5) -> list[tuple[str, float]]:
+        pairs = zip(self.model_version.labels, self.probabilities)
+        return sorted(pairs, key=lambda pair: pair[1], reverse=True)[:k]

@@ -1,0 +1,51 @@
+"""The track lifecycle. Every status change goes through `track_transition`."""
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from catalog.models import Track, TrackStatus
+
+S = TrackStatus
+ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    S.PENDING: frozenset({S.QUEUED, S.FAILED}),
+    # queued -> pending: the queue lost the job (Redis flushed) and it must be enqueued again.
+    S.QUEUED: frozenset({S.ANALYZING, S.FAILED, S.PENDING}),
+    # analyzing -> queued: the worker died mid-job and the job is handed to another worker.
+    S.ANALYZING: frozenset({S.AWAITING_REVIEW, S.REVIEWED, S.FAILED, S.QUEUED}),
+    S.AWAITING_REVIEW: frozenset({S.REVIEWED, S.QUEUED}),
+    # reviewed -> queued: re-analysis under a new model version; the editor's genre is kept.
+    S.REVIEWED: frozenset({S.QUEUED, S.AWAITING_REVIEW}),
+    S.FAILED: frozenset({S.QUEUED, S.PENDING}),
+}
+
+
+class IllegalStatusTransition(Exception):
+    """A status change the lifecycle does not allow, or one based on a stale status."""
+
+
+def track_transition(*, track: Track, to: str, reason: str = "", expected: str | None = None) -> Track:
+    """Move a track to `to`, refusing transitions the lifecycle forbids.
+
+    The update is conditional on the status the caller saw (`expected`, default the
+    in-memory one), so two workers racing on one track cannot both win.
+    """
+    to = TrackStatus(to)
+    current = TrackStatus(expected or track.status)
+    if to not in ALLOWED_TRANSITIONS[current]:
+        raise IllegalStatusTransition(f"A track cannot go from {current.label!r} to {to.label!r}.")
+    if to == TrackStatus.FAILED and not reason.strip():
+        raise IllegalStatusTransition("A failed track needs a failure reason.")
+    now = timezone.now()
+    failure_reason = reason.strip() if to == TrackStatus.FAILED else ""
+    with transaction.atomic():
+        updated = Track.objects.filter(pk=track.pk, status=current).update(
+            status=to, failure_reason=failure_reason, status_changed_at=now, updated_at=now
+        )
+    if updated != 1:
+        fresh = Track.objects.filter(pk=track.pk).values_list("status", flat=True).first()
+        raise IllegalStatusTransition(
+            f"Track {track.pk} is no longer {current.label!r} (now {fresh!r}); nothing was changed."
+        )
+    track.status, track.failure_reason, track.status_changed_at = to, failure_reason, now
+    return track

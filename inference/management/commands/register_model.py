@@ -1,0 +1,29 @@
+"""Register a checkpoint file as a model version (bring your own model)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from inference.errors import CheckpointError
+from inference.registry import model_version_register
+
+
+class Command(BaseCommand):
+    help = "Register a .safetensors checkpoint (or a .pt state dict with a .json beside it) as a model version."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("path", type=Path)
+        parser.add_argument("--name", help="Version name (default: the file name).")
+        parser.add_argument("--activate", action="store_true", help="Make it the active version.")
+
+    def handle(self, *args: object, path: Path, name: str | None, activate: bool, **options: object) -> None:
+        if not path.exists():
+            raise CommandError(f"{path}: no such file.")
+        try:
+            version = model_version_register(path=path, name=name, activate=activate)
+        except CheckpointError as error:
+            raise CommandError(f"{path}: {error}") from error
+        state = "active" if version.is_active else "inactive"
+        trained = "trained" if version.trained else "untrained"
+        self.stdout.write(f"Registered {version.name} ({version.architecture}, {len(version.labels)} labels, {trained}, {state}).")

@@ -1,0 +1,64 @@
+"""Connects checkpoint files to the catalog: register, create the untrained default."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+from catalog.models import Genre, ModelVersion
+from catalog.services import model_version_activate
+from inference.checkpoint import create_random_checkpoint, file_sha256, load_checkpoint, save_checkpoint
+
+UNTRAINED_NAME = "untrained-vit-tiny"
+
+
+def _stored_path(path: Path) -> str:
+    """Paths inside MODELS_DIR are stored relative to it so var/ can move between machines."""
+    try:
+        return str(path.resolve().relative_to(Path(settings.MODELS_DIR).resolve()))
+    except ValueError:
+        return str(path.resolve())
+
+
+def checkpoint_file(model_version: ModelVersion) -> Path:
+    return Path(settings.MODELS_DIR) / model_version.checkpoint_path
+
+
+def model_version_register(*, path: Path, name: str | None = None, activate: bool = False) -> ModelVersion:
+    """Register a checkpoint (validated by loading it) as a model version.
+
+    Registering the same file again returns the existing version instead of a duplicate.
+    """
+    checkpoint = load_checkpoint(path)  # raises CheckpointError with a clear message
+    sha256 = file_sha256(path)
+    with transaction.atomic():
+        existing = ModelVersion.objects.filter(checkpoint_sha256=sha256).first()
+        version = existing or ModelVersion.objects.create(
+            name=name or path.stem,
+            architecture=checkpoint.architecture,
+            checkpoint_path=_stored_path(path),
+            checkpoint_sha256=sha256,
+            labels=list(checkpoint.labels),
+            preprocessing=checkpoint.preprocessing.to_dict(),
+            metrics=dict(checkpoint.training.get("metrics", {})),
+            trained=checkpoint.trained,
+            notes=str(checkpoint.training.get("notes", "")),
+        )
+        if activate:
+            model_version_activate(model_version=version)
+    return version
+
+
+def untrained_model_create(*, activate: bool = True) -> ModelVersion:
+    """A randomly initialised ViT over the active taxonomy, so the pipeline runs before any
+    trained model exists. It is registered as untrained and shown as such everywhere."""
+    labels = [genre.name for genre in Genre.objects.filter(active=True)]
+    models_dir = Path(settings.MODELS_DIR)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    path = models_dir / f"{UNTRAINED_NAME}.safetensors"
+    save_checkpoint(create_random_checkpoint(labels=labels, seed=0), path)
+    name = UNTRAINED_NAME
+    if ModelVersion.objects.filter(name=name).exclude(checkpoint_sha256=file_sha256(path)).exists():
+        name = f"{UNTRAINED_NAME}-{file_sha256(path)[:8]}"
+    return model_version_register(path=path, name=name, activate=activate)

@@ -1,0 +1,35 @@
+"""The product's settings for tests.
+
+var/ (database file, secret key, media) moves to a temporary folder so tests never touch a
+developer's data. DATABASE_URL and REDIS_URL from the environment are kept (CI points them at
+PostgreSQL and Redis); tests use Redis database 15. Where no Redis answers (a laptop without
+one), a real redis-server is started for the run.
+"""
+import atexit
+import os
+import tempfile
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+os.environ.setdefault("ACOUSTICSENSE_VAR_DIR", tempfile.mkdtemp(prefix="acousticsense-test-var-"))
+
+from acousticsense_site.localredis import free_port, redis_reachable, start_redis  # noqa: E402
+
+
+def _test_redis_url() -> str:
+    configured = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    if redis_reachable(configured):
+        return urlunparse(urlparse(configured)._replace(path="/15"))
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        raise RuntimeError(f"CI must provide a Redis at REDIS_URL={configured}")
+    port = free_port()
+    process = start_redis(port=port, data_dir=Path(tempfile.mkdtemp(prefix="redis-")), persist=False)
+    atexit.register(process.terminate)
+    return f"redis://127.0.0.1:{port}/15"
+
+
+os.environ["REDIS_URL"] = _test_redis_url()  # before the settings module reads it; children inherit it
+
+from acousticsense_site.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
