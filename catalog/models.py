@@ -5,6 +5,7 @@ again only to give friendlier errors.
 """
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -41,6 +42,28 @@ class TrackStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class ImportBatch(models.Model):
+    """One upload or import run, so staff can follow it and editors can filter by it."""
+
+    name = models.CharField(max_length=200)
+    source = models.CharField(max_length=16, choices=TrackSource.choices)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    imported = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    rejections = models.JSONField(default=list, blank=True, help_text="[{'name': ..., 'reason': ...}]")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "import batches"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.created_at:%Y-%m-%d %H:%M})" if self.created_at else self.name
+
+
 def track_upload_path(instance: "Track", filename: str) -> str:
     # Content-addressed: the same bytes always land at the same place, whatever they were called.
     suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
@@ -68,6 +91,13 @@ class Track(models.Model):
     failure_reason = models.TextField(blank=True)
     reviewed_genre = models.ForeignKey(
         Genre, null=True, blank=True, on_delete=models.PROTECT, related_name="reviewed_tracks"
+    )
+    known_genre = models.ForeignKey(
+        Genre, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="A genre the import manifest already gave (unverified by an editor).",
+    )
+    import_batch = models.ForeignKey(
+        ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="tracks"
     )
     status_changed_at = models.DateTimeField(auto_now_add=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

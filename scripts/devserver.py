@@ -108,7 +108,7 @@ def main() -> int:
         manage("collectstatic", "--noinput", "-v", "0")
         manage("ensure_default_model")
         # Children get their own session so Ctrl-C reaches only us, and we stop them in order.
-        worker = subprocess.Popen([*MANAGE, "rqworker", "inference", "default", "--with-scheduler"], cwd=ROOT, start_new_session=True)
+        worker = subprocess.Popen([*MANAGE, "run_worker"], cwd=ROOT, start_new_session=True)
         processes.append(("worker", worker))
         web = subprocess.Popen(
             [*MANAGE, "runserver", f"{args.host}:{port}", "--noreload", "--skip-checks"],

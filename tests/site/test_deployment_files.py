@@ -5,7 +5,6 @@ import re
 from pathlib import Path
 
 import dj_database_url
-import pytest
 import yaml
 from django.core.management import get_commands
 
@@ -68,12 +67,11 @@ def test_web_runs_gunicorn_on_our_wsgi_app_after_migrating():
     assert "collectstatic" in dockerfile  # WhiteNoise serves what collectstatic gathered
 
 
-@pytest.mark.parametrize("service", ["worker"])
-def test_the_worker_command_exists_and_listens_on_the_inference_queue(service, settings):
-    words = command_words(service)
-    manage_command = words[words.index("manage.py") + 1]
-    assert manage_command in get_commands()
-    assert "inference" in words and set(words) & set(settings.RQ_QUEUES) == set(settings.RQ_QUEUES)
+def test_the_worker_runs_our_analysis_worker_and_its_healthcheck_exists():
+    assert command_words("worker")[:3] == ["python", "manage.py", "run_worker"]
+    healthcheck = SERVICES["worker"]["healthcheck"]["test"]
+    assert healthcheck[1:3] == ["python", "manage.py"] and healthcheck[3] in get_commands()
+    assert "run_worker" in get_commands()
 
 
 def test_the_gpu_variant_reserves_a_gpu_for_workers_and_selects_cuda():

@@ -1,0 +1,168 @@
+"""One way in for audio: admin upload, the upload page, the API and `import_tracks` all call
+`track_ingest`. It validates, deduplicates by checksum, stores, and queues the analysis."""
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from catalog.models import Genre, ImportBatch, Track, TrackSource, track_upload_path
+from inference.audio import probe_audio
+from inference.errors import AudioError
+
+CHUNK = 1024 * 1024
+
+
+class IngestErrorCode(str, Enum):
+    """Stable codes for what a sender can get wrong; audio problems use inference's codes."""
+
+    TOO_LARGE = "too_large"
+    EXTERNAL_ID_TAKEN = "external_id_taken"
+    UNKNOWN_GENRE = "unknown_genre"
+    MISSING_FILE = "missing_file"
+
+
+class IngestRejected(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class TrackMetadata:
+    title: str = ""
+    artist: str = ""
+    album: str = ""
+    external_id: str | None = None
+    known_genre: str | None = None
+
+
+@dataclass
+class IngestResult:
+    track: Track
+    created: bool
+
+
+@dataclass
+class BatchSummary:
+    """What an import run did, for the command's summary and the batch record."""
+
+    imported: list[Track] = field(default_factory=list)
+    duplicates: list[tuple[str, Track]] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _copy_hashing(stream: BinaryIO, target: Path, limit: int) -> str:
+    """Copy while hashing, refusing to read past the size limit (no trust in Content-Length)."""
+    digest, size = hashlib.sha256(), 0
+    with target.open("wb") as out:
+        while chunk := stream.read(CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise IngestRejected(
+                    IngestErrorCode.TOO_LARGE,
+                    f"The file is larger than the {limit // (1024 * 1024)} MB upload limit.",
+                )
+            digest.update(chunk)
+            out.write(chunk)
+    return digest.hexdigest()
+
+
+def _genre_named(name: str | None) -> Genre | None:
+    if not name or not name.strip():
+        return None
+    genre = Genre.objects.filter(Q(name__iexact=name.strip()) | Q(slug__iexact=name.strip())).first()
+    if genre is None:
+        raise IngestRejected(IngestErrorCode.UNKNOWN_GENRE, f"Unknown genre {name.strip()!r}.")
+    return genre
+
+
+def track_ingest(
+    *,
+    stream: BinaryIO,
+    original_filename: str,
+    source: str = TrackSource.UPLOAD,
+    metadata: TrackMetadata = TrackMetadata(),
+    batch: ImportBatch | None = None,
+    enqueue: bool = True,
+) -> IngestResult:
+    """Store one audio file as a track, or find the track that already has these bytes.
+
+    Raises IngestRejected (with a stable code) for anything a sender can fix; nothing is
+    stored in that case.
+    """
+    suffix = Path(original_filename).suffix.lower()
+    external_id = (metadata.external_id or "").strip() or None
+    with tempfile.TemporaryDirectory(prefix="ingest-") as tmp:
+        temp_path = Path(tmp) / f"upload{suffix}"
+        sha256 = _copy_hashing(stream, temp_path, settings.MAX_UPLOAD_BYTES)
+        existing = Track.objects.filter(sha256=sha256).first()
+        if existing:
+            return IngestResult(existing, created=False)
+        try:
+            info = probe_audio(temp_path, max_duration_s=settings.MAX_AUDIO_SECONDS)
+        except AudioError as error:
+            raise IngestRejected(error.code.value, error.message) from error
+        known_genre = _genre_named(metadata.known_genre)
+        if external_id and Track.objects.filter(external_id=external_id).exists():
+            raise IngestRejected(
+                IngestErrorCode.EXTERNAL_ID_TAKEN, f"External id {external_id!r} already belongs to another track."
+            )
+        track = Track(
+            title=metadata.title.strip()[:300] or Path(original_filename).stem[:300],
+            artist=metadata.artist.strip()[:300], album=metadata.album.strip()[:300],
+            external_id=external_id, original_filename=Path(original_filename).name[:300], sha256=sha256,
+            duration_s=info.duration_s, sample_rate=info.sample_rate, channels=info.channels, format=info.format,
+            source=source, known_genre=known_genre, import_batch=batch,
+        )
+        stored_name = track_upload_path(track, original_filename or f"audio{suffix}")
+        if default_storage.exists(stored_name):
+            default_storage.delete(stored_name)  # an orphan of an interrupted ingest: same bytes
+        with temp_path.open("rb") as handle:
+            track.audio.name = default_storage.save(stored_name, File(handle))
+        try:
+            with transaction.atomic():
+                track.save()
+                if enqueue:
+                    from inference.pipeline import analysis_enqueue  # no RQ import for torch-free callers
+
+                    transaction.on_commit(lambda: analysis_enqueue(track=track))
+        except IntegrityError:
+            default_storage.delete(track.audio.name)
+            winner = Track.objects.filter(sha256=sha256).first()
+            if winner:  # the same bytes arrived concurrently: theirs wins, ours is a duplicate
+                return IngestResult(winner, created=False)
+            raise IngestRejected(
+                IngestErrorCode.EXTERNAL_ID_TAKEN, f"External id {external_id!r} already belongs to another track."
+            ) from None
+        except BaseException:
+            default_storage.delete(track.audio.name)  # never leave a file no track points to
+            raise
+    return IngestResult(track, created=True)
+
+
+def track_ingest_path(*, path: Path, **kwargs: object) -> IngestResult:
+    """`track_ingest` for a file on disk (bulk import)."""
+    if not path.is_file():
+        raise IngestRejected(IngestErrorCode.MISSING_FILE, f"No such file: {path}")
+    with path.open("rb") as stream:
+        return track_ingest(stream=stream, original_filename=path.name, **kwargs)
+
+
+def batch_record(*, batch: ImportBatch, summary: BatchSummary) -> ImportBatch:
+    batch.imported = len(summary.imported)
+    batch.duplicates = len(summary.duplicates)
+    batch.rejected = len(summary.rejected)
+    batch.rejections = [{"name": name, "reason": reason} for name, reason in summary.rejected][:1000]
+    batch.save(update_fields=["imported", "duplicates", "rejected", "rejections"])
+    return batch

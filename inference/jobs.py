@@ -1,0 +1,80 @@
+"""RQ jobs. Thin: fetch rows, call the engine and the store, record failures clearly."""
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+from rq import get_current_job
+
+from catalog.models import Analysis, ModelVersion, Track, TrackStatus
+from catalog.status import IllegalStatusTransition, track_transition
+from inference.errors import InferenceError
+
+log = logging.getLogger(__name__)
+WORKER_LOST = "The worker analysing this track stopped (killed or out of memory) and no retries were left."
+
+
+def analyze_track(*, track_id: int, model_version_id: int) -> str:
+    """Analyse one track with one model version. Safe to run again: it finishes or repairs."""
+    from inference.analysis import analyze_file  # torch stays out of processes that only enqueue
+    from inference.render import render_analysis_images
+    from inference.results import analysis_store
+    from inference.runtime import model_for
+
+    track = Track.objects.filter(pk=track_id).first()
+    if track is None:
+        return "track deleted"
+    model_version = ModelVersion.objects.get(pk=model_version_id)
+    if Analysis.objects.filter(track=track, model_version=model_version).exists():
+        if track.status in (TrackStatus.QUEUED, TrackStatus.ANALYZING):  # a crash after commit
+            _finish_without_analysis(track)
+        return "already analysed"
+    if track.status != TrackStatus.ANALYZING:  # ANALYZING: a dead worker's job, run again
+        track_transition(track=track, to=TrackStatus.ANALYZING)
+    try:
+        model = model_for(model_version)
+        started = time.perf_counter()
+        result = analyze_file(track.audio.path, model, max_duration_s=settings.MAX_AUDIO_SECONDS)
+        images = render_analysis_images(result, model.preprocessing)
+        result.timings_ms["total"] = round((time.perf_counter() - started) * 1000, 1)
+        analysis_store(track=track, model_version=model_version, result=result, images=images)
+    except InferenceError as error:  # bad audio or checkpoint: retrying cannot help
+        track_transition(track=track, to=TrackStatus.FAILED, reason=error.message, expected=TrackStatus.ANALYZING)
+        return f"failed: {error.code.value}"
+    except FileNotFoundError:
+        track_transition(track=track, to=TrackStatus.FAILED, reason="The stored audio file is missing.",
+                         expected=TrackStatus.ANALYZING)
+        return "failed: missing file"
+    except Exception as error:
+        job = get_current_job()
+        if job is None or not job.retries_left:
+            reason = f"Analysis failed after retries: {type(error).__name__}: {error}"
+            track_transition(track=track, to=TrackStatus.FAILED, reason=reason[:2000], expected=TrackStatus.ANALYZING)
+        raise
+    return "analysed"
+
+
+def _finish_without_analysis(track: Track) -> None:
+    try:
+        if track.status == TrackStatus.QUEUED:
+            track_transition(track=track, to=TrackStatus.ANALYZING)
+        done = TrackStatus.REVIEWED if track.reviewed_genre_id else TrackStatus.AWAITING_REVIEW
+        track_transition(track=track, to=done, expected=TrackStatus.ANALYZING)
+    except IllegalStatusTransition:
+        pass
+
+
+def on_analysis_failure(job, connection, exc_type, exc_value, traceback) -> None:  # noqa: ANN001 - RQ's signature
+    """Called by RQ for failures, including a worker that vanished mid-job (AbandonedJobError).
+    Marks the track failed once no retry is left, so it never stays 'analyzing' forever."""
+    if job.retries_left:
+        return
+    track = Track.objects.filter(pk=job.kwargs.get("track_id")).first()
+    if track is None or track.status in (TrackStatus.FAILED, TrackStatus.AWAITING_REVIEW, TrackStatus.REVIEWED):
+        return
+    reason = WORKER_LOST if exc_type.__name__ == "AbandonedJobError" else f"{exc_type.__name__}: {exc_value}"
+    try:
+        track_transition(track=track, to=TrackStatus.FAILED, reason=reason[:2000])
+    except IllegalStatusTransition:
+        log.warning("Track %s changed status while its failure was being recorded", track.pk)

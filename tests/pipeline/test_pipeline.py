@@ -1,0 +1,97 @@
+"""The batch path with a real Redis and real worker processes."""
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import django_rq
+import numpy as np
+import pytest
+from django.core.files.storage import default_storage
+
+from catalog.models import Analysis, Track, TrackStatus
+from inference.pipeline import QUEUE, analysis_enqueue, analysis_job_id, tracks_recover
+from inference.results import cached_result
+from tests.pipeline.conftest import wait_for, wav_bytes
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def status(track: Track) -> str:
+    return Track.objects.values_list("status", flat=True).get(pk=track.pk)
+
+
+def test_an_ingested_track_is_queued_then_analysed_by_a_worker(ingest, run_worker, tiny_model_version):
+    track = ingest(external_id="cms-1")
+    assert status(track) == TrackStatus.QUEUED
+    queue = django_rq.get_queue(QUEUE)
+    assert queue.job_ids == [analysis_job_id(track.pk, tiny_model_version.pk)]
+
+    run_worker()
+
+    # queued -> awaiting_review is not an allowed transition: reaching it means it went through analyzing.
+    assert status(track) == TrackStatus.AWAITING_REVIEW
+    analysis = Analysis.objects.get(track=track, model_version=tiny_model_version)
+    assert len(analysis.probabilities) == 16 and abs(sum(analysis.probabilities) - 1) < 1e-4
+    assert analysis.window_scores and analysis.embedding
+    for image in (analysis.spectrogram_image, analysis.attention_image, analysis.top_k_image):
+        assert default_storage.exists(image.name) and default_storage.open(image.name).read(8) == b"\x89PNG\r\n\x1a\n"
+    assert {"decode", "mel", "model", "attention", "render"} <= set(analysis.timings_ms)
+    cached = cached_result("cms-1")
+    assert cached["genre"] == analysis.top_label and cached["model_version"] == "tiny" and cached["trained"] is False
+
+
+def test_a_corrupt_file_fails_with_a_reason_and_does_not_block_the_tracks_behind_it(ingest, run_worker):
+    broken = ingest()
+    with default_storage.open(broken.audio.name, "wb") as handle:  # damaged on disk after upload
+        handle.write(b"RIFF\x00\x00 this is not audio any more")
+    healthy = [ingest() for _ in range(2)]
+
+    run_worker()
+
+    broken.refresh_from_db()
+    assert broken.status == TrackStatus.FAILED
+    assert "could not be decoded" in broken.failure_reason
+    assert [status(t) for t in healthy] == [TrackStatus.AWAITING_REVIEW] * 2
+
+
+def test_enqueueing_the_same_analysis_twice_is_a_no_op(ingest, tiny_model_version):
+    track = ingest()
+    assert analysis_enqueue(track=track, model_version=tiny_model_version) is False
+    assert analysis_enqueue(track=Track.objects.get(pk=track.pk)) is False
+    assert django_rq.get_queue(QUEUE).count == 1
+
+
+def test_running_a_finished_job_again_changes_nothing(ingest, run_worker, tiny_model_version):
+    track = ingest()
+    run_worker()
+    first = Analysis.objects.get(track=track)
+    from inference.jobs import analyze_track
+
+    assert analyze_track(track_id=track.pk, model_version_id=tiny_model_version.pk) == "already analysed"
+    assert list(Analysis.objects.filter(track=track)) == [first]
+    assert status(track) == TrackStatus.AWAITING_REVIEW
+
+
+def test_tracks_whose_jobs_vanished_from_redis_are_queued_again(ingest, run_worker, redis_url):
+    import redis
+
+    tracks = [ingest(), ingest()]
+    redis.Redis.from_url(redis_url).flushdb()  # e.g. a Redis restarted without persistence
+    assert tracks_recover() == 2
+    run_worker()
+    assert [status(t) for t in tracks] == [TrackStatus.AWAITING_REVIEW] * 2
+
+
+def test_a_worker_killed_mid_job_loses_nothing(ingest, start_worker, tiny_model_version):
+    # Long enough that the kill lands mid-job even on a fast machine: 10 minutes of audio.
+    long_track = ingest(wav_bytes(seconds=600, freq=330.0), name="long.wav")
+    first = start_worker()
+    wait_for(lambda: status(long_track) == TrackStatus.ANALYZING, 60, "the first worker to start the job")
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert status(long_track) == TrackStatus.ANALYZING  # stranded: its worker is gone
+
+    start_worker()
+    wait_for(lambda: status(long_track) == TrackStatus.AWAITING_REVIEW, 90, "another worker to finish the job")
+    assert Analysis.objects.filter(track=long_track).count() == 1
