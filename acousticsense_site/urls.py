@@ -1,10 +1,11 @@
-"""Top-level URLs: the admin is the product's web app; django-rq's dashboard sits under it."""
+"""Top-level URLs: the admin is the product's web app (django-rq registers its dashboard there)."""
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import path
 from django.views.generic import RedirectView
 
 from acousticsense_site.views import health, media
+from inference.admin_views import pipeline_status
 
 admin.site.site_header = "AcousticSense"
 admin.site.site_title = "AcousticSense"
@@ -13,7 +14,7 @@ admin.site.index_title = "Genre tagging back office"
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("health", health, name="health"),
-    path("admin/rq/", include("django_rq.urls")),
+    path("admin/pipeline/", pipeline_status, name="pipeline"),
     path("admin/", admin.site.urls),
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", media, {"document_root": settings.MEDIA_ROOT}, name="media"),
 ]

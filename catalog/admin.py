@@ -3,10 +3,14 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from catalog.models import Analysis, Genre, ModelVersion, Track
+from catalog.forms import TrackUploadForm
+from catalog.ingest import BatchSummary, IngestRejected, TrackMetadata, batch_record, track_ingest
+from catalog.models import Analysis, Genre, ImportBatch, ModelVersion, Track, TrackSource
 from catalog.services import model_version_activate
 
 
@@ -54,28 +58,91 @@ class AnalysisInline(admin.StackedInline):
 
 @admin.register(Track)
 class TrackAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "external_id", "status", "duration", "format", "source", "reviewed_genre", "created_at"]
-    list_filter = ["status", "source", "format", "reviewed_genre"]
+    list_display = ["__str__", "external_id", "status", "failure", "duration", "format", "source", "reviewed_genre",
+                    "created_at"]
+    list_filter = ["status", "source", "format", "reviewed_genre", "import_batch"]
     search_fields = ["title", "artist", "album", "external_id", "original_filename", "sha256"]
     date_hierarchy = "created_at"
     # Status and file identity are owned by the pipeline: editing them here would bypass the
     # lifecycle rules and the checksum.
     readonly_fields = [
         "audio_player", "original_filename", "sha256", "duration_s", "sample_rate", "channels", "format",
-        "source", "status", "failure_reason", "reviewed_genre", "status_changed_at", "created_at", "updated_at",
+        "source", "status", "failure_reason", "reviewed_genre", "known_genre", "import_batch", "status_changed_at",
+        "created_at", "updated_at",
     ]
     fieldsets = [
         (None, {"fields": ["title", "artist", "album", "external_id"]}),
         ("Audio", {"fields": ["audio_player", "original_filename", "format", "duration_s", "sample_rate",
                               "channels", "sha256", "source"]}),
-        ("Status", {"fields": ["status", "failure_reason", "reviewed_genre", "status_changed_at",
-                               "created_at", "updated_at"]}),
+        ("Status", {"fields": ["status", "failure_reason", "reviewed_genre", "known_genre", "import_batch",
+                               "status_changed_at", "created_at", "updated_at"]}),
     ]
     inlines = [AnalysisInline]
+    actions = ["retry_analysis"]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        # Tracks enter through the ingest service (upload page, import command, API).
-        return False
+    def get_urls(self) -> list:
+        upload = path("upload/", self.admin_site.admin_view(self.upload_view), name="catalog_track_upload")
+        return [upload, *super().get_urls()]
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
+        # "Add track" is the upload page: tracks only enter through the ingest service.
+        return HttpResponseRedirect(reverse("admin:catalog_track_upload"))
+
+    def upload_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_add_permission(request):
+            return HttpResponseRedirect(reverse("admin:index"))
+        form = TrackUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            batch = self._ingest_uploads(request, form)
+            if batch.imported or batch.duplicates:
+                url = reverse("admin:catalog_track_changelist") + f"?import_batch__id__exact={batch.pk}"
+                return HttpResponseRedirect(url)
+        context = {**self.admin_site.each_context(request), "title": "Upload audio", "form": form,
+                   "opts": self.model._meta, "media": self.media + form.media}
+        return TemplateResponse(request, "admin/catalog/track/upload.html", context)
+
+    def _ingest_uploads(self, request: HttpRequest, form: TrackUploadForm) -> ImportBatch:
+        files = form.cleaned_data["files"]
+        single = len(files) == 1
+        data = form.cleaned_data
+        metadata = TrackMetadata(title=data["title"], artist=data["artist"], album=data["album"],
+                                 external_id=data["external_id"] or None) if single else TrackMetadata()
+        batch = ImportBatch.objects.create(name=data["batch_name"] or f"Upload by {request.user}",
+                                           source=TrackSource.UPLOAD, created_by=request.user)
+        summary = BatchSummary()
+        for upload in files:
+            try:
+                result = track_ingest(stream=upload, original_filename=upload.name, source=TrackSource.UPLOAD,
+                                      metadata=metadata, batch=batch)
+            except IngestRejected as error:
+                summary.rejected.append((upload.name, error.message))
+                form.add_error("files", f"{upload.name}: {error.message}")
+                continue
+            (summary.imported.append(result.track) if result.created
+             else summary.duplicates.append((upload.name, result.track)))
+        batch_record(batch=batch, summary=summary)
+        if summary.imported:
+            self.message_user(request, f"{len(summary.imported)} track(s) uploaded and queued for analysis.",
+                              messages.SUCCESS)
+        for name, track in summary.duplicates:
+            self.message_user(request, f"Duplicate: {name} has the same audio as track {track.pk} ({track}).",
+                              messages.WARNING)
+        for name, reason in summary.rejected:
+            self.message_user(request, f"Rejected {name}: {reason}", messages.ERROR)
+        return batch
+
+    @admin.action(description="Retry analysis of the selected tracks", permissions=["change"])
+    def retry_analysis(self, request: HttpRequest, queryset: QuerySet[Track]) -> None:
+        from inference.pipeline import analysis_enqueue
+
+        queued = sum(analysis_enqueue(track=track) for track in queryset)
+        skipped = queryset.count() - queued
+        self.message_user(request, f"Queued {queued} track(s) for analysis"
+                          + (f"; {skipped} already queued or running." if skipped else "."), messages.SUCCESS)
+
+    @admin.display(description="Failure reason")
+    def failure(self, track: Track) -> str:
+        return track.failure_reason[:120]
 
     @admin.display(description="Duration", ordering="duration_s")
     def duration(self, track: Track) -> str:
@@ -132,4 +199,14 @@ class AnalysisAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Analysis | None = None) -> bool:
+        return False
+
+
+@admin.register(ImportBatch)
+class ImportBatchAdmin(admin.ModelAdmin):
+    list_display = ["name", "source", "created_by", "imported", "duplicates", "rejected", "created_at"]
+    list_filter = ["source"]
+    readonly_fields = ["name", "source", "created_by", "imported", "duplicates", "rejected", "rejections", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -62,6 +62,12 @@ class BatchSummary:
     rejected: list[tuple[str, str]] = field(default_factory=list)
 
 
+def human_size(n_bytes: int) -> str:
+    if n_bytes >= 1024 * 1024:
+        return f"{n_bytes / (1024 * 1024):.0f} MB"
+    return f"{n_bytes / 1024:.0f} KB" if n_bytes >= 10 * 1024 else f"{n_bytes} bytes"
+
+
 def _copy_hashing(stream: BinaryIO, target: Path, limit: int) -> str:
     """Copy while hashing, refusing to read past the size limit (no trust in Content-Length)."""
     digest, size = hashlib.sha256(), 0
@@ -71,7 +77,7 @@ def _copy_hashing(stream: BinaryIO, target: Path, limit: int) -> str:
             if size > limit:
                 raise IngestRejected(
                     IngestErrorCode.TOO_LARGE,
-                    f"The file is larger than the {limit // (1024 * 1024)} MB upload limit.",
+                    f"The file is larger than the {human_size(limit)} upload limit.",
                 )
             digest.update(chunk)
             out.write(chunk)

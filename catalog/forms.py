@@ -1,0 +1,31 @@
+"""Forms for the admin upload page."""
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    widget = MultipleFileInput
+
+    def clean(self, data: object, initial: object = None) -> list:
+        single = super().clean
+        files = data if isinstance(data, (list, tuple)) else [data]
+        return [single(item, initial) for item in files]
+
+
+class TrackUploadForm(forms.Form):
+    files = MultipleFileField(
+        label="Audio files",
+        help_text="One or many: wav, mp3, flac, ogg (m4a/aac where ffmpeg is installed). "
+                  f"Up to {settings.MAX_UPLOAD_BYTES // (1024 * 1024)} MB each.",
+    )
+    batch_name = forms.CharField(max_length=200, required=False, help_text="Optional name for this upload batch.")
+    title = forms.CharField(max_length=300, required=False, help_text="Only used when uploading one file.")
+    artist = forms.CharField(max_length=300, required=False)
+    album = forms.CharField(max_length=300, required=False)
+    external_id = forms.CharField(max_length=200, required=False, label="External id (CMS)")

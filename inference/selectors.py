@@ -1,0 +1,76 @@
+"""Reads for the staff pipeline page: the database for tracks, Redis for the queue."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import django_rq
+from django.db.models import Count, Q
+from django.utils import timezone
+from rq import Worker
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+
+from catalog.models import Analysis, ImportBatch, Track, TrackStatus
+from catalog.selectors import track_counts_by_status
+from inference.pipeline import QUEUE
+
+
+@dataclass(frozen=True)
+class WorkerRow:
+    name: str
+    hostname: str
+    pid: int | None
+    state: str
+    current_job: str
+    successful_jobs: int
+    failed_jobs: int
+    last_heartbeat: object
+
+
+def queue_stats() -> dict[str, int]:
+    queue = django_rq.get_queue(QUEUE)
+    return {
+        "queued": queue.count,
+        "running": StartedJobRegistry(queue=queue).count,
+        "scheduled_retries": ScheduledJobRegistry(queue=queue).count,
+        "failed_jobs": FailedJobRegistry(queue=queue).count,
+    }
+
+
+def live_workers() -> list[WorkerRow]:
+    queue = django_rq.get_queue(QUEUE)
+    rows = []
+    for worker in Worker.all(queue=queue):
+        job = worker.get_current_job()
+        rows.append(WorkerRow(
+            name=worker.name, hostname=worker.hostname or "", pid=worker.pid, state=str(worker.get_state()),
+            current_job=job.description if job else "", successful_jobs=worker.successful_job_count,
+            failed_jobs=worker.failed_job_count, last_heartbeat=worker.last_heartbeat,
+        ))
+    return sorted(rows, key=lambda row: row.name)
+
+
+def analysed_since(*, minutes: int = 60) -> int:
+    return Analysis.objects.filter(created_at__gte=timezone.now() - timedelta(minutes=minutes)).count()
+
+
+def failed_tracks(*, limit: int = 50) -> list[Track]:
+    return list(Track.objects.filter(status=TrackStatus.FAILED).order_by("-status_changed_at")[:limit])
+
+
+def recent_batches(*, limit: int = 10) -> list[ImportBatch]:
+    """Latest import batches with how many of their tracks are in each stage."""
+    counts = {status: Count("tracks", filter=Q(tracks__status=status)) for status in TrackStatus.values}
+    return list(ImportBatch.objects.annotate(**{f"n_{s}": c for s, c in counts.items()})[:limit])
+
+
+def pipeline_overview() -> dict[str, object]:
+    try:
+        queue, workers, redis_error = queue_stats(), live_workers(), ""
+    except Exception as error:  # the page must still say what the database knows
+        queue, workers, redis_error = {}, [], f"Redis is unreachable: {error}"
+    return {
+        "status_counts": [(TrackStatus(s).label, s, n) for s, n in track_counts_by_status().items()],
+        "queue": queue, "workers": workers, "redis_error": redis_error,
+        "analysed_last_hour": (done := analysed_since(minutes=60)), "throughput": done / 60, "failed": failed_tracks(), "batches": recent_batches(),
+    }
