@@ -80,7 +80,7 @@ def test_reanalyze_queues_tracks_for_another_model_version(ingest, run_worker, t
     run_worker()
     other = Path(settings.MODELS_DIR) / "other.safetensors"
     save_checkpoint(create_random_checkpoint(labels=GENRES16, preprocessing=TINY, seed=4), other)
-    version = model_version_register(path=other, name="candidate")
+    model_version_register(path=other, name="candidate")
 
     output = run("reanalyze", "--model", "candidate")
     assert "Queued 2 track(s) for analysis with candidate" in output

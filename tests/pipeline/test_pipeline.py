@@ -2,17 +2,20 @@
 from __future__ import annotations
 
 import signal
-from pathlib import Path
+import subprocess
+import sys
+from io import StringIO
 
 import django_rq
-import numpy as np
 import pytest
 from django.core.files.storage import default_storage
+from django.core.management import CommandError, call_command
+from rq.job import Job
 
 from catalog.models import Analysis, Track, TrackStatus
 from inference.pipeline import QUEUE, analysis_enqueue, analysis_job_id, tracks_recover
 from inference.results import cached_result
-from tests.pipeline.conftest import wait_for, wav_bytes
+from tests.pipeline.conftest import ROOT, wait_for, wav_bytes
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -95,3 +98,28 @@ def test_a_worker_killed_mid_job_loses_nothing(ingest, start_worker, tiny_model_
     start_worker()
     wait_for(lambda: status(long_track) == TrackStatus.AWAITING_REVIEW, 90, "another worker to finish the job")
     assert Analysis.objects.filter(track=long_track).count() == 1
+
+
+def test_the_worker_is_recycled_after_max_jobs_and_reports_healthy(ingest, worker_env, tiny_model_version):
+    tracks = [ingest(), ingest()]
+    supervisor = subprocess.Popen([sys.executable, "manage.py", "run_worker", "--max-jobs", "1"], cwd=ROOT,
+                                  env=worker_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: all(status(t) == TrackStatus.AWAITING_REVIEW for t in tracks), 120, "both tracks")
+        connection = django_rq.get_connection(QUEUE)
+        workers = {Job.fetch(analysis_job_id(t.pk, tiny_model_version.pk), connection=connection).worker_name
+                   for t in tracks}
+        assert len(workers) == 2, "each job should have run in a fresh worker process"
+        wait_for(worker_is_healthy, 60, "a registered worker")
+    finally:
+        supervisor.terminate()
+        supervisor.wait(timeout=60)
+    assert supervisor.returncode == 0
+
+
+def worker_is_healthy() -> bool:
+    try:
+        call_command("worker_health", stdout=StringIO())
+        return True
+    except CommandError:
+        return False
