@@ -112,6 +112,8 @@ MAX_AUDIO_SECONDS = env_int(ENV, "ACOUSTICSENSE_MAX_AUDIO_SECONDS", 20 * 60, min
 MODEL_CHECKPOINT = ENV.get("ACOUSTICSENSE_MODEL_CHECKPOINT", "")
 MODELS_DIR = Path(ENV.get("ACOUSTICSENSE_MODELS_DIR", VAR_DIR / "models"))
 INFERENCE_DEVICE = ENV.get("ACOUSTICSENSE_DEVICE", "")  # "", "cpu", "cuda", "cuda:1"
+# How long a worker may stay silent before its running job is retried by another worker.
+WORKER_HEARTBEAT_S = env_int(ENV, "ACOUSTICSENSE_WORKER_HEARTBEAT_S", 30, minimum=3)
 
 REDIS_URL = ENV.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 RQ_QUEUES = {

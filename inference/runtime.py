@@ -7,6 +7,7 @@ import threading
 from django.conf import settings
 
 from catalog.models import ModelVersion
+from inference.analysis import warm_up
 from inference.model import LoadedModel, load_model
 from inference.registry import checkpoint_file
 
@@ -25,6 +26,6 @@ def model_for(model_version: ModelVersion) -> LoadedModel:
         log.info("Loading model version %s from %s", model_version.name, path)
         _cached = None  # free the old model before loading the next one
         loaded = load_model(path, device=settings.INFERENCE_DEVICE or None)
-        loaded.warm_up()
+        warm_up(loaded)  # also loads the audio libraries and renders once, so job 1 is not slow
         _cached = (model_version.pk, model_version.checkpoint_sha256, loaded)
         return loaded

@@ -5,29 +5,28 @@ RQ's default worker forks a child per job; a child forked after torch has run an
 deadlocks in libgomp, and CUDA cannot be used across a fork. A SimpleWorker runs jobs in its
 own process but sends no heartbeat during a job, so a dead worker's job would look alive until
 its timeout. This worker adds a heartbeat thread: a worker killed mid-job is noticed within
-HEARTBEAT_TTL_S, and its job is retried by the next registry cleanup on any live worker.
+settings.WORKER_HEARTBEAT_S, and its job is retried by the next registry cleanup on any live worker.
 """
 from __future__ import annotations
 
-import os
 import threading
 
+from django.conf import settings
 from rq.job import Job
 from rq.queue import Queue
 from rq.worker import SimpleWorker, WorkerStatus
 
-HEARTBEAT_TTL_S = int(os.environ.get("ACOUSTICSENSE_WORKER_HEARTBEAT_S", "30"))
-
 
 class AnalysisWorker(SimpleWorker):
     def __init__(self, *args: object, **kwargs: object) -> None:
-        kwargs.setdefault("maintenance_interval", HEARTBEAT_TTL_S)
+        self.heartbeat_ttl_s = settings.WORKER_HEARTBEAT_S
+        kwargs.setdefault("maintenance_interval", self.heartbeat_ttl_s)
         super().__init__(*args, **kwargs)
-        self.job_monitoring_interval = max(1, HEARTBEAT_TTL_S // 3)
+        self.job_monitoring_interval = max(1, self.heartbeat_ttl_s // 3)
 
     def get_heartbeat_ttl(self, job: Job) -> int:
         # Short on purpose: the heartbeat thread renews it for as long as the job runs.
-        return HEARTBEAT_TTL_S
+        return self.heartbeat_ttl_s
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         self.prepare_execution(job)

@@ -113,3 +113,14 @@ def test_pipeline_warm_up_runs_without_a_file(tiny_model):
     from inference.analysis import warm_up
 
     warm_up(tiny_model, render=False)
+
+
+def test_opt_in_bf16_on_cpu_keeps_the_top_genre_and_close_scores(tiny_checkpoint_path, tone):
+    from inference.model import load_model
+
+    samples, info = tone(3.0, 16000) + tone(3.0, 16000, freq=2500, amp=0.2), AudioInfo(3.0, 16000, 1, "wav")
+    exact = analyze_samples(samples, 16000, info, load_model(tiny_checkpoint_path, device="cpu"))
+    fast = analyze_samples(samples, 16000, info, load_model(tiny_checkpoint_path, device="cpu", cpu_bf16=True))
+    assert fast.top_k[0][0] == exact.top_k[0][0]
+    np.testing.assert_allclose(fast.probabilities, exact.probabilities, atol=5e-3)
+    assert fast.attention.dtype == np.float32 and np.corrcoef(fast.attention.ravel(), exact.attention.ravel())[0, 1] > 0.9

@@ -1,0 +1,1 @@
+"""AcousticSense inference: audio → log-mel → ViT → Top-K and attention, without Django."""

@@ -1,0 +1,158 @@
+"""Whole-track analysis: decode → log-mel → windows → ViT → Top-K, window scores, attention.
+
+The track score is the mean of the per-window softmax, so ``window_scores`` show editors where
+in the track a genre appears and always average to ``probabilities``.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .attention import AttentionRegion, stitch_windows, top_regions
+from .audio import AudioInfo, is_silent, load_audio
+from .features import cut_windows, log_mel, normalise
+from .model import LoadedModel
+
+
+@dataclass
+class AnalysisResult:
+    """Everything one analysis produced; ``to_json_dict`` gives the storable part."""
+
+    labels: list[str]
+    probabilities: list[float]
+    top_k: list[tuple[str, float]]
+    window_starts_s: list[float]
+    window_scores: list[list[float]]
+    embedding: list[float]
+    mel_db: np.ndarray = field(repr=False)
+    attention: np.ndarray | None = field(repr=False)
+    regions: list[AttentionRegion]
+    audio: AudioInfo
+    is_silent: bool
+    timings_ms: dict[str, float]
+    trained: bool
+    model_sha256: str = ""
+    architecture: str = ""
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """Plain JSON types only; leaves out the big arrays (mel_db, attention)."""
+        return {
+            "labels": list(self.labels),
+            "probabilities": [float(p) for p in self.probabilities],
+            "top_k": [{"label": label, "confidence": float(p)} for label, p in self.top_k],
+            "window_starts_s": [float(s) for s in self.window_starts_s],
+            "window_scores": [[float(p) for p in row] for row in self.window_scores],
+            "embedding": [float(v) for v in self.embedding],
+            "regions": [r.to_dict() for r in self.regions],
+            "audio": {"duration_s": float(self.audio.duration_s), "sample_rate": int(self.audio.sample_rate),
+                      "channels": int(self.audio.channels), "format": self.audio.format},
+            "is_silent": bool(self.is_silent),
+            "timings_ms": {k: float(v) for k, v in self.timings_ms.items()},
+            "trained": bool(self.trained),
+            "model_sha256": self.model_sha256,
+            "architecture": self.architecture,
+        }
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(shifted.astype(np.float64))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _check_top_k(top_k: int, n_labels: int) -> None:
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= n_labels:
+        raise ValueError(f"top_k must be an integer between 1 and {n_labels}, got {top_k!r}")
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 1)
+
+
+def analyze_samples(samples: np.ndarray, sr: int, info: AudioInfo, model: LoadedModel, *, top_k: int = 5,
+                    with_attention: bool = True, batch_size: int = 16,
+                    timings_ms: dict[str, float] | None = None, silent: bool | None = None) -> AnalysisResult:
+    """Analyse mono float samples at rate ``sr`` (resampled to the model's rate if needed)."""
+    labels, cfg = model.labels, model.preprocessing
+    _check_top_k(top_k, len(labels))
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    timings = {"decode": 0.0, **(timings_ms or {})}
+    samples = np.asarray(samples, dtype=np.float32)
+    if samples.ndim != 1 or samples.size == 0:
+        raise ValueError("samples must be a non-empty mono (1-D) array")
+    if sr != cfg.sample_rate:
+        import librosa
+
+        start = time.perf_counter()
+        samples = librosa.resample(samples, orig_sr=sr, target_sr=cfg.sample_rate, res_type="soxr_hq")
+        timings["decode"] += _ms(start)
+
+    start = time.perf_counter()
+    mel_db = log_mel(samples, cfg)
+    windows, starts = cut_windows(normalise(mel_db, cfg), cfg)
+    timings["mel"] = _ms(start)
+
+    start = time.perf_counter()
+    outputs = [model.run_batch(windows[i:i + batch_size], with_attention=with_attention)
+               for i in range(0, len(windows), batch_size)]
+    logits = np.concatenate([o.logits for o in outputs])
+    embeddings = np.concatenate([o.embeddings for o in outputs])
+    timings["model"] = _ms(start)
+
+    start = time.perf_counter()
+    attention, regions = None, []
+    if with_attention:
+        maps = np.concatenate([o.attention for o in outputs])
+        attention = stitch_windows(maps, starts, mel_db.shape[1], cfg)
+        regions = top_regions(attention, cfg)
+    timings["attention"] = _ms(start)
+
+    window_probs = _softmax(logits)
+    probs = window_probs.mean(axis=0)
+    probs = probs / probs.sum()
+    order = np.argsort(-probs, kind="stable")[:top_k]
+    return AnalysisResult(
+        labels=list(labels),
+        probabilities=[float(p) for p in probs],
+        top_k=[(labels[i], float(probs[i])) for i in order],
+        window_starts_s=[round(cfg.frames_to_seconds(int(s)), 3) for s in starts],
+        window_scores=window_probs.tolist(),
+        embedding=embeddings.mean(axis=0).tolist(),
+        mel_db=mel_db,
+        attention=attention,
+        regions=regions,
+        audio=info,
+        is_silent=is_silent(samples) if silent is None else silent,
+        timings_ms=timings,
+        trained=model.trained,
+        model_sha256=model.sha256,
+        architecture=model.architecture,
+    )
+
+
+def analyze_file(path: str | Path, model: LoadedModel, *, top_k: int = 5, with_attention: bool = True,
+                 batch_size: int = 16, max_duration_s: float = 1200) -> AnalysisResult:
+    """Decode and analyse one audio file; AudioError (with a code) when the file is unusable."""
+    _check_top_k(top_k, len(model.labels))  # fail before paying for the decode
+    start = time.perf_counter()
+    decoded = load_audio(path, target_sr=model.preprocessing.sample_rate, max_duration_s=max_duration_s)
+    decode_ms = _ms(start)
+    return analyze_samples(decoded.samples, decoded.sample_rate, decoded.info, model, top_k=top_k,
+                           with_attention=with_attention, batch_size=batch_size,
+                           timings_ms={"decode": decode_ms}, silent=decoded.is_silent)
+
+
+def warm_up(model: LoadedModel, *, render: bool = True) -> None:
+    """Pay the one-off costs (librosa/soxr imports, first forward, font cache) once per worker."""
+    rng = np.random.default_rng(0)
+    samples = (0.1 * rng.standard_normal(44100 * 2)).astype(np.float32)
+    result = analyze_samples(samples, 44100, AudioInfo(2.0, 44100, 1, "wav"), model, top_k=1)
+    if render:
+        from .render import render_analysis_images
+
+        render_analysis_images(result, model.preprocessing)

@@ -1,0 +1,118 @@
+"""Build the spectrogram ViT and run batches of windows through it.
+
+A model is loaded once per worker process (``load_model``) and reused for every job. One
+forward gives logits, the CLS embedding and, when asked, the attention rollout per window.
+"""
+from __future__ import annotations
+
+import threading
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .attention import capture_rollout, rollout_maps
+from .checkpoint import ModelCheckpoint, file_sha256, load_checkpoint
+from .compat import import_timm
+from .features import PreprocessingConfig
+
+
+def select_device(prefer: str | torch.device | None = None) -> torch.device:
+    """CUDA when available, unless ``prefer`` says otherwise ('cpu', 'cuda', 'cuda:1', 'auto')."""
+    if prefer is None or str(prefer) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(prefer)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("CUDA was requested but torch.cuda.is_available() is False on this machine")
+    return device
+
+
+def build_vit(architecture: str, *, num_classes: int, n_mels: int, window_frames: int) -> nn.Module:
+    """A timm ViT reading one-channel n_mels × window_frames windows; never downloads weights."""
+    timm = import_timm()
+    return timm.create_model(
+        architecture, pretrained=False, in_chans=1, img_size=(n_mels, window_frames), num_classes=num_classes
+    )
+
+
+@dataclass
+class BatchOutput:
+    """Per-window results of one forward: logits [B, L], embeddings [B, D], maps [B, n_mels, W] or None."""
+
+    logits: np.ndarray
+    embeddings: np.ndarray
+    attention: np.ndarray | None
+
+
+@dataclass
+class LoadedModel:
+    """A model in eval mode on its device, with the metadata it was trained with."""
+
+    model: nn.Module
+    architecture: str
+    labels: list[str]
+    preprocessing: PreprocessingConfig
+    training: dict[str, Any]
+    device: torch.device
+    sha256: str = ""
+    path: Path | None = None
+    # bf16 autocast on CPU: ≈3× faster on CPUs with AVX512-BF16/AMX (STACK-NOTES), ≈8× *slower*
+    # on AVX2-only CPUs (measured), and scores move in the 3rd-4th decimal. Opt-in per machine.
+    cpu_bf16: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def trained(self) -> bool:
+        return bool(self.training.get("trained", False))
+
+    def _autocast(self) -> Any:
+        if self.device.type == "cpu" and self.cpu_bf16:
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return nullcontext()
+
+    def run_batch(self, windows: np.ndarray | torch.Tensor, *, with_attention: bool = True) -> BatchOutput:
+        """Forward [B, n_mels, window_frames] windows once; thread-safe (one forward at a time)."""
+        x = torch.as_tensor(windows, dtype=torch.float32)
+        if x.ndim == 3:
+            x = x.unsqueeze(1)
+        x = x.to(self.device, non_blocking=True)
+        cfg = self.preprocessing
+        capture = capture_rollout(self.model) if with_attention else nullcontext()
+        # The lock also guards the fused-attention flag that capture_rollout toggles.
+        with self._lock, torch.inference_mode(), self._autocast(), capture as rollout:
+            features = self.model.forward_features(x)
+            pooled = self.model.forward_head(features, pre_logits=True)
+            logits = self.model.get_classifier()(pooled)
+            maps = rollout_maps(rollout, self.model, (cfg.n_mels, cfg.window_frames)) if with_attention else None
+        return BatchOutput(
+            logits=logits.float().cpu().numpy(), embeddings=pooled.float().cpu().numpy(), attention=maps
+        )
+
+    def warm_up(self, batch_size: int = 2) -> None:
+        """One dummy forward (with attention) so the first real job does not pay allocation costs."""
+        cfg = self.preprocessing
+        self.run_batch(np.full((batch_size, cfg.n_mels, cfg.window_frames), cfg.floor_value, np.float32))
+
+
+def model_from_checkpoint(ckpt: ModelCheckpoint, *, device: str | torch.device | None = None,
+                          sha256: str = "", path: Path | None = None, cpu_bf16: bool = False) -> LoadedModel:
+    """Instantiate a checkpoint's model in eval mode on the chosen device."""
+    cfg = ckpt.preprocessing
+    model = build_vit(ckpt.architecture, num_classes=len(ckpt.labels),
+                      n_mels=cfg.n_mels, window_frames=cfg.window_frames)
+    model.load_state_dict(ckpt.state_dict, strict=True)
+    target = select_device(device)
+    model.to(target).eval()
+    return LoadedModel(model=model, architecture=ckpt.architecture, labels=list(ckpt.labels), preprocessing=cfg,
+                       training=dict(ckpt.training), device=target, sha256=sha256, path=path, cpu_bf16=cpu_bf16)
+
+
+def load_model(path: str | Path, *, device: str | torch.device | None = None, cpu_bf16: bool = False) -> LoadedModel:
+    """Load and validate a checkpoint file (CheckpointError if unusable); callers cache the result."""
+    path = Path(path)
+    ckpt = load_checkpoint(path)
+    return model_from_checkpoint(ckpt, device=device, sha256=file_sha256(path), path=path, cpu_bf16=cpu_bf16)
