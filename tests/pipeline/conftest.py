@@ -1,6 +1,7 @@
 """Real worker processes against the test database and the test Redis."""
 from __future__ import annotations
 
+import importlib
 import io
 import os
 import subprocess
@@ -15,7 +16,7 @@ import soundfile as sf
 from django.db import connection
 
 from catalog.ingest import TrackMetadata, track_ingest
-from catalog.models import ModelVersion, Track
+from catalog.models import Genre, ModelVersion, Track
 from inference.checkpoint import create_random_checkpoint, save_checkpoint
 from inference.features import PreprocessingConfig
 from inference.registry import model_version_register
@@ -39,6 +40,15 @@ def database_url() -> str:
     if s["ENGINE"].endswith("sqlite3"):
         return f"sqlite:///{s['NAME']}"
     return f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+@pytest.fixture(autouse=True)
+def default_genres(transactional_db) -> None:
+    """Transactional tests flush tables, data migrations included: put the taxonomy back."""
+    migration = importlib.import_module("catalog.migrations.0002_default_genres")
+    for order, (name, description) in enumerate(migration.DEFAULT_GENRES, start=1):
+        Genre.objects.get_or_create(slug=migration.slug_for(name),
+                                    defaults={"name": name, "description": description, "order": order * 10})
 
 
 @pytest.fixture

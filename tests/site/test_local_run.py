@@ -68,7 +68,11 @@ def test_run_command_serves_the_admin_and_ctrl_c_stops_everything(tmp_path, brow
     try:
         assert login["url"] == f"http://127.0.0.1:{web_port}/admin/"
         assert redis_reachable(redis_url), "the run command should start a Redis it owns"
-        workers = Worker.all(connection=redis.Redis.from_url(redis_url))
+        connection = redis.Redis.from_url(redis_url)
+        deadline = time.monotonic() + 90  # the worker loads and warms its model before it registers
+        while not Worker.all(connection=connection) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        workers = Worker.all(connection=connection)
         assert len(workers) == 1 and set(workers[0].queue_names()) == {"inference", "default"}
 
         log_in(browser, login)
