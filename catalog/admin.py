@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -58,8 +58,8 @@ class AnalysisInline(admin.StackedInline):
 
 @admin.register(Track)
 class TrackAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "external_id", "status", "failure", "duration", "format", "source", "reviewed_genre",
-                    "created_at"]
+    list_display = ["__str__", "external_id", "status", "proposal", "failure", "duration", "format", "source",
+                    "reviewed_genre", "created_at"]
     list_filter = ["status", "source", "format", "reviewed_genre", "import_batch"]
     search_fields = ["title", "artist", "album", "external_id", "original_filename", "sha256"]
     date_hierarchy = "created_at"
@@ -139,6 +139,21 @@ class TrackAdmin(admin.ModelAdmin):
         skipped = queryset.count() - queued
         self.message_user(request, f"Queued {queued} track(s) for analysis"
                           + (f"; {skipped} already queued or running." if skipped else "."), messages.SUCCESS)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Track]:
+        latest = Prefetch("analyses", queryset=Analysis.objects.select_related("model_version").order_by("-created_at"))
+        return super().get_queryset(request).prefetch_related(latest)
+
+    @admin.display(description="Model's proposal")
+    def proposal(self, track: Track) -> str:
+        analysis = next(iter(track.analyses.all()), None)
+        if analysis is None:
+            return "–"
+        label = f"{analysis.top_label} {analysis.top_probability:.0%}"
+        if not analysis.model_version.trained:
+            return format_html('{} <span class="as-untrained" title="{}">(untrained)</span>', label,
+                               "Placeholder from an untrained model, not a real prediction")
+        return label
 
     @admin.display(description="Failure reason")
     def failure(self, track: Track) -> str:

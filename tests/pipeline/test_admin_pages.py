@@ -84,3 +84,14 @@ def test_the_pipeline_page_counts_tracks_and_shows_queue_and_workers(staff_clien
     page = staff_client.get(reverse("pipeline")).content.decode()
     assert '<div class="n">2</div><div class="l">Awaiting review</div>' in page
     assert '<div class="n">2</div><div class="l">analysed in the last hour</div>' in page
+
+
+def test_the_track_list_shows_the_proposal_and_flags_an_untrained_model(staff_client, ingest, run_worker):
+    ingest()
+    run_worker()
+    page = staff_client.get(reverse("admin:catalog_track_changelist")).content.decode()
+    assert "(untrained)" in page and "Placeholder from an untrained model" in page
+    track = Track.objects.get()
+    detail = staff_client.get(reverse("admin:catalog_track_change", args=[track.pk])).content.decode()
+    assert "Untrained model: not a real prediction." in detail
+    assert detail.count("<img ") >= 2 and "<audio controls" in detail
