@@ -1,0 +1,66 @@
+"""Model versions from the command line: the untrained default and bring-your-own checkpoints."""
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from catalog.models import ModelVersion
+from inference.checkpoint import create_random_checkpoint, save_checkpoint
+from tests.factories import GENRES16
+from tests.pipeline.conftest import TINY
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def run(*args: str) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_a_fresh_install_gets_an_untrained_model_over_the_16_genres_once(settings, tmp_path):
+    settings.MODELS_DIR = tmp_path
+    assert "untrained-vit-tiny (untrained" in run("ensure_default_model")
+    version = ModelVersion.objects.get()
+    assert (version.is_active, version.trained, version.labels) == (True, False, GENRES16)
+    assert version.architecture == "vit_tiny_patch16_224" and version.preprocessing["n_mels"] == 128
+    run("ensure_default_model")
+    assert ModelVersion.objects.count() == 1
+
+
+def test_register_model_validates_and_activates_a_checkpoint(settings, tmp_path):
+    settings.MODELS_DIR = tmp_path
+    path = tmp_path / "genre.safetensors"
+    checkpoint = create_random_checkpoint(labels=["Jazz", "Rock", "Pop"], preprocessing=TINY)
+    checkpoint.training = {"trained": True, "metrics": {"top1": 0.5}}
+    save_checkpoint(checkpoint, path)
+    assert "Registered genre (vit_tiny_patch16_224, 3 labels, trained, active)" in run(
+        "register_model", str(path), "--activate")
+    version = ModelVersion.objects.get(is_active=True)
+    assert (version.labels, version.metrics, version.checkpoint_path) == (["Jazz", "Rock", "Pop"], {"top1": 0.5},
+                                                                          "genre.safetensors")
+    run("register_model", str(path), "--name", "again")
+    assert ModelVersion.objects.count() == 1  # the same file is the same version
+
+
+def test_a_broken_checkpoint_is_refused_with_the_reason_and_nothing_registered(tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"definitely not safetensors")
+    with pytest.raises(CommandError, match="The model checkpoint is not usable"):
+        run("register_model", str(bad))
+    with pytest.raises(CommandError, match="no such file"):
+        run("register_model", str(tmp_path / "missing.safetensors"))
+    assert ModelVersion.objects.count() == 0
+
+
+def test_the_configured_checkpoint_becomes_the_active_model_on_start(settings, tmp_path):
+    path = tmp_path / "mine.safetensors"
+    save_checkpoint(create_random_checkpoint(labels=GENRES16, preprocessing=TINY), path)
+    settings.MODEL_CHECKPOINT = str(path)
+    run("ensure_default_model")
+    assert ModelVersion.objects.get(is_active=True).name == "mine"
+    settings.MODEL_CHECKPOINT = str(tmp_path / "gone.safetensors")
+    with pytest.raises(CommandError, match="ACOUSTICSENSE_MODEL_CHECKPOINT"):
+        run("ensure_default_model")
