@@ -112,6 +112,9 @@ MAX_AUDIO_SECONDS = env_int(ENV, "ACOUSTICSENSE_MAX_AUDIO_SECONDS", 20 * 60, min
 MODEL_CHECKPOINT = ENV.get("ACOUSTICSENSE_MODEL_CHECKPOINT", "")
 MODELS_DIR = Path(ENV.get("ACOUSTICSENSE_MODELS_DIR", VAR_DIR / "models"))
 INFERENCE_DEVICE = ENV.get("ACOUSTICSENSE_DEVICE", "")  # "", "cpu", "cuda", "cuda:1"
+# CPU threads torch may use per process; 0 keeps torch's default (one per core). With several
+# workers on one machine, cores / workers avoids them fighting over cores.
+TORCH_THREADS = env_int(ENV, "ACOUSTICSENSE_TORCH_THREADS", 0)
 # How long a worker may stay silent before its running job is retried by another worker.
 WORKER_HEARTBEAT_S = env_int(ENV, "ACOUSTICSENSE_WORKER_HEARTBEAT_S", 30, minimum=3)
 

@@ -25,6 +25,10 @@ def model_for(model_version: ModelVersion) -> LoadedModel:
         path = checkpoint_file(model_version)
         log.info("Loading model version %s from %s", model_version.name, path)
         _cached = None  # free the old model before loading the next one
+        if settings.TORCH_THREADS:
+            import torch
+
+            torch.set_num_threads(settings.TORCH_THREADS)
         loaded = load_model(path, device=settings.INFERENCE_DEVICE or None)
         warm_up(loaded)  # also loads the audio libraries and renders once, so job 1 is not slow
         _cached = (model_version.pk, model_version.checkpoint_sha256, loaded)

@@ -11,6 +11,9 @@ import tempfile
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
+# Before torch loads: worker processes run beside the tests, and spinning OpenMP threads
+# would slow both several-fold on a 2-core machine.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("ACOUSTICSENSE_VAR_DIR", tempfile.mkdtemp(prefix="acousticsense-test-var-"))
 
 from acousticsense_site.localredis import free_port, redis_reachable, start_redis  # noqa: E402

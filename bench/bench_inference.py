@@ -1,0 +1,179 @@
+"""Per-stage latency of one analysis (decode → mel → ViT → attention → PNGs), per architecture.
+
+Why: the product promises a 3-minute track fully analysed in ≤1.5 s with the default model
+(vit_tiny) on a 2-core CPU. This bench measures exactly the worker's engine path
+(``analyze_file`` + ``render_analysis_images``) in one warm process, without Django, RQ or the
+database, so a regression in any stage shows up on its own line.
+
+    .venv/bin/python bench/bench_inference.py [--archs vit_tiny,vit_small,vit_base]
+        [--device auto|cpu|cuda] [--repeats 3] [--shared PATH] [--bf16] [--threads N] [--quiet-wait S]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo: run from anywhere
+
+import soundfile as sf  # noqa: E402
+import torch  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from common import OtherLoad, describe, recordings, shared_audio_dir, synthetic_signal, wait_for_quiet  # noqa: E402
+
+from inference.analysis import analyze_file  # noqa: E402
+from inference.checkpoint import create_random_checkpoint, save_checkpoint  # noqa: E402
+from inference.features import PreprocessingConfig  # noqa: E402
+from inference.model import LoadedModel, load_model, select_device  # noqa: E402
+from inference.render import render_analysis_images  # noqa: E402
+
+STAGES = ("decode", "mel", "model", "attention", "render")
+TARGET_MS = 1500.0  # "a 3-min track fully analysed, all stages, in ≤1.5 s" (default model)
+TARGET_FILE = "synthetic-3min.wav"
+DEFAULT_ARCH = "vit_tiny"
+
+
+@dataclass
+class FileResult:
+    """Median timings of one file over the repeats."""
+
+    name: str
+    duration_s: float
+    stages_ms: dict[str, float]
+    total_ms: float
+    best_ms: float  # the fastest repeat: closest to an idle machine when neighbours are busy
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--archs", default="vit_tiny,vit_small,vit_base", help="comma-separated timm ViT names")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per file; the median is shown")
+    parser.add_argument("--shared", type=Path, default=None, help="folder holding audio/ (default: ../shared)")
+    parser.add_argument("--bf16", action="store_true", help="bf16 autocast on CPU (LoadedModel.cpu_bf16)")
+    parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (default: torch's choice)")
+    parser.add_argument("--quiet-wait", type=float, default=0, metavar="SECONDS",
+                        help="before each architecture, wait up to this long for other processes to go idle")
+    args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    return args
+
+
+def genre_labels() -> list[str]:
+    """The 16 default genres (the head size matches production); generic names if unavailable."""
+    try:
+        import importlib
+
+        module = importlib.import_module("catalog.migrations.0002_default_genres")
+        return [name for name, _ in module.DEFAULT_GENRES]
+    except Exception:  # the bench must not depend on a migration staying where it is
+        return [f"genre-{i:02d}" for i in range(16)]
+
+
+def prepare_audio(tmp: Path, shared: Path) -> list[Path]:
+    """Shared recordings (when present) plus synthetic 30-s and 3-min WAVs written into tmp."""
+    files = recordings(shared)
+    print(f"recordings: {len(files)} from {shared}" if files else f"recordings: none at {shared}: synthetic audio only")
+    sr = PreprocessingConfig().sample_rate
+    for name, seconds, seed in (("synthetic-30s.wav", 30, 1), (TARGET_FILE, 180, 2)):
+        path = tmp / name
+        sf.write(str(path), synthetic_signal(seconds, sr, seed), sr, subtype="PCM_16")
+        files.append(path)
+    return files
+
+
+def timm_name(arch: str) -> str:
+    """'vit_tiny' → 'vit_tiny_patch16' (checkpoint.canonical_architecture adds the '_224')."""
+    return arch if "_patch" in arch else f"{arch}_patch16"
+
+
+def build_model(arch: str, tmp: Path, device: str, bf16: bool) -> tuple[LoadedModel, float]:
+    """Random checkpoint at the default preprocessing → file → load_model + warm_up; returns load ms."""
+    path = tmp / f"{arch}.safetensors"
+    save_checkpoint(create_random_checkpoint(labels=genre_labels(), architecture=timm_name(arch),
+                                             preprocessing=PreprocessingConfig(), seed=0), path)
+    start = time.perf_counter()
+    model = load_model(path, device=device, cpu_bf16=bf16)
+    model.warm_up()
+    return model, (time.perf_counter() - start) * 1000
+
+
+def analyse_once(path: Path, model: LoadedModel) -> tuple[dict[str, float], float, float]:
+    """One full analysis as the worker does it; returns (stage ms, total ms, audio seconds)."""
+    start = time.perf_counter()
+    result = analyze_file(path, model)
+    render_analysis_images(result, model.preprocessing)
+    total = (time.perf_counter() - start) * 1000  # run_batch copies results to the host: GPU work is done
+    return dict(result.timings_ms), total, result.audio.duration_s
+
+
+def bench_arch(model: LoadedModel, files: list[Path], repeats: int, arch: str) -> list[FileResult]:
+    """Median per stage over `repeats` runs of every file (one untimed run first: lazy imports)."""
+    analyse_once(files[-1], model)  # librosa/matplotlib first-use costs belong to process start, not a job
+    results = []
+    with tqdm(total=len(files) * repeats, desc=arch, unit="run", leave=False, file=sys.stderr) as bar:
+        for path in files:
+            runs = []
+            for _ in range(repeats):
+                runs.append(analyse_once(path, model))
+                bar.update()
+            stages = {s: statistics.median(r[0].get(s, 0.0) for r in runs) for s in STAGES}
+            totals = [r[1] for r in runs]
+            results.append(FileResult(path.name, runs[0][2], stages, statistics.median(totals), min(totals)))
+    return results
+
+
+def print_table(arch: str, model: LoadedModel, load_ms: float, results: list[FileResult],
+                others: float | None) -> None:
+    """Markdown table per architecture plus the summary line."""
+    n_params = sum(p.numel() for p in model.model.parameters()) / 1e6
+    print(f"\n### {arch} ({n_params:.1f} M params, load + warm-up {load_ms:.0f} ms"
+          f"{', bf16 autocast' if model.cpu_bf16 and model.device.type == 'cpu' else ''})\n")
+    print("| file | duration | " + " | ".join(STAGES) + " | total ms | best ms |")
+    print("|---|---:|" + "---:|" * len(STAGES) + "---:|---:|")
+    for r in results:
+        cells = " | ".join(f"{r.stages_ms[s]:.0f}" for s in STAGES)
+        print(f"| {r.name} | {r.duration_s:.1f} s | {cells} | **{r.total_ms:.0f}** | {r.best_ms:.0f} |")
+    busy_s = sum(r.total_ms for r in results) / 1000
+    audio_min = sum(r.duration_s for r in results) / 60
+    target = next((r for r in results if r.name == TARGET_FILE), None)
+    verdict = "n/a"
+    if target:
+        verdict = f"{'MET' if target.total_ms <= TARGET_MS else 'MISSED'} ({target.total_ms:.0f} ms)"
+    scope = "" if arch.startswith(DEFAULT_ARCH) else " — the target is for vit_tiny; shown for comparison"
+    print(f"\n{arch}: {len(results) / busy_s * 60:.0f} tracks/min sequential, "
+          f"{audio_min / (busy_s / 60):.0f} audio-min per wall-min; "
+          f"3-min target ≤{TARGET_MS / 1000:.1f} s: {verdict}{scope}; {describe(others)}")
+
+
+def main() -> None:
+    args = parse_args()
+    device = select_device(args.device)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    print(f"device: {device}{' (' + torch.cuda.get_device_name(device) + ')' if device.type == 'cuda' else ''}; "
+          f"torch {torch.__version__}; threads {torch.get_num_threads()} (interop {torch.get_num_interop_threads()}), "
+          f"{os.cpu_count()} CPUs; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+          f"repeats {args.repeats} (median shown)")
+    with tempfile.TemporaryDirectory(prefix="acousticsense-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        files = prepare_audio(tmp, shared_audio_dir(args.shared))
+        for arch in [a.strip() for a in args.archs.split(",") if a.strip()]:
+            if args.quiet_wait > 0:
+                print(f"waited for a quiet machine: {describe(wait_for_quiet(args.quiet_wait))}", flush=True)
+            model, load_ms = build_model(arch, tmp, str(device), args.bf16)
+            with OtherLoad() as others:
+                results = bench_arch(model, files, args.repeats, arch)
+            print_table(arch, model, load_ms, results, others.cores)
+            del model
+
+
+if __name__ == "__main__":
+    main()
