@@ -18,18 +18,13 @@ CHROMIUM_ARGS = [
 ]
 
 
-def shared_dir() -> Path | None:
-    """../shared (recordings, teacher models) exists on developer machines and in CI only."""
-    candidate = Path(os.environ.get("ACOUSTICSENSE_SHARED_DIR", ROOT.parent / "shared"))
-    return candidate if (candidate / "audio").is_dir() else None
-
-
 @pytest.fixture(scope="session")
 def shared_audio() -> Path:
-    shared = shared_dir()
-    if shared is None:
-        pytest.skip("../shared/audio is not here (it exists beside a developer's checkout and in CI only)")
-    return shared / "audio"
+    """../shared/audio (real recordings) exists beside a developer's checkout and in CI only."""
+    audio = Path(os.environ.get("ACOUSTICSENSE_SHARED_DIR", ROOT.parent / "shared")) / "audio"
+    if not audio.is_dir():
+        pytest.skip(f"real recordings not found at {audio} (set ACOUSTICSENSE_SHARED_DIR)")
+    return audio
 
 
 @pytest.fixture

@@ -123,3 +123,18 @@ def worker_is_healthy() -> bool:
         return True
     except CommandError:
         return False
+
+
+def test_real_recordings_go_through_the_pipeline(shared_audio, ingest, run_worker):
+    stereo = ingest((shared_audio / "macleod-vibe-ace.stereo44k.ogg").read_bytes(), name="vibe-ace.ogg")
+    short = ingest((shared_audio / "sorohan-trumpet-loop.ogg").read_bytes(), name="trumpet.ogg")
+    assert (stereo.channels, stereo.sample_rate, stereo.format) == (2, 44100, "ogg")
+    assert 61 < stereo.duration_s < 62 and 5 < short.duration_s < 6
+
+    run_worker()
+
+    for track in (stereo, short):
+        assert status(track) == TrackStatus.AWAITING_REVIEW
+        analysis = Analysis.objects.get(track=track)
+        assert len(analysis.window_scores) == len(analysis.window_starts_s) >= 1
+        assert analysis.attention_regions and all("text" in region for region in analysis.attention_regions)
