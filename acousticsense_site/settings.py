@@ -30,6 +30,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI / Redoc assets served locally: no CDN
     "django_rq",
     "catalog",
     "inference",
@@ -115,6 +117,8 @@ INFERENCE_DEVICE = ENV.get("ACOUSTICSENSE_DEVICE", "")  # "", "cpu", "cuda", "cu
 # CPU threads torch may use per process; 0 keeps torch's default (one per core). With several
 # workers on one machine, cores / workers avoids them fighting over cores.
 TORCH_THREADS = env_int(ENV, "ACOUSTICSENSE_TORCH_THREADS", 0)
+# How long opening a track in the review screen holds it for that editor.
+REVIEW_CLAIM_MINUTES = env_int(ENV, "ACOUSTICSENSE_REVIEW_CLAIM_MINUTES", 10, minimum=1)
 # How long a worker may stay silent before its running job is retried by another worker.
 WORKER_HEARTBEAT_S = env_int(ENV, "ACOUSTICSENSE_WORKER_HEARTBEAT_S", 30, minimum=3)
 
@@ -125,11 +129,36 @@ RQ_QUEUES = {
 }
 
 REST_FRAMEWORK = {
+    # API clients' tokens first, so an anonymous call gets 401 with a WWW-Authenticate header;
+    # sessions for staff in the browsable API and Swagger UI.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "catalog.api.auth.ApiClientAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "catalog.api.errors.api_exception_handler",
+}
+# Per API client (or per signed-in user), counted in Redis so all web processes share the count.
+# "classify" is POST /api/genre (runs the model in the web process); "cms" is everything else.
+API_THROTTLE_RATES = {
+    "classify": ENV.get("ACOUSTICSENSE_API_CLASSIFY_RATE", "60/min"),
+    "cms": ENV.get("ACOUSTICSENSE_API_RATE", "600/min"),
+}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "api": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "acousticsense:api"},
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "AcousticSense CMS API",
+    "DESCRIPTION": "Genre tagging for CMS integrators: classify audio, push tracks, pull reviewed tags.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 LOGIN_URL = "admin:login"

@@ -1,7 +1,7 @@
 """Top-level URLs: the admin is the product's web app (django-rq registers its dashboard there)."""
 from django.conf import settings
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 from acousticsense_site.views import health, media
@@ -15,6 +15,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("health", health, name="health"),
     path("admin/pipeline/", pipeline_status, name="pipeline"),
+    path("admin/review/", include("review.urls")),
     path("admin/", admin.site.urls),
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", media, {"document_root": settings.MEDIA_ROOT}, name="media"),
 ]

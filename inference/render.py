@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 _DPI = 100
 _HZ_TICKS = (0, 100, 250, 500, 1000, 2000, 4000, 8000, 16000)
 _MIN_TICK_GAP = 0.07  # fraction of the axis height between frequency labels
+# Where the time axis sits in the spectrogram PNG (left, bottom, width, height as fractions):
+# the review screen uses it to draw its playback cursor and to seek on click.
+SPECTROGRAM_PLOT_AREA = (0.075, 0.14, 0.80, 0.76)
 
 
 def _figure(width: int, height: int) -> Figure:
@@ -72,11 +75,11 @@ def render_spectrogram(mel_db: np.ndarray, cfg: PreprocessingConfig, *, attentio
     duration = cfg.frames_to_seconds(frames)
     extent = (0.0, duration, 0.0, float(n_mels))  # rows are evenly spaced on the mel scale
     fig = _figure(width, height)
-    ax = fig.add_axes((0.075, 0.14, 0.80, 0.76))
+    ax = fig.add_axes(SPECTROGRAM_PLOT_AREA)
     cax = fig.add_axes((0.89, 0.14, 0.015, 0.76))
     common = dict(origin="lower", aspect="auto", extent=extent, interpolation="antialiased")
     cmap = "gray" if attention is not None else "magma"
-    columns = int(width * 0.80)
+    columns = int(width * SPECTROGRAM_PLOT_AREA[2])
     image = ax.imshow(_fit_columns(mel_db, columns), cmap=cmap, vmin=-cfg.top_db, vmax=0.0, **common)
     if attention is not None:
         level = np.clip(_fit_columns(attention, columns), 0, 1)

@@ -1,0 +1,75 @@
+"""Human decisions: who holds which track (claims) and what they decided (decisions)."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from catalog.models import Analysis, Genre, ModelVersion, Track
+
+
+class Claim(models.Model):
+    """One editor holds one track for a limited time, so two editors never review the same track."""
+
+    track = models.OneToOneField(Track, on_delete=models.CASCADE, related_name="claim")
+    editor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="claims")
+    claimed_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(expires_at__gt=models.F("claimed_at")), name="claim_expires_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.track} held by {self.editor} until {self.expires_at:%H:%M}"
+
+
+class DecisionAction(models.TextChoices):
+    ACCEPTED = "accepted", "Accepted the top-1"
+    CORRECTED = "corrected", "Picked another of the Top-5"
+    OTHER = "other", "Chose a genre outside the Top-5"
+
+
+class DecisionSource(models.TextChoices):
+    REVIEW = "review", "Review screen"
+    BULK = "bulk", "Bulk accept"
+
+
+class Decision(models.Model):
+    """An immutable record of one editor's decision on one track; a correction is a new row.
+
+    Its id orders the change feed the CMS pulls: rows are inserted under a lock so ids commit
+    in order (see review.decisions)."""
+
+    track = models.ForeignKey(Track, on_delete=models.PROTECT, related_name="decisions")
+    analysis = models.ForeignKey(Analysis, null=True, blank=True, on_delete=models.SET_NULL, related_name="decisions")
+    model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    proposed = models.JSONField(default=list, help_text="The Top-5 shown: [{'genre': ..., 'probability': ...}]")
+    genre = models.ForeignKey(Genre, on_delete=models.PROTECT, related_name="decisions")
+    secondary_genre = models.ForeignKey(Genre, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    action = models.CharField(max_length=16, choices=DecisionAction.choices)
+    source = models.CharField(max_length=16, choices=DecisionSource.choices, default=DecisionSource.REVIEW)
+    note = models.TextField(blank=True)
+    editor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="decisions")
+    seconds_on_screen = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        permissions = [
+            ("bulk_accept_decision", "Can bulk-accept confident proposals"),
+            ("view_editor_statistics", "Can view editor statistics"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(secondary_genre=models.F("genre")), name="decision_secondary_differs"),
+            models.CheckConstraint(condition=Q(action__in=DecisionAction.values), name="decision_action_known"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.track}: {self.genre} ({self.get_action_display()}) by {self.editor}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None:
+            raise ValueError("Decisions are append-only: record a new decision instead of changing one.")
+        super().save(*args, **kwargs)

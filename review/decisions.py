@@ -1,0 +1,112 @@
+"""Decisions: append-only records of what an editor chose, and the track's genre that follows."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from catalog.models import Analysis, Genre, Track, TrackStatus
+from catalog.status import track_transition
+from review.errors import ReviewError, ReviewErrorCode
+from review.models import Claim, Decision, DecisionAction, DecisionSource
+from review.selectors import last_decision_id, latest_analysis
+
+FEED_LOCK_KEY = 0x61636f75  # any constant: serialises decision inserts on PostgreSQL
+
+
+@dataclass(frozen=True)
+class DecisionInput:
+    genre: Genre
+    secondary_genre: Genre | None = None
+    note: str = ""
+    analysis_id: int | None = None     # the analysis the editor was shown
+    seen_decision_id: int = 0          # the track's latest decision when the form was opened
+    seconds_on_screen: float | None = None
+
+
+def _lock_feed() -> None:
+    """Hold a transaction-wide lock while inserting, so decision ids commit in id order and a
+    CMS reading the feed by id never skips a row that commits late. SQLite already serialises
+    writers."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [FEED_LOCK_KEY])
+
+
+def _proposal(analysis: Analysis | None) -> list[dict[str, object]]:
+    if analysis is None:
+        return []
+    return [{"genre": label, "probability": round(p, 6)} for label, p in analysis.top_k(5)]
+
+
+def _action(genre: Genre, proposed: list[dict[str, object]]) -> str:
+    labels = [item["genre"] for item in proposed]
+    if labels and genre.name == labels[0]:
+        return DecisionAction.ACCEPTED
+    return DecisionAction.CORRECTED if genre.name in labels else DecisionAction.OTHER
+
+
+def _check_genres(data: DecisionInput) -> None:
+    for genre in filter(None, (data.genre, data.secondary_genre)):
+        if not genre.active:
+            raise ReviewError(ReviewErrorCode.GENRE_UNAVAILABLE, f"{genre} is not an active genre any more.")
+    if data.secondary_genre and data.secondary_genre.pk == data.genre.pk:
+        raise ReviewError(ReviewErrorCode.SAME_SECONDARY, "The secondary genre must differ from the main genre.")
+
+
+@transaction.atomic
+def decision_submit(*, editor: AbstractBaseUser, track: Track, data: DecisionInput,
+                    source: str = DecisionSource.REVIEW) -> Decision:
+    """Record a decision, refusing one that would silently overwrite a colleague's work."""
+    _check_genres(data)
+    track = Track.objects.select_for_update().get(pk=track.pk)
+    if track.status not in (TrackStatus.AWAITING_REVIEW, TrackStatus.REVIEWED):
+        raise ReviewError(ReviewErrorCode.NOT_REVIEWABLE,
+                          f"This track is {track.get_status_display().lower()}; it cannot be decided now.")
+    claim = Claim.objects.filter(track=track).select_related("editor").first()
+    if claim and claim.editor_id != editor.pk and claim.expires_at > timezone.now():
+        raise ReviewError(ReviewErrorCode.CLAIMED_BY_OTHER,
+                          f"{claim.editor} is reviewing this track now; your decision was not saved.")
+    if last_decision_id(track) != data.seen_decision_id:
+        latest = track.decisions.select_related("editor", "genre").order_by("-pk").first()
+        raise ReviewError(ReviewErrorCode.STALE,
+                          f"{latest.editor} decided {latest.genre} on this track after you opened it; "
+                          "your decision was not saved. Reload to see it.")
+    analysis = (Analysis.objects.select_related("model_version").filter(track=track, pk=data.analysis_id).first()
+                if data.analysis_id else latest_analysis(track))
+    proposed = _proposal(analysis)
+    _lock_feed()
+    decision = Decision.objects.create(
+        track=track, analysis=analysis, model_version=analysis.model_version if analysis else None,
+        proposed=proposed, genre=data.genre, secondary_genre=data.secondary_genre, action=_action(data.genre, proposed),
+        source=source, note=data.note.strip(), editor=editor, seconds_on_screen=data.seconds_on_screen,
+    )
+    Track.objects.filter(pk=track.pk).update(reviewed_genre=data.genre)
+    if track.status == TrackStatus.AWAITING_REVIEW:
+        track_transition(track=track, to=TrackStatus.REVIEWED)
+    Claim.objects.filter(track=track).delete()
+    return decision
+
+
+def decisions_bulk_accept(*, editor: AbstractBaseUser, tracks: QuerySet[Track], threshold: float) -> list[Decision]:
+    """Accept the top-1 of every awaiting track whose latest analysis is at least `threshold` sure;
+    each acceptance is a decision by `editor`. Tracks held by someone else are left alone."""
+    decisions = []
+    for track in tracks.filter(status=TrackStatus.AWAITING_REVIEW):
+        analysis = latest_analysis(track)
+        if analysis is None or analysis.top_probability < threshold:
+            continue
+        genre = Genre.objects.filter(name=analysis.top_label, active=True).first()
+        if genre is None:
+            continue
+        try:
+            decisions.append(decision_submit(
+                editor=editor, track=track, source=DecisionSource.BULK,
+                data=DecisionInput(genre=genre, analysis_id=analysis.pk, seen_decision_id=last_decision_id(track),
+                                   note=f"Bulk-accepted at top-1 ≥ {threshold:.0%}")))
+        except ReviewError:
+            continue
+    return decisions

@@ -1,0 +1,51 @@
+"""Forms of the review screen and the staff tools."""
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import get_user_model
+
+from catalog.models import Genre, ImportBatch, ModelVersion
+from review.selectors import CONFIDENCE_BANDS
+
+
+class QueueFilterForm(forms.Form):
+    genre = forms.ChoiceField(required=False, label="Predicted genre")
+    band = forms.ChoiceField(required=False, label="Confidence",
+                             choices=[("", "any")] + [(k, f"{k} ({lo:.0%}–{min(hi, 1):.0%})")
+                                                      for k, (lo, hi) in CONFIDENCE_BANDS.items()])
+    model_version = forms.ModelChoiceField(ModelVersion.objects.all(), required=False, label="Model version")
+    batch = forms.ModelChoiceField(ImportBatch.objects.all(), required=False, label="Import batch")
+    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Added from")
+    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Added until")
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["genre"].choices = [("", "any")] + [(g.name, g.name) for g in Genre.objects.all()]
+
+
+class DecisionForm(forms.Form):
+    """What the review screen posts. `seen_decision_id` catches stale forms."""
+
+    genre = forms.ModelChoiceField(Genre.objects.filter(active=True), to_field_name="name",
+                                   error_messages={"required": "Pick a genre (1–5, A or O).",
+                                                   "invalid_choice": "That genre is not an active genre."})
+    secondary_genre = forms.ModelChoiceField(Genre.objects.filter(active=True), to_field_name="name", required=False)
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+    analysis_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    seen_decision_id = forms.IntegerField(min_value=0, widget=forms.HiddenInput)
+    seconds_on_screen = forms.FloatField(required=False, min_value=0, widget=forms.HiddenInput)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("genre") and data.get("secondary_genre") == data.get("genre"):
+            self.add_error("secondary_genre", "The secondary genre must differ from the main genre.")
+        return data
+
+
+class BulkAcceptForm(forms.Form):
+    threshold = forms.FloatField(min_value=0.5, max_value=1.0, initial=0.9,
+                                 help_text="Accept the model's top-1 where its probability is at least this (0.5–1).")
+
+
+class ReassignForm(forms.Form):
+    editor = forms.ModelChoiceField(get_user_model().objects.filter(is_active=True, is_staff=True))

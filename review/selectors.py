@@ -1,0 +1,115 @@
+"""Reads for reviewing: the uncertainty-first queue, a track's evidence and history, editor stats."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from statistics import median
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from catalog.models import Analysis, Track, TrackStatus
+from review.models import Decision, DecisionAction
+
+# Uncertainty = the margin between the top-1 and top-2 probabilities of the latest analysis:
+# a 0.41/0.40 split is a harder call than a lone 0.30 over fifteen 0.05s, which the top-1
+# probability alone would rank first.
+CONFIDENCE_BANDS = {"low": (0.0, 0.4), "medium": (0.4, 0.7), "high": (0.7, 1.01)}
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    genre: str = ""          # predicted top-1 label
+    band: str = ""           # key of CONFIDENCE_BANDS
+    model_version: int | None = None
+    batch: int | None = None
+    since: date | None = None
+    until: date | None = None
+
+
+def _latest(field: str) -> Subquery:
+    return Subquery(Analysis.objects.filter(track=OuterRef("pk")).order_by("-created_at", "-pk").values(field)[:1])
+
+
+def review_queue(*, filters: QueueFilters = QueueFilters(), now: datetime | None = None) -> QuerySet[Track]:
+    """Tracks awaiting review that nobody holds, most uncertain first (then oldest id)."""
+    now = now or timezone.now()
+    tracks = (
+        Track.objects.filter(status=TrackStatus.AWAITING_REVIEW)
+        .exclude(claim__expires_at__gt=now)
+        .annotate(margin=_latest("margin"), top_label=_latest("top_label"), top_probability=_latest("top_probability"),
+                  analysis_model=_latest("model_version_id"))
+        .filter(margin__isnull=False)
+    )
+    if filters.genre:
+        tracks = tracks.filter(top_label=filters.genre)
+    if filters.band in CONFIDENCE_BANDS:
+        low, high = CONFIDENCE_BANDS[filters.band]
+        tracks = tracks.filter(top_probability__gte=low, top_probability__lt=high)
+    if filters.model_version:
+        tracks = tracks.filter(analysis_model=filters.model_version)
+    if filters.batch:
+        tracks = tracks.filter(import_batch_id=filters.batch)
+    if filters.since:
+        tracks = tracks.filter(created_at__date__gte=filters.since)
+    if filters.until:
+        tracks = tracks.filter(created_at__date__lte=filters.until)
+    return tracks.order_by(F("margin").asc(nulls_last=True), "pk")
+
+
+def queue_counts(*, filters: QueueFilters = QueueFilters()) -> dict[str, object]:
+    """Counts for the queue page: the filtered total and how it splits by predicted genre and band."""
+    tracks = review_queue(filters=filters)
+    by_genre = dict(tracks.order_by().values_list("top_label").annotate(n=Count("pk")).values_list("top_label", "n"))
+    bands = {name: tracks.filter(top_probability__gte=low, top_probability__lt=high).count()
+             for name, (low, high) in CONFIDENCE_BANDS.items()}
+    claimed = Track.objects.filter(status=TrackStatus.AWAITING_REVIEW, claim__expires_at__gt=timezone.now()).count()
+    return {"total": tracks.count(), "by_genre": dict(sorted(by_genre.items())), "by_band": bands,
+            "claimed": claimed}
+
+
+def latest_analysis(track: Track) -> Analysis | None:
+    return track.analyses.select_related("model_version").order_by("-created_at", "-pk").first()
+
+
+def track_history(track: Track) -> QuerySet[Decision]:
+    return track.decisions.select_related("editor", "genre", "secondary_genre", "model_version").order_by("-pk")
+
+
+def last_decision_id(track: Track) -> int:
+    return track.decisions.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
+@dataclass(frozen=True)
+class EditorDay:
+    editor: str
+    day: date
+    decisions: int
+    correction_rate: float
+    median_seconds: float | None
+
+
+def editor_statistics(*, since: date | None = None) -> list[EditorDay]:
+    """Decisions per editor per day, the share that changed the model's top-1, median time per track."""
+    decisions = Decision.objects.all()
+    if since:
+        decisions = decisions.filter(created_at__date__gte=since)
+    rows = (decisions.annotate(day=TruncDate("created_at")).values("editor__username", "day")
+            .annotate(n=Count("pk"), changed=Count("pk", filter=~Q(action=DecisionAction.ACCEPTED)))
+            .order_by("-day", "editor__username"))
+    seconds: dict[tuple[str, date], list[float]] = {}
+    for username, day, value in (decisions.annotate(day=TruncDate("created_at"))
+                                 .exclude(seconds_on_screen=None).values_list("editor__username", "day",
+                                                                              "seconds_on_screen")):
+        seconds.setdefault((username, day), []).append(value)
+    return [EditorDay(editor=row["editor__username"], day=row["day"], decisions=row["n"],
+                      correction_rate=row["changed"] / row["n"],
+                      median_seconds=median(seconds[key]) if (key := (row["editor__username"], row["day"])) in seconds
+                      else None)
+            for row in rows]
+
+
+def can_review(user: AbstractBaseUser) -> bool:
+    return user.is_active and user.has_perm("review.add_decision")

@@ -1,0 +1,13 @@
+"""Review pages inside the admin site (same login, same look)."""
+from django.contrib import admin
+from django.urls import path
+
+from review import views
+
+urlpatterns = [
+    path("queue/", admin.site.admin_view(views.queue), name="review_queue"),
+    path("next/", admin.site.admin_view(views.next_track), name="review_next"),
+    path("track/<int:track_id>/", admin.site.admin_view(views.review_track), name="review_track"),
+    path("track/<int:track_id>/skip/", admin.site.admin_view(views.skip_track), name="review_skip"),
+    path("stats/", admin.site.admin_view(views.editor_stats), name="review_stats"),
+]

@@ -1,0 +1,135 @@
+"""Review pages. Thin: parse input, call one service or selector, render."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from catalog.models import Genre, Track
+from inference.render import SPECTROGRAM_PLOT_AREA
+from review.claims import claim_next, claim_open, claim_release
+from review.decisions import DecisionInput, decision_submit
+from review.errors import ReviewError, ReviewErrorCode
+from review.forms import DecisionForm, QueueFilterForm
+from review.selectors import (QueueFilters, can_review, editor_statistics, last_decision_id, latest_analysis,
+                              queue_counts, review_queue, track_history)
+
+SKIPPED = "review_skipped_track_ids"
+OTHER = "__other__"
+
+
+def _require_reviewer(request: HttpRequest) -> None:
+    if not can_review(request.user):
+        raise PermissionDenied("Reviewing needs the Reviewer role.")
+
+
+def _filters(request: HttpRequest) -> tuple[QueueFilterForm, QueueFilters]:
+    form = QueueFilterForm(request.GET or None)
+    if not form.is_valid():
+        return form, QueueFilters()
+    data = form.cleaned_data
+    return form, QueueFilters(genre=data["genre"], band=data["band"],
+                              model_version=data["model_version"].pk if data["model_version"] else None,
+                              batch=data["batch"].pk if data["batch"] else None,
+                              since=data["since"], until=data["until"])
+
+
+def queue(request: HttpRequest) -> HttpResponse:
+    _require_reviewer(request)
+    form, filters = _filters(request)
+    request.session.pop(SKIPPED, None)  # back at the queue: skipped tracks come round again
+    context = {**admin.site.each_context(request), "title": "Review queue", "form": form,
+               "tracks": review_queue(filters=filters).select_related("import_batch")[:25],
+               "counts": queue_counts(filters=filters), "query": request.GET.urlencode()}
+    return TemplateResponse(request, "admin/review/queue.html", context)
+
+
+def next_track(request: HttpRequest) -> HttpResponse:
+    _require_reviewer(request)
+    _, filters = _filters(request)
+    track = claim_next(editor=request.user, filters=filters, exclude_ids=request.session.get(SKIPPED, []))
+    if track is None:
+        messages.info(request, "Nothing left to review with these filters.")
+        return HttpResponseRedirect(reverse("review_queue") + (f"?{request.GET.urlencode()}" if request.GET else ""))
+    suffix = f"?{request.GET.urlencode()}" if request.GET else ""
+    return HttpResponseRedirect(reverse("review_track", args=[track.pk]) + suffix)
+
+
+def _context(request: HttpRequest, track: Track, form: DecisionForm) -> dict[str, object]:
+    analysis = latest_analysis(track)
+    top = analysis.top_k(5) if analysis else []
+    top_names = {label for label, _ in top}
+    return {
+        **admin.site.each_context(request), "title": str(track), "track": track, "analysis": analysis, "form": form,
+        "top": [(rank, label, f"{p:.1%}", round(p * 100)) for rank, (label, p) in enumerate(top, start=1)],
+        "other_genres": [g.name for g in Genre.objects.filter(active=True) if g.name not in top_names],
+        "all_genres": list(Genre.objects.filter(active=True).values_list("name", flat=True)),
+        "history": track_history(track)[:5], "claim": getattr(track, "claim", None),
+        "plot_area": SPECTROGRAM_PLOT_AREA, "query": request.GET.urlencode(),
+        "claim_minutes": settings.REVIEW_CLAIM_MINUTES,
+    }
+
+
+def review_track(request: HttpRequest, track_id: int) -> HttpResponse:
+    _require_reviewer(request)
+    track = get_object_or_404(Track.objects.select_related("import_batch", "known_genre", "reviewed_genre"),
+                              pk=track_id)
+    if request.method == "POST":
+        return _submit(request, track)
+    try:
+        claim_open(editor=request.user, track=track)
+    except ReviewError as error:
+        messages.error(request, error.message)
+        return HttpResponseRedirect(reverse("review_queue"))
+    analysis = latest_analysis(track)
+    form = DecisionForm(initial={"seen_decision_id": last_decision_id(track),
+                                 "analysis_id": analysis.pk if analysis else None})
+    track.refresh_from_db()
+    return TemplateResponse(request, "admin/review/track.html", _context(request, track, form))
+
+
+def _submit(request: HttpRequest, track: Track) -> HttpResponse:
+    data = request.POST.copy()
+    if data.get("genre") == OTHER:
+        data["genre"] = data.get("other_genre", "").strip()
+    form = DecisionForm(data)
+    if form.is_valid():
+        clean = form.cleaned_data
+        try:
+            decision = decision_submit(editor=request.user, track=track, data=DecisionInput(
+                genre=clean["genre"], secondary_genre=clean["secondary_genre"], note=clean["note"],
+                analysis_id=clean["analysis_id"], seen_decision_id=clean["seen_decision_id"],
+                seconds_on_screen=clean["seconds_on_screen"]))
+        except ReviewError as error:
+            form.add_error(None, error.message)
+            if error.code == ReviewErrorCode.STALE:
+                track.refresh_from_db()
+        else:
+            messages.success(request, f"Saved {decision.genre} for “{track}”.")
+            suffix = f"?{request.GET.urlencode()}" if request.GET else ""
+            return HttpResponseRedirect(reverse("review_next") + suffix)
+    response = TemplateResponse(request, "admin/review/track.html", _context(request, track, form))
+    response.status_code = 409 if form.non_field_errors() else 400
+    return response
+
+
+@require_POST
+def skip_track(request: HttpRequest, track_id: int) -> HttpResponse:
+    _require_reviewer(request)
+    track = get_object_or_404(Track, pk=track_id)
+    claim_release(track=track, editor=request.user)
+    request.session[SKIPPED] = [*request.session.get(SKIPPED, []), track.pk][-500:]
+    suffix = f"?{request.GET.urlencode()}" if request.GET else ""
+    return HttpResponseRedirect(reverse("review_next") + suffix)
+
+
+def editor_stats(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm("review.view_editor_statistics"):
+        raise PermissionDenied
+    context = {**admin.site.each_context(request), "title": "Editor statistics", "rows": editor_statistics()}
+    return TemplateResponse(request, "admin/review/stats.html", context)
