@@ -1,0 +1,120 @@
+"""The review pages and the roles, through the admin site."""
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from catalog.models import Genre, Track, TrackStatus
+from review.claims import claim_open
+from review.models import Claim, Decision
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def reviewer_client(client, make_editor):
+    client.force_login(make_editor("rita"))
+    return client
+
+
+def test_start_reviewing_opens_the_most_uncertain_track_and_claims_it(reviewer_client, awaiting):
+    awaiting({"Jazz": 0.9})
+    hard = awaiting({"Jazz": 0.41, "Blues": 0.40})
+    queue = reviewer_client.get(reverse("review_queue"))
+    assert queue.status_code == 200 and 'id="queue-total">2<' in queue.content.decode()
+    response = reviewer_client.post(reverse("review_next"))
+    assert response.url == reverse("review_track", args=[hard.pk])
+    page = reviewer_client.get(response.url).content.decode()
+    assert Claim.objects.get(track=hard).editor.username == "rita"
+    for text in ("<kbd>1</kbd>", "Jazz", "41.0%", "Blues", "40.0%", "Accept top-1", "Skip", "Earlier decisions"):
+        assert text in page
+
+
+def test_saving_a_choice_records_it_and_opens_the_next_track(reviewer_client, awaiting):
+    first, second = awaiting({"Jazz": 0.41, "Blues": 0.40}), awaiting({"Rock": 0.9})
+    reviewer_client.get(reverse("review_track", args=[first.pk]))
+    response = reviewer_client.post(reverse("review_track", args=[first.pk]), {
+        "genre": "Blues", "seen_decision_id": 0, "analysis_id": first.analyses.get().pk, "seconds_on_screen": "7.5"})
+    assert response.url == reverse("review_next")
+    assert reviewer_client.get(response.url).url == reverse("review_track", args=[second.pk])
+    decision = Decision.objects.get()
+    assert (decision.genre.name, decision.action, decision.seconds_on_screen) == ("Blues", "corrected", 7.5)
+
+
+def test_other_genre_by_name_and_a_stale_form_gets_a_clear_refusal(reviewer_client, awaiting, make_editor):
+    track = awaiting({"Jazz": 0.5})
+    reviewer_client.get(reverse("review_track", args=[track.pk]))
+    Claim.objects.all().delete()  # rita's claim ran out and ...
+    from review.decisions import DecisionInput, decision_submit
+
+    decision_submit(editor=make_editor("bob"), track=track,  # ... bob decided meanwhile
+                    data=DecisionInput(genre=Genre.objects.get(name="Jazz"), seen_decision_id=0))
+    response = reviewer_client.post(reverse("review_track", args=[track.pk]), {
+        "genre": "__other__", "other_genre": "Reggae", "seen_decision_id": 0})
+    assert response.status_code == 409
+    assert "bob decided Jazz on this track after you opened it" in response.content.decode()
+    assert Track.objects.get(pk=track.pk).reviewed_genre.name == "Jazz"
+
+
+def test_an_unknown_genre_is_a_form_error(reviewer_client, awaiting):
+    track = awaiting({"Jazz": 0.5})
+    response = reviewer_client.post(reverse("review_track", args=[track.pk]), {
+        "genre": "__other__", "other_genre": "Polka", "seen_decision_id": 0})
+    assert response.status_code == 400 and "not an active genre" in response.content.decode()
+    assert not Decision.objects.exists()
+
+
+def test_opening_a_track_someone_holds_sends_you_back_with_a_message(reviewer_client, awaiting, make_editor):
+    track = awaiting({"Jazz": 0.5})
+    claim_open(editor=make_editor("bob"), track=track)
+    response = reviewer_client.get(reverse("review_track", args=[track.pk]), follow=True)
+    assert "bob is reviewing this track" in response.content.decode().lower()
+
+
+def test_skip_releases_the_claim_and_moves_on(reviewer_client, awaiting):
+    first, second = awaiting({"Jazz": 0.41, "Blues": 0.40}), awaiting({"Rock": 0.9})
+    reviewer_client.get(reverse("review_track", args=[first.pk]))
+    response = reviewer_client.post(reverse("review_skip", args=[first.pk]), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("review_track", args=[second.pk])
+    assert list(Claim.objects.values_list("track_id", flat=True)) == [second.pk]
+
+
+def test_a_reviewer_can_review_and_nothing_more(reviewer_client, awaiting):
+    track = awaiting({"Jazz": 0.5})
+    assert reviewer_client.get(reverse("review_queue")).status_code == 200
+    assert reviewer_client.get(reverse("admin:catalog_track_change", args=[track.pk])).status_code == 200  # view
+    for url in (reverse("admin:catalog_genre_change", args=[Genre.objects.first().pk]),
+                reverse("admin:catalog_modelversion_changelist"), reverse("admin:auth_user_changelist"),
+                reverse("review_stats")):
+        response = reviewer_client.get(url)
+        assert response.status_code == 403 or "/change/" in url and "Save" not in response.content.decode(), url
+    genre = Genre.objects.get(name="Jazz")
+    reviewer_client.post(reverse("admin:catalog_genre_change", args=[genre.pk]),
+                         {"name": "Jazz!", "slug": "jazz", "active": "on", "order": 1})
+    assert Genre.objects.get(pk=genre.pk).name == "Jazz"
+    changelist = reviewer_client.get(reverse("admin:catalog_track_changelist")).content.decode()
+    assert "bulk_accept" not in changelist and "retry_analysis" not in changelist
+    assert reviewer_client.get(reverse("admin:catalog_track_upload")).status_code == 302
+
+
+def test_staff_without_the_reviewer_role_cannot_review(client, django_user_model, awaiting):
+    client.force_login(django_user_model.objects.create_user("visitor", is_staff=True))
+    assert client.get(reverse("review_queue")).status_code == 403
+
+
+def test_a_lead_bulk_accepts_after_a_confirmation_page(client, make_editor, awaiting):
+    client.force_login(make_editor("lena", "Editorial lead"))
+    sure, unsure = awaiting({"Jazz": 0.95}), awaiting({"Rock": 0.6})
+    url = reverse("admin:catalog_track_changelist")
+    selected = {"action": "bulk_accept", "_selected_action": [sure.pk, unsure.pk]}
+    confirm_page = client.post(url, selected)
+    assert confirm_page.status_code == 200 and 'id="qualifying">1<' in confirm_page.content.decode()
+    assert not Decision.objects.exists()
+    done = client.post(url, {**selected, "threshold": "0.9", "confirm": "yes"}, follow=True)
+    assert "Accepted the model&#x27;s top-1 for 1 track(s)" in done.content.decode()
+    decision = Decision.objects.get()
+    assert (decision.track, decision.editor.username, decision.source) == (sure, "lena", "bulk")
+    assert Track.objects.get(pk=unsure.pk).status == TrackStatus.AWAITING_REVIEW
+    assert client.get(reverse("review_stats")).status_code == 200
+    history = client.get(reverse("admin:catalog_track_change", args=[sure.pk])).content.decode()
+    assert "lena</a>" in history and "Bulk accept" in history
