@@ -26,7 +26,7 @@
     }
     submitting = true;
     form.querySelector("[name=seconds_on_screen]").value = ((Date.now() - opened) / 1000).toFixed(1);
-    form.submit();
+    HTMLFormElement.prototype.submit.call(form);  // immune to a control named "submit"
   }
 
   function pick(index) {
@@ -50,7 +50,7 @@
     if (key >= "1" && key <= "5") { pick(Number(key) - 1); event.preventDefault(); }
     else if (key === "a") { pick(0); submitDecision(); event.preventDefault(); }
     else if (key === "o") { otherRadio.checked = true; other.focus(); event.preventDefault(); }
-    else if (key === "s") { skipForm.submit(); event.preventDefault(); }
+    else if (key === "s") { HTMLFormElement.prototype.submit.call(skipForm); event.preventDefault(); }
     else if (key === "enter") { submitDecision(); event.preventDefault(); }
     else if (key === " ") { player.paused ? player.play() : player.pause(); event.preventDefault(); }
     else if (key === "t" && toggle) { toggle.click(); event.preventDefault(); }
