@@ -10,6 +10,7 @@ import pytest
 
 
 ROOT = Path(__file__).resolve().parent
+pytest_plugins = ["tests.fixtures"]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -9,7 +9,7 @@ from django.urls import reverse
 from catalog.models import ImportBatch, Track, TrackStatus
 from catalog.status import track_transition
 from inference.pipeline import QUEUE
-from tests.pipeline.conftest import wav_bytes
+from tests.fixtures import wav_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

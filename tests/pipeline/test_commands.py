@@ -14,7 +14,7 @@ from inference.checkpoint import create_random_checkpoint, save_checkpoint
 from inference.pipeline import QUEUE
 from inference.registry import model_version_register
 from tests.factories import GENRES16
-from tests.pipeline.conftest import TINY, wav_bytes
+from tests.fixtures import TINY, wav_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

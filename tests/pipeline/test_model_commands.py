@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from catalog.models import ModelVersion
 from inference.checkpoint import create_random_checkpoint, save_checkpoint
 from tests.factories import GENRES16
-from tests.pipeline.conftest import TINY
+from tests.fixtures import TINY
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -15,7 +15,7 @@ from rq.job import Job
 from catalog.models import Analysis, Track, TrackStatus
 from inference.pipeline import QUEUE, analysis_enqueue, analysis_job_id, tracks_recover
 from inference.results import cached_result
-from tests.pipeline.conftest import ROOT, wait_for, wav_bytes
+from tests.fixtures import ROOT, wait_for, wav_bytes
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -8,14 +8,14 @@ from django.contrib.auth.models import Group
 from catalog.models import Track
 from inference.jobs import analyze_track
 from review.models import Decision
-from tests.pipeline.conftest import default_genres, ingest, tiny_model_version, wav_bytes  # noqa: F401
+from tests.fixtures import wav_bytes
 from tests.review.conftest import restore_roles_and_genres
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def analysed_tracks(ingest, tiny_model_version, redis_url) -> list[Track]:  # noqa: F811
+def analysed_tracks(ingest, tiny_model_version, redis_url) -> list[Track]:
     tracks = [ingest(wav_bytes(seconds=20, freq=freq), name=f"tone-{freq}.wav", title=title, artist="Test Band")
               for freq, title in ((220.0, "First Light"), (660.0, "Second Wind"))]
     for track in tracks:  # in-process: the worker path has its own tests

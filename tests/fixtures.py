@@ -1,0 +1,120 @@
+"""Shared fixtures: a tiny active model, ingest, and real worker processes against the test
+database and Redis. Loaded for every test module by the root conftest (pytest_plugins)."""
+from __future__ import annotations
+
+import importlib
+import io
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from django.db import connection
+
+from catalog.ingest import TrackMetadata, track_ingest
+from catalog.models import Genre, ModelVersion, Track
+from inference.checkpoint import create_random_checkpoint, save_checkpoint
+from inference.features import PreprocessingConfig
+from inference.registry import model_version_register
+from tests.factories import GENRES16
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = PreprocessingConfig(sample_rate=16000, n_fft=512, hop_length=256, n_mels=32, window_frames=64,
+                           window_hop_frames=64)
+
+
+def wav_bytes(seconds: float = 3.0, freq: float = 440.0, sr: int = 16000) -> bytes:
+    t = np.arange(int(seconds * sr)) / sr
+    buffer = io.BytesIO()
+    sf.write(buffer, (0.4 * np.sin(2 * np.pi * freq * t)).astype(np.float32), sr, format="WAV")
+    return buffer.getvalue()
+
+
+def database_url() -> str:
+    """The test database as a URL, for processes the tests start."""
+    s = connection.settings_dict
+    if s["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{s['NAME']}"
+    return f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+@pytest.fixture
+def default_genres(transactional_db) -> None:
+    """Transactional tests flush tables, data migrations included: put the taxonomy back."""
+    migration = importlib.import_module("catalog.migrations.0002_default_genres")
+    for order, (name, description) in enumerate(migration.DEFAULT_GENRES, start=1):
+        Genre.objects.get_or_create(slug=migration.slug_for(name),
+                                    defaults={"name": name, "description": description, "order": order * 10})
+
+
+@pytest.fixture
+def tiny_model_version(default_genres, settings, tmp_path) -> ModelVersion:
+    """A tiny untrained ViT as the active model, so a job takes well under a second."""
+    settings.MODELS_DIR = tmp_path / "models"
+    settings.MODELS_DIR.mkdir()
+    path = settings.MODELS_DIR / "tiny.safetensors"
+    save_checkpoint(create_random_checkpoint(labels=GENRES16, preprocessing=TINY, seed=3), path)
+    return model_version_register(path=path, name="tiny", activate=True)
+
+
+@pytest.fixture
+def worker_env(settings, redis_url) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(DJANGO_SETTINGS_MODULE="tests.settings", DATABASE_URL=database_url(), REDIS_URL=redis_url,
+               MEDIA_ROOT=str(settings.MEDIA_ROOT), ACOUSTICSENSE_MODELS_DIR=str(settings.MODELS_DIR),
+               ACOUSTICSENSE_WORKER_HEARTBEAT_S="3")
+    return env
+
+
+@pytest.fixture
+def run_worker(worker_env) -> Callable[..., subprocess.CompletedProcess]:
+    """Run `manage.py run_worker --burst` until the queues are empty."""
+
+    def run(timeout: float = 120) -> subprocess.CompletedProcess:
+        result = subprocess.run([sys.executable, "manage.py", "run_worker", "--burst"], cwd=ROOT, env=worker_env,
+                                capture_output=True, text=True, timeout=timeout)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result
+
+    return run
+
+
+@pytest.fixture
+def start_worker(worker_env) -> Iterator[Callable[[], subprocess.Popen]]:
+    """Start long-running worker processes; any still alive at the end are killed."""
+    started: list[subprocess.Popen] = []
+
+    def start() -> subprocess.Popen:
+        process = subprocess.Popen([sys.executable, "manage.py", "run_worker", "--child"], cwd=ROOT, env=worker_env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def ingest(tiny_model_version) -> Callable[..., Track]:
+    def make(data: bytes | None = None, name: str = "clip.wav", **metadata: str) -> Track:
+        data = data or wav_bytes(freq=float(np.random.default_rng().integers(200, 2000)))
+        return track_ingest(stream=io.BytesIO(data), original_filename=name, metadata=TrackMetadata(**metadata)).track
+
+    return make
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
