@@ -10,4 +10,8 @@ urlpatterns = [
     path("track/<int:track_id>/", admin.site.admin_view(views.review_track), name="review_track"),
     path("track/<int:track_id>/skip/", admin.site.admin_view(views.skip_track), name="review_skip"),
     path("stats/", admin.site.admin_view(views.editor_stats), name="review_stats"),
+    path("agreement/", admin.site.admin_view(views.agreement), name="review_agreement"),
+    path("agreement/trend.png", admin.site.admin_view(views.agreement_trend_image), name="review_agreement_trend"),
+    path("agreement/<int:model_version_id>/confusion.png", admin.site.admin_view(views.agreement_confusion_image),
+         name="review_agreement_confusion"),
 ]

@@ -10,8 +10,10 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from catalog.models import Genre, Track
+from catalog.models import Genre, ModelVersion, Track
 from inference.render import SPECTROGRAM_PLOT_AREA
+from review.agreement import agreement_overview, version_agreement
+from review.charts import agreement_trend_png, confusion_png
 from review.claims import claim_next, claim_open, claim_release
 from review.decisions import DecisionInput, decision_submit
 from review.errors import ReviewError, ReviewErrorCode
@@ -133,3 +135,35 @@ def editor_stats(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied
     context = {**admin.site.each_context(request), "title": "Editor statistics", "rows": editor_statistics()}
     return TemplateResponse(request, "admin/review/stats.html", context)
+
+
+def _require_lead(request: HttpRequest) -> None:
+    if not request.user.has_perm("review.view_editor_statistics"):
+        raise PermissionDenied("This dashboard is for editorial leads.")
+
+
+def agreement(request: HttpRequest) -> HttpResponse:
+    """Agreement between each model version and the editors: the case study's confusion analysis,
+    produced by the review loop itself."""
+    _require_lead(request)
+    overview = agreement_overview()
+    chosen = next((a for a in overview if str(a.model_version.pk) == request.GET.get("model_version")),
+                  next((a for a in overview if a.model_version.is_active), overview[0] if overview else None))
+    context = {**admin.site.each_context(request), "title": "Model–editor agreement", "overview": overview,
+               "chosen": chosen}
+    return TemplateResponse(request, "admin/review/agreement.html", context)
+
+
+def agreement_trend_image(request: HttpRequest) -> HttpResponse:
+    _require_lead(request)
+    series = {a.model_version.name: {week: (g.top1_rate, g.top3_rate) for week, g in a.by_week.items()}
+              for a in agreement_overview()}
+    return HttpResponse(agreement_trend_png(series), content_type="image/png")
+
+
+def agreement_confusion_image(request: HttpRequest, model_version_id: int) -> HttpResponse:
+    _require_lead(request)
+    result = version_agreement(model_version=get_object_or_404(ModelVersion, pk=model_version_id))
+    png = confusion_png(result.labels, result.confusion, title=f"{result.model_version.name}: model vs editors "
+                        f"({result.overall.decisions} decisions)")
+    return HttpResponse(png, content_type="image/png")
