@@ -10,8 +10,8 @@ from django.utils.html import format_html, format_html_join
 
 from catalog.forms import TrackUploadForm
 from catalog.ingest import BatchSummary, IngestRejected, TrackMetadata, batch_record, track_ingest
-from catalog.models import Analysis, Genre, ImportBatch, ModelVersion, Track, TrackSource
-from catalog.services import model_version_activate
+from catalog.models import Analysis, ApiClient, Genre, ImportBatch, ModelVersion, Track, TrackSource
+from catalog.services import model_version_promote
 
 
 @admin.register(Genre)
@@ -199,7 +199,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one model version to activate.", messages.ERROR)
             return
-        version = model_version_activate(model_version=queryset.get())
+        version = model_version_promote(model_version=queryset.get(), user=request.user, note="Activated in the admin")
         self.message_user(request, f"{version} is now the active model version.", messages.SUCCESS)
 
 
@@ -225,3 +225,34 @@ class ImportBatchAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+@admin.register(ApiClient)
+class ApiClientAdmin(admin.ModelAdmin):
+    """CMS clients and their tokens. A token is shown once, when issued; only its hash is kept."""
+
+    list_display = ["name", "active", "token_prefix", "created_at", "last_used_at"]
+    list_filter = ["active"]
+    search_fields = ["name", "notes"]
+    fields = ["name", "active", "notes", "token_prefix", "created_at", "last_used_at"]
+    readonly_fields = ["token_prefix", "created_at", "last_used_at"]
+    actions = ["issue_new_token"]
+
+    def save_model(self, request: HttpRequest, obj: ApiClient, form: object, change: bool) -> None:
+        from catalog.api.clients import api_client_issue_token
+
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        token = api_client_issue_token(client=obj)
+        self.message_user(request, f"Token for {obj.name} (copy it now, it is not shown again): {token}",
+                          messages.WARNING)
+
+    @admin.action(description="Issue a new token (the old one stops working)", permissions=["change"])
+    def issue_new_token(self, request: HttpRequest, queryset: QuerySet[ApiClient]) -> None:
+        from catalog.api.clients import api_client_issue_token
+
+        for client in queryset:
+            token = api_client_issue_token(client=client)
+            self.message_user(request, f"New token for {client.name} (copy it now, it is not shown again): {token}",
+                              messages.WARNING)

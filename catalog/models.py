@@ -198,3 +198,46 @@ class Analysis(models.Model):
     def top_k(self, k: int = 5) -> list[tuple[str, float]]:
         pairs = zip(self.model_version.labels, self.probabilities)
         return sorted(pairs, key=lambda pair: pair[1], reverse=True)[:k]
+
+
+class ApiClient(models.Model):
+    """A CMS integration that calls the REST API with its own token.
+
+    Only a SHA-256 of the token is stored: the token is shown once, when it is issued, so a
+    leaked database does not leak working credentials. The client is its own principal (no
+    Django user), so throttles and the call log are per client.
+    """
+
+    name = models.CharField(max_length=100, unique=True, help_text="Which CMS or integration this is.")
+    token_sha256 = models.CharField(max_length=64, unique=True, editable=False)
+    token_prefix = models.CharField(max_length=8, editable=False, help_text="First characters, to recognise a token.")
+    active = models.BooleanField(default=True, help_text="Inactive clients are refused (401).")
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "API client"
+        # Granted to people (e.g. an editor) who may call the CMS endpoints with their session.
+        permissions = [("use_cms_api", "Can call the CMS REST API")]
+
+    def __str__(self) -> str:
+        return self.name if self.active else f"{self.name} (inactive)"
+
+
+class ModelPromotion(models.Model):
+    """Each change of the active model version: who, when, from what to what, and why."""
+
+    from_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    to_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="promotions")
+    promoted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+", help_text="Empty when the system activated it (first start).")
+    note = models.TextField(blank=True)
+    promoted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-promoted_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.from_version or '–'} → {self.to_version} ({self.promoted_at:%Y-%m-%d %H:%M})"

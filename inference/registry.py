@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import transaction
 
 from catalog.models import Genre, ModelVersion
-from catalog.services import model_version_activate
+from catalog.services import model_version_promote
 from inference.checkpoint import create_random_checkpoint, file_sha256, load_checkpoint, save_checkpoint
 
 UNTRAINED_NAME = "untrained-vit-tiny"
@@ -46,7 +46,7 @@ def model_version_register(*, path: Path, name: str | None = None, activate: boo
             notes=str(checkpoint.training.get("notes", "")),
         )
         if activate:
-            model_version_activate(model_version=version)
+            model_version_promote(model_version=version, note=f"Registered from {path.name} and activated")
     return version
 
 

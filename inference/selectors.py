@@ -1,16 +1,17 @@
 """Reads for the staff pipeline page: the database for tracks, Redis for the queue."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
 import django_rq
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from rq import Worker
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
-from catalog.models import Analysis, ImportBatch, Track, TrackStatus
+from catalog.models import Analysis, ImportBatch, ModelVersion, Track, TrackStatus
 from catalog.selectors import track_counts_by_status
 from inference.pipeline import QUEUE
 
@@ -62,6 +63,15 @@ def recent_batches(*, limit: int = 10) -> list[ImportBatch]:
     """Latest import batches with how many of their tracks are in each stage."""
     counts = {status: Count("tracks", filter=Q(tracks__status=status)) for status in TrackStatus.values}
     return list(ImportBatch.objects.annotate(**{f"n_{s}": c for s, c in counts.items()})[:limit])
+
+
+REANALYSIS_STATUSES = (TrackStatus.AWAITING_REVIEW, TrackStatus.REVIEWED, TrackStatus.FAILED)
+
+
+def tracks_without_analysis(*, model_version: ModelVersion,
+                            statuses: Iterable[str] = REANALYSIS_STATUSES) -> QuerySet[Track]:
+    """Tracks in these statuses that this model version has not analysed yet (re-analysis candidates)."""
+    return Track.objects.filter(status__in=list(statuses)).exclude(analyses__model_version=model_version)
 
 
 def pipeline_overview() -> dict[str, object]:

@@ -10,7 +10,10 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from catalog.models import Genre, ModelVersion, Track
+from catalog.models import Genre, ModelPromotion, ModelVersion, Track
+from catalog.services import model_version_promote
+from inference.pipeline import analysis_enqueue_many
+from inference.selectors import tracks_without_analysis
 from inference.render import SPECTROGRAM_PLOT_AREA
 from review.agreement import agreement_overview, version_agreement
 from review.charts import agreement_trend_png, confusion_png
@@ -167,3 +170,51 @@ def agreement_confusion_image(request: HttpRequest, model_version_id: int) -> Ht
     png = confusion_png(result.labels, result.confusion, title=f"{result.model_version.name}: model vs editors "
                         f"({result.overall.decisions} decisions)")
     return HttpResponse(png, content_type="image/png")
+
+
+def _require_model_admin(request: HttpRequest) -> None:
+    if not request.user.has_perm("catalog.change_modelversion"):
+        raise PermissionDenied("Comparing and promoting models is for editorial leads.")
+
+
+def _offline_metrics(version: ModelVersion) -> dict[str, object]:
+    """The evaluation stored on a version by train_model (see inference/evaluation.py), if any."""
+    test = (version.metrics or {}).get("test", {})
+    candidate = test.get("candidate", {})
+    png = (version.metrics or {}).get("confusion_png")
+    return {"top1": candidate.get("top1"), "top3": candidate.get("top3"), "active": test.get("active", {}),
+            "per_genre": candidate.get("per_genre", {}), "export_id": (version.metrics or {}).get("export_id"),
+            "confusion_url": f"{settings.MEDIA_URL}{png}" if png else None}
+
+
+def model_versions(request: HttpRequest) -> HttpResponse:
+    """Compare model versions side by side (offline metrics, live agreement) and promote one."""
+    _require_model_admin(request)
+    versions = list(ModelVersion.objects.all())
+    picked = [v for v in versions if str(v.pk) in request.GET.getlist("v")][:2] or [v for v in versions[:2]]
+    columns = [{"version": v, "offline": _offline_metrics(v), "live": version_agreement(model_version=v).overall,
+                "pending": tracks_without_analysis(model_version=v).count()} for v in picked]
+    context = {**admin.site.each_context(request), "title": "Model versions", "versions": versions,
+               "columns": columns, "promotions": ModelPromotion.objects.select_related(
+                   "from_version", "to_version", "promoted_by")[:10]}
+    return TemplateResponse(request, "admin/review/model_versions.html", context)
+
+
+@require_POST
+def model_promote(request: HttpRequest, model_version_id: int) -> HttpResponse:
+    _require_model_admin(request)
+    version = get_object_or_404(ModelVersion, pk=model_version_id)
+    model_version_promote(model_version=version, user=request.user, note=request.POST.get("note", ""))
+    pending = tracks_without_analysis(model_version=version).count()
+    messages.success(request, f"{version} is now the active model: new analyses use it. {pending} track(s) have no "
+                     "analysis by it yet; queue their re-analysis below if you want it.")
+    return HttpResponseRedirect(reverse("review_model_versions") + f"?v={version.pk}")
+
+
+@require_POST
+def model_reanalyze(request: HttpRequest, model_version_id: int) -> HttpResponse:
+    _require_model_admin(request)
+    version = get_object_or_404(ModelVersion, pk=model_version_id)
+    queued = analysis_enqueue_many(tracks=tracks_without_analysis(model_version=version), model_version=version)
+    messages.success(request, f"Queued {queued} track(s) for analysis with {version}.")
+    return HttpResponseRedirect(reverse("review_model_versions") + f"?v={version.pk}")

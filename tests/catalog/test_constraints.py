@@ -5,7 +5,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from catalog.models import ModelVersion, Track, TrackStatus
-from catalog.services import model_version_activate
+from catalog.services import model_version_promote
 from tests.factories import make_analysis, make_model_version, make_track
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +42,7 @@ def test_the_database_refuses_a_second_active_model_version():
 def test_activating_a_version_deactivates_the_previous_one():
     old = make_model_version(is_active=True)
     new = make_model_version()
-    model_version_activate(model_version=new)
+    model_version_promote(model_version=new)
     old.refresh_from_db()
     new.refresh_from_db()
     assert (old.is_active, new.is_active) == (False, True)

@@ -4,10 +4,9 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from catalog.models import ModelVersion, Track, TrackStatus
+from catalog.models import ModelVersion, TrackStatus
 from inference.pipeline import analysis_enqueue
-
-DEFAULT_STATUSES = [TrackStatus.AWAITING_REVIEW, TrackStatus.REVIEWED, TrackStatus.FAILED]
+from inference.selectors import REANALYSIS_STATUSES, tracks_without_analysis
 
 
 class Command(BaseCommand):
@@ -24,7 +23,7 @@ class Command(BaseCommand):
         except ModelVersion.DoesNotExist:
             known = ", ".join(ModelVersion.objects.values_list("name", flat=True)) or "none"
             raise CommandError(f"No model version {model or '(active)'}; known: {known}.") from None
-        tracks = Track.objects.filter(status__in=status or DEFAULT_STATUSES).exclude(analyses__model_version=version)
+        tracks = tracks_without_analysis(model_version=version, statuses=status or REANALYSIS_STATUSES)
         queued = 0
         for track in tqdm(tracks.iterator(), total=tracks.count(), desc="Queueing", unit="track"):
             queued += analysis_enqueue(track=track, model_version=version)
