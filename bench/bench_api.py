@@ -1,0 +1,161 @@
+"""Latency of `POST /api/genre` for a 30-s clip, 1 and 4 concurrent clients, over loopback.
+
+Why: the sync API runs the model inside the web process, so its latency is what a CMS waits
+for and it degrades when clients share the CPU. This bench starts the real server the way a
+deployment does — gunicorn, 2 sync workers (ACOUSTICSENSE_TORCH_THREADS=1 each, so two workers
+on two cores do not fight over threads) — on a throwaway state folder (SQLite, the untrained
+default vit_tiny at the default preprocessing) and drives it from this process with threads,
+one HTTP connection per request. Each worker loads the model on its first request; warm-up
+requests pay that before timing starts.
+
+    .venv/bin/python bench/bench_api.py [--clients 1,4] [--requests 24] [--redis-url redis://127.0.0.1:6379/13]
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import io
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from common import REPO, OtherLoad, describe, synthetic_signal
+
+PYTHON = sys.executable
+GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def clip_wav(seconds: float = 30.0, sr: int = 22050) -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, synthetic_signal(seconds, sr, seed=7), sr, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def multipart(audio: bytes) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"audio\"; filename=\"clip.wav\"\r\n"
+            "Content-Type: audio/wav\r\n\r\n").encode()
+    return head + audio + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def classify(port: int, token: str, body: bytes, content_type: str) -> tuple[float, dict]:
+    """One request on a fresh connection; (client-side ms, JSON answer)."""
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        conn.request("POST", "/api/genre?top_k=5", body=body,
+                     headers={"Authorization": f"Token {token}", "Content-Type": content_type})
+        response = conn.getresponse()
+        payload = response.read()
+    finally:
+        conn.close()
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status != 200:
+        raise RuntimeError(f"HTTP {response.status}: {payload[:300]!r}")
+    return elapsed, json.loads(payload)
+
+
+def run_level(port: int, token: str, body: bytes, content_type: str, clients: int, total: int) -> dict:
+    client_ms: list[float] = []
+    server_ms: list[float] = []
+    lock = threading.Lock()
+    per_client = [total // clients + (1 if i < total % clients else 0) for i in range(clients)]
+
+    def client(n: int) -> None:
+        for _ in range(n):
+            elapsed, answer = classify(port, token, body, content_type)
+            with lock:
+                client_ms.append(elapsed)
+                server_ms.append(answer["latency_ms"])
+
+    # The server's workers are our children but not reaped, so OtherLoad would count them as
+    # "others" during the run: sample the neighbours for a second just before, with the server idle.
+    with OtherLoad() as load:
+        time.sleep(1.0)
+    threads = [threading.Thread(target=client, args=(n,)) for n in per_client]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    if len(client_ms) != total:
+        raise RuntimeError("some requests failed")
+    return {"clients": clients, "requests": total, "p50": float(np.percentile(client_ms, 50)),
+            "p95": float(np.percentile(client_ms, 95)), "server_p50": statistics.median(server_ms),
+            "rps": total / wall, "other": describe(load.cores).replace(" meanwhile", "")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", default="1,4")
+    parser.add_argument("--requests", type=int, default=24, help="timed requests per concurrency level")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
+    args = parser.parse_args()
+
+    state = Path(tempfile.mkdtemp(prefix="bench-api-"))
+    port = free_port()
+    env = {**os.environ, "ACOUSTICSENSE_VAR_DIR": str(state), "DATABASE_URL": f"sqlite:///{state / 'db.sqlite3'}",
+           "REDIS_URL": args.redis_url, "DJANGO_SETTINGS_MODULE": "acousticsense_site.settings",
+           "ACOUSTICSENSE_TORCH_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE", "DEBUG": "0",
+           "ACOUSTICSENSE_API_CLASSIFY_RATE": "100000/min", "ALLOWED_HOSTS": "127.0.0.1"}
+    manage = lambda *a: subprocess.run([PYTHON, "manage.py", *a], cwd=REPO, env=env, check=True,  # noqa: E731
+                                       capture_output=True, text=True)
+    manage("migrate", "-v", "0")
+    manage("ensure_default_model")
+    token = manage("shell", "-c", "from catalog.api.clients import api_client_create; "
+                   "print(api_client_create(name='bench')[1])").stdout.strip().splitlines()[-1]
+    server = subprocess.Popen([GUNICORN, "acousticsense_site.wsgi:application", "--bind", f"127.0.0.1:{port}",
+                               "--workers", str(args.workers), "--timeout", "120", "--log-level", "warning"],
+                              cwd=REPO, env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                conn.request("GET", "/health")
+                if conn.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("gunicorn did not start")
+            time.sleep(0.3)
+        body, content_type = multipart(clip_wav())
+        print(f"warming up {args.workers} gunicorn workers (model load on first request)...", file=sys.stderr)
+        run_level(port, token, body, content_type, clients=args.workers * 2, total=args.workers * 4)
+        rows = [run_level(port, token, body, content_type, clients=int(c), total=args.requests)
+                for c in args.clients.split(",")]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    print(f"\nPOST /api/genre, 30-s 22.05 kHz mono WAV (1.3 MB), top_k=5, untrained vit_tiny (default preprocessing), "
+          f"gunicorn {args.workers} sync workers, torch threads 1 per worker, loopback; ms per request:\n")
+    print("| concurrent clients | requests | p50 ms | p95 ms | server-side p50 ms | requests/s | just before |")
+    print("|---:|---:|---:|---:|---:|---:|---|")
+    for r in rows:
+        print(f"| {r['clients']} | {r['requests']} | {r['p50']:.0f} | {r['p95']:.0f} | {r['server_p50']:.0f} | "
+              f"{r['rps']:.2f} | {r['other']} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""Request and response shapes; the OpenAPI schema is generated from these."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from catalog.models import Analysis, Genre, Track, TrackStatus
+from review.models import Decision, DecisionAction
+
+UNTRAINED_ANALYSIS_WARNING = "Made by an untrained model: placeholder genres, not predictions."
+IMAGE_KINDS = {"spectrogram": "spectrogram_image", "attention": "attention_image", "top_k": "top_k_image"}
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable, machine-readable code, e.g. unsupported_format.")
+    message = serializers.CharField(help_text="What went wrong, for people.")
+    fields = serializers.DictField(required=False, help_text="Per-field problems of an invalid parameter.")
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+
+# -- POST /api/genre ---------------------------------------------------------------------------
+
+class ClassifyRequestSerializer(serializers.Serializer):
+    audio = serializers.FileField(help_text="wav, mp3, flac or ogg (m4a/aac/mp4 where ffmpeg is installed).")
+
+
+class GenreScoreSerializer(serializers.Serializer):
+    genre = serializers.CharField()
+    confidence = serializers.FloatField(min_value=0, max_value=1)
+
+
+class ClassificationSerializer(serializers.Serializer):
+    results = GenreScoreSerializer(many=True)
+    model_version = serializers.CharField()
+    trained = serializers.BooleanField(help_text="False: the genres are placeholders from an untrained model.")
+    duration_s = serializers.FloatField(help_text="Length of the audio in seconds.")
+    latency_ms = serializers.FloatField(help_text="Server-side time to answer.")
+    warning = serializers.CharField(required=False, help_text="Present when the model is untrained.")
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if not data.get("warning"):
+            data.pop("warning", None)
+        return data
+
+
+# -- tracks ------------------------------------------------------------------------------------
+
+class GenreRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Genre
+        fields = ["slug", "name"]
+
+
+class AnalysisSummarySerializer(serializers.ModelSerializer):
+    model_version = serializers.CharField(source="model_version.name")
+    trained = serializers.BooleanField(source="model_version.trained")
+    top_k = serializers.SerializerMethodField()
+    images = serializers.SerializerMethodField()
+    warning = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Analysis
+        fields = ["id", "model_version", "trained", "top_k", "is_silent", "created_at", "images", "warning"]
+
+    @extend_schema_field(GenreScoreSerializer(many=True))
+    def get_top_k(self, analysis: Analysis) -> list[dict[str, Any]]:
+        return [{"genre": label, "confidence": round(p, 6)} for label, p in analysis.top_k(5)]
+
+    @extend_schema_field({"type": "object", "properties": {kind: {"type": "string", "format": "uri"}
+                                                           for kind in IMAGE_KINDS},
+                          "description": "PNG URLs (same authentication as the API); only those rendered."})
+    def get_images(self, analysis: Analysis) -> dict[str, str]:
+        request = self.context.get("request")
+        urls = {}
+        for kind, field in IMAGE_KINDS.items():
+            if getattr(analysis, field):
+                url = reverse("api:track-image", kwargs={"pk": analysis.track_id, "kind": kind})
+                urls[kind] = request.build_absolute_uri(url) if request else url
+        return urls
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_warning(self, analysis: Analysis) -> str | None:
+        return None if analysis.model_version.trained else UNTRAINED_ANALYSIS_WARNING
+
+
+class TrackSerializer(serializers.ModelSerializer):
+    reviewed_genre = GenreRefSerializer(allow_null=True)
+    reviewed_at = serializers.DateTimeField(allow_null=True, read_only=True,
+                                            help_text="When an editor last decided this track's genre.")
+    latest_analysis = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Track
+        fields = ["id", "external_id", "title", "artist", "album", "status", "failure_reason", "duration_s",
+                  "format", "source", "original_filename", "created_at", "updated_at", "reviewed_genre",
+                  "reviewed_at", "latest_analysis"]
+        read_only_fields = fields
+
+    @extend_schema_field(AnalysisSummarySerializer(allow_null=True))
+    def get_latest_analysis(self, track: Track) -> dict[str, Any] | None:
+        analyses = getattr(track, "latest_analyses", None)
+        if analyses is None:  # not fetched through the API selector
+            analyses = list(track.analyses.select_related("model_version").order_by("-created_at", "-pk")[:1])
+        return AnalysisSummarySerializer(analyses[0], context=self.context).data if analyses else None
+
+
+class TrackMetadataSerializer(serializers.Serializer):
+    title = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    artist = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    album = serializers.CharField(required=False, allow_blank=True, max_length=300)
+
+
+class TrackCreateSerializer(TrackMetadataSerializer):
+    audio = serializers.FileField()
+    external_id = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+
+class TrackUpsertSerializer(TrackMetadataSerializer):
+    audio = serializers.FileField(required=False, help_text="Required only when no track has this external id yet.")
+
+
+class TrackFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=TrackStatus.choices, required=False)
+    genre = serializers.CharField(required=False, help_text="Reviewed genre: slug or name.")
+    updated_since = serializers.DateTimeField(required=False, help_text="ISO 8601; tracks changed or decided since.")
+
+
+# -- tag changes -------------------------------------------------------------------------------
+
+class ChangesQuerySerializer(serializers.Serializer):
+    cursor = serializers.CharField(required=False, allow_blank=True,
+                                   help_text="next_cursor of the previous page; omit to start at the beginning.")
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=100)
+
+
+class ProposalSerializer(serializers.Serializer):
+    model_version = serializers.CharField(allow_null=True)
+    trained = serializers.BooleanField(allow_null=True, help_text="False: an untrained model's placeholder.")
+    top_k = serializers.ListField(child=serializers.DictField(), help_text="[{genre, probability}] as shown.")
+
+
+class TagChangeSerializer(serializers.ModelSerializer):
+    track_id = serializers.IntegerField()
+    external_id = serializers.CharField(source="track.external_id", allow_null=True)
+    genre = GenreRefSerializer()
+    secondary_genre = GenreRefSerializer(allow_null=True)
+    action = serializers.ChoiceField(choices=DecisionAction.choices)
+    proposal = serializers.SerializerMethodField()
+    editor = serializers.CharField(source="editor.get_username")
+    decided_at = serializers.DateTimeField(source="created_at")
+
+    class Meta:
+        model = Decision
+        fields = ["id", "track_id", "external_id", "genre", "secondary_genre", "action", "proposal", "editor",
+                  "decided_at"]
+
+    @extend_schema_field(ProposalSerializer)
+    def get_proposal(self, decision: Decision) -> dict[str, Any]:
+        version = decision.model_version
+        return {"model_version": version.name if version else None, "trained": version.trained if version else None,
+                "top_k": decision.proposed}
+
+
+class TagChangesPageSerializer(serializers.Serializer):
+    changes = TagChangeSerializer(many=True)
+    next_cursor = serializers.CharField(help_text="Send as ?cursor= next time (also when there were no changes).")
+    has_more = serializers.BooleanField(help_text="More changes are waiting: ask again at once.")

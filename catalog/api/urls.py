@@ -1,0 +1,21 @@
+"""The API's URLs (mounted at /api/ by the site), the schema and its interactive docs."""
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from catalog.api import views
+
+app_name = "api"
+
+urlpatterns = [
+    path("genre", views.GenreClassifyView.as_view(), name="genre"),
+    path("v1/tracks/", views.TrackListCreateView.as_view(), name="track-list"),
+    path("v1/tracks/<int:pk>/", views.TrackDetailView.as_view(), name="track-detail"),
+    path("v1/tracks/<int:pk>/images/<str:kind>.png", views.TrackImageView.as_view(), name="track-image"),
+    path("v1/tracks/by-external-id/<path:external_id>", views.TrackByExternalIdView.as_view(),
+         name="track-by-external-id"),
+    path("v1/tags/changes", views.TagChangesView.as_view(), name="tag-changes"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    re_path(r"^.*$", views.no_such_endpoint),  # last: API clients get JSON, never Django's HTML 404 page
+]

@@ -1,0 +1,247 @@
+"""API views: parse the request, call one service or selector, shape the answer."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import FileResponse, HttpRequest, HttpResponseBase, JsonResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from catalog.api import selectors
+from catalog.api.auth import CanUseCmsApi, api_client_of
+from catalog.api.cursor import InvalidCursor, cursor_decode, cursor_encode
+from catalog.api.errors import ApiError, ApiErrorCode, error_body
+from catalog.api.pagination import ApiPagination
+from catalog.api.serializers import (
+    IMAGE_KINDS, ChangesQuerySerializer, ClassificationSerializer, ClassifyRequestSerializer, ErrorSerializer,
+    TagChangesPageSerializer, TrackCreateSerializer, TrackFilterSerializer, TrackSerializer, TrackUpsertSerializer,
+)
+from catalog.api.services import track_upsert_by_external_id
+from catalog.api.throttling import ApiClientRateThrottle
+from catalog.ingest import IngestErrorCode, IngestRejected, TrackMetadata, human_size, track_ingest
+from catalog.models import TrackSource
+from inference.sync import ClassifyRejected, classify_upload, declared_too_large
+
+
+def no_such_endpoint(request: HttpRequest, *args: object, **kwargs: object) -> JsonResponse:
+    """404 in the API's error shape for any URL under /api/ that matches no endpoint."""
+    return JsonResponse(error_body(ApiErrorCode.NOT_FOUND.value, f"No API endpoint at {request.path}."), status=404)
+
+
+def _errors(*codes: int) -> dict[int, OpenApiResponse]:
+    return {code: OpenApiResponse(ErrorSerializer, description="`{\"error\": {\"code\", \"message\"}}`")
+            for code in codes}
+
+
+AUTH_ERRORS = (401, 403, 429)
+
+
+def _declared_bytes(request: Request) -> int | None:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or "")
+    except ValueError:
+        return None
+
+
+def _upload(request: Request, field: str = "audio"):
+    """The uploaded file, or 413 before the body is read when Content-Length is already too big."""
+    if declared_too_large(_declared_bytes(request)):
+        raise ApiError(IngestErrorCode.TOO_LARGE,
+                       f"The file is larger than the {human_size(settings.MAX_UPLOAD_BYTES)} upload limit.")
+    return request.FILES.get(field)
+
+
+def _form(request: Request, upload: object) -> dict[str, object]:
+    """The form fields (last value of each) plus the upload, for a serializer."""
+    fields = {key: request.data.get(key) for key in request.data.keys() if key != "audio"}
+    return {**fields, **({"audio": upload} if upload is not None else {})}
+
+
+def _rejected(error: IngestRejected) -> ApiError:
+    return ApiError(error.code, error.message)
+
+
+class CmsApiView(APIView):
+    """Token clients, staff, and users granted catalog.use_cms_api; throttled per client."""
+
+    permission_classes = [IsAuthenticated, CanUseCmsApi]
+    throttle_classes = [ApiClientRateThrottle]
+    throttle_scope = "cms"
+
+
+def _caller(request: Request) -> str:
+    return "" if api_client_of(request) else request.user.get_username()
+
+
+class GenreClassifyView(CmsApiView):
+    throttle_scope = "classify"
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        operation_id="classify_genre", tags=["classify"],
+        summary="Top-K genres of an uploaded clip, answered synchronously",
+        parameters=[OpenApiParameter("top_k", OpenApiTypes.INT, description="1 to the active model's number of "
+                                     "labels (default 5).")],
+        request={"multipart/form-data": ClassifyRequestSerializer},
+        responses={200: ClassificationSerializer, **_errors(400, 413, 415, *AUTH_ERRORS, 503)},
+    )
+    def post(self, request: Request) -> Response:
+        if declared_too_large(_declared_bytes(request)):
+            upload = None  # classify_upload refuses it (413) without the body being parsed
+        else:
+            upload = request.FILES.get("audio")
+        try:
+            result = classify_upload(stream=upload, filename=getattr(upload, "name", "") or "",
+                                     top_k=request.query_params.get("top_k"), client=api_client_of(request),
+                                     caller=_caller(request), declared_bytes=_declared_bytes(request))
+        except ClassifyRejected as error:
+            raise ApiError(error.code, error.message, error.status_code) from None
+        return Response(ClassificationSerializer(result).data)
+
+
+class TrackListCreateView(CmsApiView, GenericAPIView):
+    serializer_class = TrackSerializer
+    pagination_class = ApiPagination
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self):
+        return selectors.tracks_for_api()
+
+    @extend_schema(operation_id="tracks_list", tags=["tracks"], summary="Tracks, filtered, oldest change first",
+                   description="404 for a page past the end.",
+                   parameters=[TrackFilterSerializer], responses={200: TrackSerializer(many=True),
+                                                                 **_errors(400, 404, *AUTH_ERRORS)})
+    def get(self, request: Request) -> Response:
+        filters = TrackFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        genre = None
+        if name := filters.validated_data.get("genre"):
+            genre = selectors.genre_by_slug_or_name(name)
+            if genre is None:
+                raise ApiError(IngestErrorCode.UNKNOWN_GENRE, f"Unknown genre {name!r}.")
+        tracks = selectors.tracks_for_api(status=filters.validated_data.get("status"), genre=genre,
+                                          updated_since=filters.validated_data.get("updated_since"))
+        page = self.paginate_queryset(tracks)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(operation_id="tracks_create", tags=["tracks"],
+                   summary="Upload a track; its analysis is queued",
+                   description="201 with the new track; 200 with the existing track when the same audio "
+                               "(same bytes) is already there (its metadata is left as it is).",
+                   request={"multipart/form-data": TrackCreateSerializer},
+                   responses={201: TrackSerializer, 200: TrackSerializer,
+                              **_errors(400, 409, 413, 415, *AUTH_ERRORS)})
+    def post(self, request: Request) -> Response:
+        upload = _upload(request)
+        data = TrackCreateSerializer(data=_form(request, upload))
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        audio = fields["audio"]
+        try:
+            result = track_ingest(stream=audio, original_filename=audio.name, source=TrackSource.API,
+                                  metadata=TrackMetadata(title=fields.get("title", ""), artist=fields.get("artist", ""),
+                                                         album=fields.get("album", ""),
+                                                         external_id=fields.get("external_id") or None))
+        except IngestRejected as error:
+            raise _rejected(error) from None
+        track = selectors.tracks_for_api().get(pk=result.track.pk)
+        return Response(self.get_serializer(track).data,
+                        status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+class TrackDetailView(CmsApiView, GenericAPIView):
+    serializer_class = TrackSerializer
+
+    def get_queryset(self):
+        return selectors.tracks_for_api()
+
+    @extend_schema(operation_id="tracks_retrieve", tags=["tracks"], summary="One track with its latest analysis",
+                   responses={200: TrackSerializer, **_errors(404, *AUTH_ERRORS)})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(self.get_serializer(self.get_object()).data)
+
+
+class TrackByExternalIdView(CmsApiView, GenericAPIView):
+    serializer_class = TrackSerializer
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self):
+        return selectors.tracks_for_api()
+
+    @extend_schema(operation_id="tracks_by_external_id_retrieve", tags=["tracks"],
+                   summary="The track with this external id",
+                   responses={200: TrackSerializer, **_errors(404, *AUTH_ERRORS)})
+    def get(self, request: Request, external_id: str) -> Response:
+        track = get_object_or_404(self.get_queryset(), external_id=external_id)
+        return Response(self.get_serializer(track).data)
+
+    @extend_schema(
+        operation_id="tracks_by_external_id_upsert", tags=["tracks"],
+        summary="Create or update the track with this external id (idempotent)",
+        description=(
+            "Creates the track from `audio` when no track has this external id (201), else sets the metadata "
+            "fields that are sent (200); fields not sent are left as they are. Repeating a request changes "
+            "nothing. A track's audio never changes: the same audio again is ignored, other audio is refused "
+            "(409 `audio_differs`). Audio already held without an external id is adopted; audio held under "
+            "another external id is refused (409 `duplicate_audio`)."),
+        request={"multipart/form-data": TrackUpsertSerializer},
+        responses={201: TrackSerializer, 200: TrackSerializer, **_errors(400, 409, 413, 415, *AUTH_ERRORS)},
+    )
+    def put(self, request: Request, external_id: str) -> Response:
+        external_id = external_id.strip()
+        if not external_id or len(external_id) > 200:
+            raise ApiError(ApiErrorCode.INVALID_PARAMETER, "The external id must be 1 to 200 characters.")
+        upload = _upload(request)
+        data = TrackUpsertSerializer(data=_form(request, upload))
+        data.is_valid(raise_exception=True)
+        metadata = {name: value for name, value in data.validated_data.items() if name != "audio"}
+        try:
+            result = track_upsert_by_external_id(external_id=external_id, metadata=metadata, stream=upload,
+                                                 filename=getattr(upload, "name", "") or "")
+        except IngestRejected as error:
+            raise _rejected(error) from None
+        track = selectors.tracks_for_api().get(pk=result.track.pk)
+        return Response(self.get_serializer(track).data,
+                        status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+class TrackImageView(CmsApiView):
+    @extend_schema(operation_id="tracks_image", tags=["tracks"], summary="A PNG of the track's latest analysis",
+                   parameters=[OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=list(IMAGE_KINDS))],
+                   responses={(200, "image/png"): OpenApiTypes.BINARY, **_errors(404, *AUTH_ERRORS)})
+    def get(self, request: Request, pk: int, kind: str) -> HttpResponseBase:
+        track = get_object_or_404(selectors.tracks_for_api(), pk=pk)
+        analysis = track.latest_analyses[0] if track.latest_analyses else None
+        image = getattr(analysis, IMAGE_KINDS.get(kind, ""), None) if analysis else None
+        if not image:
+            raise ApiError(ApiErrorCode.NOT_FOUND, f"Track {pk} has no {kind} image.", status.HTTP_404_NOT_FOUND)
+        return FileResponse(image.open("rb"), content_type="image/png")
+
+
+class TagChangesView(CmsApiView):
+    @extend_schema(
+        operation_id="tag_changes", tags=["tags"], summary="Reviewed-genre changes since your cursor, in order",
+        description="Each editor decision once, in the order they were made. Keep `next_cursor` and send it "
+                    "back; while `has_more` is true ask again at once. A change made while you read is never "
+                    "skipped: it comes on a later page.",
+        parameters=[ChangesQuerySerializer], responses={200: TagChangesPageSerializer,
+                                                        **_errors(400, *AUTH_ERRORS)},
+    )
+    def get(self, request: Request) -> Response:
+        query = ChangesQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        try:
+            after_id = cursor_decode(query.validated_data.get("cursor"))
+        except InvalidCursor:
+            raise ApiError(ApiErrorCode.INVALID_CURSOR, "The cursor is not one this API issued: send back "
+                           "next_cursor exactly, or omit it to start at the beginning.") from None
+        page = selectors.tag_changes(after_id=after_id, limit=query.validated_data["limit"])
+        return Response(TagChangesPageSerializer({"changes": page.changes, "next_cursor": cursor_encode(page.last_id),
+                                                  "has_more": page.has_more}).data)

@@ -1,0 +1,46 @@
+"""Admin for the classification call log: a read-only table plus a latency histogram."""
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.urls import path, reverse
+
+from inference.latency_chart import render_latency_histogram
+from inference.models import ClassificationCall
+
+HISTOGRAM_MAX_CALLS = 10_000
+
+
+@admin.register(ClassificationCall)
+class ClassificationCallAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "client", "caller", "status_code", "error_code", "latency_ms", "duration_s",
+                    "mean_confidence", "top_k", "model_version", "filename"]
+    list_filter = ["status_code", "error_code", "client", "model_version"]
+    search_fields = ["filename", "caller", "client__name"]
+    date_hierarchy = "created_at"
+    list_select_related = ["client", "model_version"]
+    change_list_template = "admin/inference/classificationcall/change_list.html"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ClassificationCall | None = None) -> bool:
+        return False
+
+    def get_urls(self) -> list:
+        histogram = path("latency.png", self.admin_site.admin_view(self.latency_histogram_view),
+                         name="inference_classificationcall_latency")
+        return [histogram, *super().get_urls()]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        query = request.GET.urlencode()
+        url = reverse("admin:inference_classificationcall_latency") + (f"?{query}" if query else "")
+        return super().changelist_view(request, {**(extra_context or {}), "latency_histogram_url": url})
+
+    def latency_histogram_view(self, request: HttpRequest) -> HttpResponse:
+        """The histogram of the calls the change list shows (same filters), newest 10,000 at most."""
+        if not self.has_view_permission(request):
+            return HttpResponse(status=403)
+        calls = self.get_changelist_instance(request).get_queryset(request)
+        latencies = list(calls.order_by("-pk").values_list("latency_ms", flat=True)[:HISTOGRAM_MAX_CALLS])
+        return HttpResponse(render_latency_histogram(latencies), content_type="image/png")

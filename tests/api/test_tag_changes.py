@@ -1,0 +1,124 @@
+"""/api/v1/tags/changes: every editor decision once, in order, behind an opaque cursor."""
+from __future__ import annotations
+
+import base64
+import threading
+import time
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection, connections
+from rest_framework.test import APIClient
+
+from catalog.api.cursor import cursor_encode
+from catalog.models import Genre, TrackStatus
+from review.models import Decision
+from tests.factories import make_analysis, make_model_version, make_track
+
+URL = "/api/v1/tags/changes"
+
+
+def test_an_empty_feed_still_gives_a_cursor(cms):
+    body = cms.get(URL).json()
+    assert body == {"changes": [], "next_cursor": cursor_encode(0), "has_more": False}
+
+
+def test_changes_come_in_pages_in_decision_order_with_everything_a_cms_needs(cms, decided):
+    editor = User.objects.create_user("ella")
+    first = decided(genre="jazz", editor=editor, external_id="cms-1")
+    more = [decided(genre=g) for g in ("blues", "rock", "folk")]
+    correction = decided(genre="latin", track=first.track)
+    page = cms.get(URL, {"limit": 2}).json()
+    assert [c["id"] for c in page["changes"]] == [first.pk, more[0].pk] and page["has_more"] is True
+    change = page["changes"][0]
+    assert change["track_id"] == first.track_id and change["external_id"] == "cms-1"
+    assert change["genre"] == {"slug": "jazz", "name": "Jazz"} and change["secondary_genre"] is None
+    assert change["action"] == first.action and change["editor"] == "ella"
+    assert change["proposal"]["model_version"] == "proposer" and change["proposal"]["trained"] is True
+    assert len(change["proposal"]["top_k"]) == 5 and change["decided_at"]
+    seen = [c["id"] for c in page["changes"]]
+    while page["has_more"]:
+        page = cms.get(URL, {"limit": 2, "cursor": page["next_cursor"]}).json()
+        seen += [c["id"] for c in page["changes"]]
+    assert seen == [first.pk, *(d.pk for d in more), correction.pk]
+    tail = cms.get(URL, {"cursor": page["next_cursor"]}).json()
+    assert tail["changes"] == [] and tail["next_cursor"] == page["next_cursor"] and tail["has_more"] is False
+    later = decided(genre="pop")
+    assert [c["id"] for c in cms.get(URL, {"cursor": page["next_cursor"]}).json()["changes"]] == [later.pk]
+
+
+@pytest.mark.parametrize("cursor", ["!!!", "42", base64.urlsafe_b64encode(b"d1:-1").decode(),
+                                    base64.urlsafe_b64encode(b"hello").decode(), "ZDE6MDAx"])
+def test_a_malformed_cursor_is_a_400(cms, cursor):
+    response = cms.get(URL, {"cursor": cursor})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_cursor"
+
+
+@pytest.mark.parametrize("limit", ["0", "1001", "many"])
+def test_a_bad_limit_is_a_400(cms, limit):
+    assert cms.get(URL, {"limit": limit}).status_code == 400
+
+
+WRITERS, TRACKS_PER_WRITER, ROUNDS = 4, 3, 4
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL: SQLite has a single writer, so "
+                    "concurrent decisions cannot interleave (CI runs this on PostgreSQL)")
+def test_a_cms_pulling_while_editors_decide_sees_every_change_exactly_once(cms_token):
+    """Editors in several threads decide (and correct) tracks while a CMS pulls the feed with its
+    cursor: the pulled ids are exactly the decisions, each once, in increasing order."""
+    from review.decisions import DecisionInput, decision_submit
+    from review.selectors import last_decision_id
+
+    version = make_model_version(name="proposer")
+    tracks = []
+    for _ in range(WRITERS * TRACKS_PER_WRITER):
+        track = make_track(status=TrackStatus.AWAITING_REVIEW)
+        make_analysis(track=track, model_version=version)
+        tracks.append(track)
+    genres = list(Genre.objects.filter(active=True))
+    editors = [User.objects.create_user(f"editor{i}") for i in range(WRITERS)]
+    errors: list[BaseException] = []
+
+    def write(index: int) -> None:
+        try:
+            mine = tracks[index * TRACKS_PER_WRITER:(index + 1) * TRACKS_PER_WRITER]
+            for round_ in range(ROUNDS):
+                for n, track in enumerate(mine):
+                    decision_submit(editor=editors[index], track=track, data=DecisionInput(
+                        genre=genres[(index + n + round_) % len(genres)], seen_decision_id=last_decision_id(track)))
+        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    reader = APIClient()
+    reader.credentials(HTTP_AUTHORIZATION=f"Token {cms_token}")
+    pulled: list[int] = []
+    cursor = ""
+
+    def pull() -> bool:
+        nonlocal cursor
+        body = reader.get(URL, {"cursor": cursor, "limit": 3}).json()
+        pulled.extend(change["id"] for change in body["changes"])
+        cursor = body["next_cursor"]
+        return body["has_more"]
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(WRITERS)]
+    for thread in threads:
+        thread.start()
+    pulls = 0
+    while any(thread.is_alive() for thread in threads):
+        pull()
+        pulls += 1
+        time.sleep(0.005)
+    for thread in threads:
+        thread.join()
+    while pull():
+        pulls += 1
+    assert not errors, errors
+    expected = list(Decision.objects.order_by("pk").values_list("pk", flat=True))
+    assert len(expected) == WRITERS * TRACKS_PER_WRITER * ROUNDS
+    assert pulled == sorted(set(pulled)), "a change was repeated or came out of order"
+    assert pulled == expected, f"missed {sorted(set(expected) - set(pulled))}"
+    assert pulls > 3  # the reader really read while editors were deciding
