@@ -84,11 +84,16 @@ def decision_submit(*, editor: AbstractBaseUser, track: Track, data: DecisionInp
         proposed=proposed, genre=data.genre, secondary_genre=data.secondary_genre, action=_action(data.genre, proposed),
         source=source, note=data.note.strip(), editor=editor, seconds_on_screen=data.seconds_on_screen,
     )
-    Track.objects.filter(pk=track.pk).update(reviewed_genre=data.genre)
+    _track_follows(track, decision)
+    return decision
+
+
+def _track_follows(track: Track, decision: Decision) -> None:
+    """The track takes the decision's genre, becomes reviewed and is released."""
+    Track.objects.filter(pk=track.pk).update(reviewed_genre=decision.genre)
     if track.status == TrackStatus.AWAITING_REVIEW:
         track_transition(track=track, to=TrackStatus.REVIEWED)
     Claim.objects.filter(track=track).delete()
-    return decision
 
 
 def decisions_bulk_accept(*, editor: AbstractBaseUser, tracks: QuerySet[Track], threshold: float) -> list[Decision]:

@@ -64,11 +64,24 @@ WRITERS, TRACKS_PER_WRITER, ROUNDS = 4, 3, 4
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL: SQLite has a single writer, so "
                     "concurrent decisions cannot interleave (CI runs this on PostgreSQL)")
-def test_a_cms_pulling_while_editors_decide_sees_every_change_exactly_once(cms_token):
+def test_a_cms_pulling_while_editors_decide_sees_every_change_exactly_once(cms_token, monkeypatch):
     """Editors in several threads decide (and correct) tracks while a CMS pulls the feed with its
     cursor: the pulled ids are exactly the decisions, each once, in increasing order."""
+    import random
+
+    from review import decisions
     from review.decisions import DecisionInput, decision_submit
     from review.selectors import last_decision_id
+
+    # Failure injection: widen the window between a decision's insert and its commit, so a later
+    # id committing first (the gap the feed must never show) would happen on every run.
+    original = decisions._track_follows
+
+    def slow_follow(*args):
+        time.sleep(random.uniform(0, 0.02))
+        return original(*args)
+
+    monkeypatch.setattr(decisions, "_track_follows", slow_follow)
 
     version = make_model_version(name="proposer")
     tracks = []
@@ -122,3 +135,53 @@ def test_a_cms_pulling_while_editors_decide_sees_every_change_exactly_once(cms_t
     assert pulled == sorted(set(pulled)), "a change was repeated or came out of order"
     assert pulled == expected, f"missed {sorted(set(expected) - set(pulled))}"
     assert pulls > 3  # the reader really read while editors were deciding
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL: SQLite has a single writer, so "
+                    "a later decision can never commit before an earlier one")
+def test_a_decision_that_commits_late_is_not_skipped_by_the_feed(cms, monkeypatch):
+    """Deterministic version of the race: A inserts a decision and stalls before committing, B
+    decides meanwhile, the CMS pulls, then A commits. The CMS must still get A's decision."""
+    from review import decisions
+    from review.decisions import DecisionInput, decision_submit
+
+    version = make_model_version(name="proposer")
+    tracks = []
+    for _ in range(2):
+        track = make_track(status=TrackStatus.AWAITING_REVIEW)
+        make_analysis(track=track, model_version=version)
+        tracks.append(track)
+    editors = [User.objects.create_user(name) for name in ("a", "b")]
+    jazz = Genre.objects.get(name="Jazz")
+    a_inside, release_a = threading.Event(), threading.Event()
+    original = decisions._track_follows
+
+    def stall_for_a(track, decision):  # failure injection: A stops between its insert and its commit
+        if decision.editor.username == "a":
+            a_inside.set()
+            release_a.wait(10)
+        return original(track, decision)
+
+    monkeypatch.setattr(decisions, "_track_follows", stall_for_a)
+
+    def decide(index: int) -> None:
+        try:
+            decision_submit(editor=editors[index], track=tracks[index],
+                            data=DecisionInput(genre=jazz, seen_decision_id=0))
+        finally:
+            connections.close_all()
+
+    a = threading.Thread(target=decide, args=(0,))
+    a.start()
+    assert a_inside.wait(10)
+    b = threading.Thread(target=decide, args=(1,))
+    b.start()
+    b.join(1.0)  # without the feed lock B commits now, with a higher id than A's
+    first = cms.get(URL, {"limit": 10}).json()
+    release_a.set()
+    a.join(10)
+    b.join(10)
+    second = cms.get(URL, {"cursor": first["next_cursor"], "limit": 10}).json()
+    pulled = [c["id"] for c in first["changes"] + second["changes"]]
+    assert pulled == list(Decision.objects.order_by("pk").values_list("pk", flat=True))
+    assert len(pulled) == 2
