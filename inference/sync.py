@@ -59,6 +59,8 @@ class Classification:
     duration_s: float
     latency_ms: float
     warning: str | None
+    images: dict[str, bytes] | None = None   # spectrogram, attention, top_k PNGs (workstation only)
+    regions: list[str] | None = None         # most-attended regions as text (with images)
 
 
 def parse_top_k(raw: object, n_labels: int) -> int:
@@ -90,8 +92,8 @@ def _copy_limited(stream: BinaryIO, target: Path, limit: int) -> None:
             out.write(chunk)
 
 
-def _classify(*, model_version: ModelVersion, stream: BinaryIO, filename: str, top_k: int) -> tuple[list[GenreScore],
-                                                                                                   float]:
+def _classify(*, model_version: ModelVersion, stream: BinaryIO, filename: str, top_k: int,
+              with_images: bool = False) -> tuple[list[GenreScore], float, dict[str, bytes] | None, list[str] | None]:
     from inference.analysis import analyze_file  # torch only in processes that classify
     from inference.runtime import model_for
 
@@ -101,16 +103,25 @@ def _classify(*, model_version: ModelVersion, stream: BinaryIO, filename: str, t
         path = Path(tmp) / f"upload{Path(filename).suffix.lower()[:16]}"
         _copy_limited(stream, path, settings.MAX_UPLOAD_BYTES)
         try:
-            result = analyze_file(path, model, top_k=top_k, with_attention=False,
+            result = analyze_file(path, model, top_k=top_k, with_attention=with_images,
                                   max_duration_s=settings.MAX_AUDIO_SECONDS)
         except AudioError as error:
             raise ClassifyRejected(error.code, error.message) from error
-    return [GenreScore(label, round(float(p), 6)) for label, p in result.top_k], float(result.audio.duration_s)
+    images = regions = None
+    if with_images:
+        from inference.render import render_analysis_images
+
+        images = render_analysis_images(result, model.preprocessing)
+        regions = [region.text for region in result.regions]
+    scores = [GenreScore(label, round(float(p), 6)) for label, p in result.top_k]
+    return scores, float(result.audio.duration_s), images, regions
 
 
 def classify_upload(*, stream: BinaryIO | None, filename: str, top_k: object, client: ApiClient | None,
-                    caller: str = "", declared_bytes: int | None = None) -> Classification:
+                    caller: str = "", declared_bytes: int | None = None, with_images: bool = False) -> Classification:
     """Classify one uploaded file with the active model; record the call whatever happens.
+
+    `with_images` also computes attention and renders the pictures (the editors' workstation page).
 
     Raises ClassifyRejected (stable code, HTTP status) for anything the sender can fix.
     """
@@ -128,7 +139,8 @@ def classify_upload(*, stream: BinaryIO | None, filename: str, top_k: object, cl
             raise ClassifyRejected(IngestErrorCode.MISSING_FILE,
                                    "No audio: send the file as the multipart form field 'audio'.")
         record.top_k = top_k = parse_top_k(top_k, len(model_version.labels))
-        results, duration_s = _classify(model_version=model_version, stream=stream, filename=filename, top_k=top_k)
+        results, duration_s, images, regions = _classify(model_version=model_version, stream=stream,
+                                                         filename=filename, top_k=top_k, with_images=with_images)
     except ClassifyRejected as rejected:
         record.status_code, record.error_code = rejected.status_code, rejected.code
         _save(record, started)
@@ -142,7 +154,8 @@ def classify_upload(*, stream: BinaryIO | None, filename: str, top_k: object, cl
     _save(record, started)
     return Classification(results=results, model_version=model_version.name, trained=model_version.trained,
                           duration_s=round(duration_s, 3), latency_ms=record.latency_ms,
-                          warning=None if model_version.trained else UNTRAINED_WARNING)
+                          warning=None if model_version.trained else UNTRAINED_WARNING, images=images,
+                          regions=regions)
 
 
 def _save(record: ClassificationCall, started: float) -> None:

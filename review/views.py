@@ -1,10 +1,11 @@
 """Review pages. Thin: parse input, call one service or selector, render."""
 from __future__ import annotations
 
+import base64
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -14,6 +15,7 @@ from catalog.models import Genre, ModelPromotion, ModelVersion, Track
 from catalog.services import model_version_promote
 from inference.pipeline import analysis_enqueue_many
 from inference.selectors import tracks_without_analysis
+from inference.sync import ClassifyRejected, classify_upload
 from inference.render import SPECTROGRAM_PLOT_AREA
 from review.agreement import agreement_overview, version_agreement
 from review.charts import agreement_trend_png, confusion_png
@@ -218,3 +220,29 @@ def model_reanalyze(request: HttpRequest, model_version_id: int) -> HttpResponse
     queued = analysis_enqueue_many(tracks=tracks_without_analysis(model_version=version), model_version=version)
     messages.success(request, f"Queued {queued} track(s) for analysis with {version}.")
     return HttpResponseRedirect(reverse("review_model_versions") + f"?v={version.pk}")
+
+
+def workstation(request: HttpRequest) -> HttpResponse:
+    """The case study's workstation: drop one file, see the Top-5, spectrogram and attention."""
+    _require_reviewer(request)
+    context = {**admin.site.each_context(request), "title": "Workstation",
+               "max_mb": settings.MAX_UPLOAD_BYTES // (1024 * 1024)}
+    return TemplateResponse(request, "admin/review/workstation.html", context)
+
+
+@require_POST
+def workstation_analyse(request: HttpRequest) -> JsonResponse:
+    """Analyse the dropped file now, in this process, with the active model (same service as /api/genre)."""
+    _require_reviewer(request)
+    upload = request.FILES.get("audio")
+    try:
+        result = classify_upload(stream=upload, filename=upload.name if upload else "", top_k=5, client=None,
+                                 caller=f"workstation:{request.user}", with_images=True)
+    except ClassifyRejected as rejected:
+        return JsonResponse({"error": {"code": rejected.code, "message": rejected.message}},
+                            status=rejected.status_code)
+    images = {kind: "data:image/png;base64," + base64.b64encode(png).decode() for kind, png in result.images.items()}
+    return JsonResponse({"results": [{"genre": r.genre, "confidence": r.confidence} for r in result.results],
+                         "model_version": result.model_version, "trained": result.trained, "warning": result.warning,
+                         "duration_s": result.duration_s, "latency_ms": result.latency_ms,
+                         "regions": result.regions, "images": images})

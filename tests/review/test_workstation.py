@@ -1,0 +1,57 @@
+"""The workstation page: drop one file, see progress, the Top-5 with exact values on hover, pictures."""
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from inference.models import ClassificationCall
+from tests.fixtures import wav_bytes
+from tests.review.conftest import restore_roles_and_genres
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def rita(tiny_model_version):
+    restore_roles_and_genres()
+    user = get_user_model().objects.create_user("rita", password="review-me", is_staff=True)
+    user.groups.add(Group.objects.get(name="Reviewer"))
+    return user
+
+
+def test_the_analysis_endpoint_answers_top5_images_and_clear_errors(client, rita):
+    client.force_login(rita)
+    url = reverse("review_workstation_analyse")
+    body = client.post(url, {"audio": SimpleUploadedFile("tone.wav", wav_bytes(seconds=8))}).json()
+    assert len(body["results"]) == 5 and body["trained"] is False and "untrained" in body["warning"]
+    assert {"spectrogram", "attention", "top_k"} <= set(body["images"])
+    assert body["images"]["attention"].startswith("data:image/png;base64,")
+    refused = client.post(url, {"audio": SimpleUploadedFile("notes.mp3", b"plain text")})
+    assert refused.status_code == 415 and "could not be decoded" in refused.json()["error"]["message"]
+    assert client.post(url, {}).status_code == 400
+    assert ClassificationCall.objects.filter(caller="workstation:rita").count() == 3
+
+
+def test_a_reviewer_drops_a_file_and_sees_the_results(live_server, browser, rita, tmp_path, artifacts_dir):
+    clip = tmp_path / "tone.wav"
+    clip.write_bytes(wav_bytes(seconds=12, freq=523.0))
+    page = browser
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/review/workstation/")
+    page.fill("#id_username", "rita")
+    page.fill("#id_password", "review-me")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#drop")
+    page.set_input_files("#file", str(clip))
+    page.wait_for_selector("#result:not([hidden])", timeout=60000)
+    rows = page.locator("#bars .ws-row")
+    assert rows.count() == 5
+    assert page.get_attribute("#bars .ws-row >> nth=0", "title").count(".") == 1  # "Genre: 0.123456"
+    assert page.get_attribute("#ws-image", "src").startswith("data:image/png;base64,")
+    assert "untrained" in page.inner_text("#warning")
+    page.screenshot(path=str(artifacts_dir / "workstation.png"))
+    attention = page.get_attribute("#ws-image", "src")
+    page.uncheck("#overlay")
+    assert page.get_attribute("#ws-image", "src") != attention
