@@ -114,3 +114,91 @@ class ClaimAdmin(admin.ModelAdmin):
                    "queryset": queryset, "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
                    "opts": self.model._meta}
         return TemplateResponse(request, "admin/review/reassign.html", context)
+
+
+# --- Label exports (training data) -------------------------------------------------------------
+from django import forms  # noqa: E402
+from django.utils.html import format_html, format_html_join  # noqa: E402
+
+from review.exports import ExportError, export_directory, label_export_create  # noqa: E402
+from review.models import LabelExport  # noqa: E402
+
+
+class LabelExportCreateForm(forms.ModelForm):
+    """The add page is the "Create export" form: everything else is computed by the service."""
+
+    with_audio = forms.BooleanField(required=False, label="Include the audio (export.zip)")
+
+    class Meta:
+        model = LabelExport
+        fields = ["since"]
+        labels = {"since": "Only decisions made after export"}
+
+
+@admin.register(LabelExport)
+class LabelExportAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "created_at", "created_by", "since", "rows", "splits", "genres"]
+    readonly_fields = ["created_at", "created_by", "since", "after_decision_id", "last_decision_id", "rows",
+                       "genres", "splits", "labels", "location", "file_list"]
+    actions = ["export_since_selected"]
+
+    def get_form(self, request: HttpRequest, obj: LabelExport | None = None, **kwargs: object) -> type[forms.ModelForm]:
+        if obj is None:
+            kwargs["form"] = LabelExportCreateForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: LabelExport | None = None) -> list[str]:
+        return ["since", "with_audio"] if obj is None else self.readonly_fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: LabelExport | None = None) -> list[str]:
+        return [] if obj is None else self.readonly_fields
+
+    def has_change_permission(self, request: HttpRequest, obj: LabelExport | None = None) -> bool:
+        return False  # an export is a fixed record of its files
+
+    def save_model(self, request: HttpRequest, obj: LabelExport, form: forms.ModelForm, change: bool) -> None:
+        try:
+            export = label_export_create(created_by=request.user, since=form.cleaned_data.get("since"),
+                                         with_audio=form.cleaned_data.get("with_audio", False))
+        except ExportError as exc:
+            raise ValueError(str(exc)) from exc
+        obj.__dict__.update({k: v for k, v in export.__dict__.items() if not k.startswith("_")})
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
+        try:
+            return super().add_view(request, form_url, {**(extra_context or {}), "title": "Create export"})
+        except ValueError as exc:  # an ExportError from save_model: say it, keep nothing
+            self.message_user(request, str(exc), messages.ERROR)
+            return self.response_post_save_add(request, None)
+
+    @admin.display(description="Genres")
+    def genres(self, export: LabelExport) -> str:
+        return ", ".join(f"{genre} {n}" for genre, n in (export.counts or {}).items()) or "—"
+
+    @admin.display(description="Splits")
+    def splits(self, export: LabelExport) -> str:
+        return ", ".join(f"{name} {n}" for name, n in (export.split_counts or {}).items()) or "—"
+
+    @admin.display(description="Folder")
+    def location(self, export: LabelExport) -> str:
+        return str(export_directory(export))
+
+    @admin.display(description="Files")
+    def file_list(self, export: LabelExport) -> str:
+        rows = format_html_join("", "<li><code>{}</code> — {} bytes, sha256 <code>{}</code></li>",
+                                ((name, info["bytes"], info["sha256"]) for name, info in (export.files or {}).items()))
+        return format_html("<ul>{}</ul>", rows)
+
+    @admin.action(description="Create an incremental export (decisions after the selected export)",
+                  permissions=["add"])
+    def export_since_selected(self, request: HttpRequest, queryset: QuerySet[LabelExport]) -> None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one export to continue from.", messages.WARNING)
+            return
+        try:
+            export = label_export_create(created_by=request.user, since=queryset.get())
+        except ExportError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        self.message_user(request, f"Created export #{export.pk}: {export.rows} track(s) decided after "
+                          f"export #{export.since_id}.", messages.SUCCESS)

@@ -73,3 +73,36 @@ class Decision(models.Model):
         if self.pk is not None:
             raise ValueError("Decisions are append-only: record a new decision instead of changing one.")
         super().save(*args, **kwargs)
+
+
+class LabelExport(models.Model):
+    """One versioned export of editors' final labels (the latest decision per track) for training.
+
+    The files (manifest.jsonl, manifest.csv, export.json, optionally export.zip) hold no export id
+    and no "now", so the same decisions always give the same bytes; ``files`` records each file's
+    SHA-256. ``last_decision_id`` is the newest decision the export could see: an incremental
+    export (``since``) takes only decisions after its predecessor's."""
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    since = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="Incremental: only decisions made after this export.",
+    )
+    after_decision_id = models.PositiveBigIntegerField(default=0, help_text="Decisions with a larger id were exported.")
+    last_decision_id = models.PositiveBigIntegerField(default=0, help_text="The newest decision this export saw.")
+    labels = models.JSONField(default=list, help_text="The active genres at export time, in training order.")
+    rows = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(default=dict, blank=True, help_text="Tracks per final genre.")
+    split_counts = models.JSONField(default=dict, blank=True, help_text="Tracks per split (train/val/test).")
+    directory = models.CharField(max_length=500, blank=True, help_text="Relative to MEDIA_ROOT unless absolute.")
+    files = models.JSONField(default=dict, blank=True, help_text="{file name: {'sha256': ..., 'bytes': ...}}")
+
+    class Meta:
+        ordering = ["-pk"]
+
+    def __str__(self) -> str:
+        incremental = f" since #{self.since_id}" if self.since_id else ""
+        return f"Export #{self.pk}{incremental} ({self.rows} tracks)"

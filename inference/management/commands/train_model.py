@@ -1,0 +1,91 @@
+"""Train a genre ViT on an export's train split; register it as an inactive model version and
+score it against the active model on the export's test split."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from inference.errors import AudioError, CheckpointError
+from inference.features import PreprocessingConfig
+from inference.retraining import TrainingSetupError, model_train_from_export
+from inference.training import MONITORS, TrainingConfig
+
+
+def _preprocessing(value: str) -> PreprocessingConfig:
+    """A JSON object, or the path of a JSON file holding one."""
+    text = Path(value).read_text(encoding="utf-8") if Path(value).is_file() else value
+    return PreprocessingConfig.from_dict(json.loads(text))
+
+
+class Command(BaseCommand):
+    help = ("Train a spectrogram ViT on export N (see export_labels), save it in the checkpoint format, register "
+            "it as an inactive model version and evaluate it next to the active model on the test split.")
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        defaults = TrainingConfig()
+        parser.add_argument("--export", type=int, required=True, metavar="N", help="the export to train on")
+        parser.add_argument("--arch", default="vit_tiny_patch16",
+                            help="vit_{tiny,small,base}_patch16 or deit_{tiny,small,base}_patch16")
+        parser.add_argument("--epochs", type=int, default=defaults.epochs)
+        parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+        parser.add_argument("--lr", type=float, default=defaults.lr)
+        parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+        parser.add_argument("--patience", type=int, default=defaults.patience,
+                            help="stop after this many epochs without improvement (0: never)")
+        parser.add_argument("--monitor", choices=MONITORS, default=defaults.monitor)
+        parser.add_argument("--crops", type=int, default=defaults.crops_per_track,
+                            help="random windows per training track per epoch")
+        parser.add_argument("--mixup", type=float, nargs="?", const=0.2, default=0.0, metavar="ALPHA",
+                            help="mix pairs of windows (Beta(ALPHA, ALPHA); ALPHA defaults to 0.2)")
+        parser.add_argument("--no-class-weights", action="store_true")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--device", help="cpu, cuda or cuda:N (default: ACOUSTICSENSE_DEVICE, else CUDA when present)")
+        parser.add_argument("--init", type=Path, metavar="PATH",
+                            help="start from a checkpoint (same architecture) or an ImageNet .npz")
+        parser.add_argument("--preprocessing", metavar="JSON",
+                            help="preprocessing config (JSON or a JSON file); default: --init's, else the defaults")
+        parser.add_argument("--name", help="model version name (default: <arch>-export<N>-<time>)")
+        parser.add_argument("--no-evaluate", action="store_true", help="skip the test-split evaluation")
+
+    def handle(self, *args: object, **o: object) -> None:
+        try:
+            config = TrainingConfig(
+                architecture=o["arch"], epochs=o["epochs"], batch_size=o["batch_size"], lr=o["lr"],
+                weight_decay=o["weight_decay"], patience=o["patience"], monitor=o["monitor"],
+                crops_per_track=o["crops"], mixup_alpha=o["mixup"], class_weights=not o["no_class_weights"],
+                seed=o["seed"], device=o["device"],
+            )
+            preprocessing = _preprocessing(o["preprocessing"]) if o["preprocessing"] else None
+        except (ValueError, CheckpointError) as exc:
+            raise CommandError(str(exc)) from exc
+        if o["init"] is not None and not o["init"].is_file():
+            raise CommandError(f"{o['init']}: no such file.")
+        verbose = o["verbosity"] >= 1
+        try:
+            version = model_train_from_export(
+                export=o["export"], config=config, preprocessing=preprocessing, init=o["init"], name=o["name"],
+                evaluate=not o["no_evaluate"], progress=verbose,
+            )
+        except (TrainingSetupError, CheckpointError, AudioError, ValueError) as exc:
+            raise CommandError(str(exc)) from exc
+        m = version.metrics
+        t = m["training"]
+        self.stdout.write(f"Registered {version.name} (inactive): best epoch {t['best_epoch']} of {t['epochs_run']}, "
+                          f"val accuracy {_pct(t['val_accuracy'])}, {t['seconds']:.0f} s on {t['device']}.")
+        test = m.get("test") or {}
+        for role in ("candidate", "active"):
+            scores = test.get(role)
+            if scores:
+                self.stdout.write(f"  test ({test['tracks']} tracks) {scores['model_version']}: top-1 "
+                                  f"{_pct(scores['top1'])}, top-3 {_pct(scores['top3'])}, "
+                                  f"macro F1 {scores['macro_f1']:.3f}")
+        if test.get("note"):
+            self.stdout.write(f"  {test['note']}")
+        if m.get("confusion_png"):
+            self.stdout.write(f"  confusion matrix: MEDIA_ROOT/{m['confusion_png']}")
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
