@@ -93,26 +93,28 @@ def evaluate_model(model: Any, items: Iterable[EvaluationItem], labels: Sequence
     return classification_report(truth, ranked, labels)
 
 
-def render_confusion_png(confusion: dict[str, Any], path: str | Path, *, title: str = "") -> Path:
-    """A confusion-matrix heat map (rows true, columns predicted, counts written in) as a PNG,
+def confusion_png_bytes(rows: Sequence[str], columns: Sequence[str], matrix: Any, *, title: str = "",
+                        row_label: str = "editors' genre", column_label: str = "predicted") -> bytes:
+    """A confusion-matrix heat map (counts written in, colour = share of the row) as PNG bytes,
     drawn with matplotlib's Figure API on the Agg canvas (no pyplot state, thread-safe)."""
+    import io
+
     import numpy as np
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    rows, columns = confusion["labels"], confusion.get("columns", confusion["labels"])
-    matrix = np.asarray(confusion["matrix"], dtype=float).reshape(len(rows), len(columns))
+    matrix = np.asarray(matrix, dtype=float).reshape(len(rows), len(columns))
     totals = matrix.sum(axis=1, keepdims=True)
-    shares = np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)  # colour: share of the row
-    size = max(4.0, 0.45 * max(len(rows), len(columns)) + 2.0)
+    shares = np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
+    size = max(4.0, 0.45 * max(len(rows), len(columns), 1) + 2.0)
     fig = Figure(figsize=(size + 1.0, size), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    image = ax.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto")
+    image = ax.imshow(shares if matrix.size else np.zeros((1, 1)), cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto")
     ax.set_xticks(range(len(columns)), columns, rotation=60, ha="right", fontsize=8)
     ax.set_yticks(range(len(rows)), rows, fontsize=8)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("editors' genre")
+    ax.set_xlabel(column_label)
+    ax.set_ylabel(row_label)
     for r in range(len(rows)):
         for c in range(len(columns)):
             if matrix[r, c]:
@@ -122,7 +124,15 @@ def render_confusion_png(confusion: dict[str, Any], path: str | Path, *, title: 
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def render_confusion_png(confusion: dict[str, Any], path: str | Path, *, title: str = "") -> Path:
+    """Write the confusion matrix of an evaluation (see `confusion_matrix`) as a PNG file."""
+    rows, columns = confusion["labels"], confusion.get("columns", confusion["labels"])
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png")
+    path.write_bytes(confusion_png_bytes(rows, columns, confusion["matrix"], title=title))
     return path

@@ -144,24 +144,3 @@ def model_version_evaluate(*, model_version: ModelVersion, export: LabelExport |
     model_version.metrics = metrics
     model_version.save(update_fields=["metrics"])
     return metrics
-
-
-def evaluation_summary(model_version: ModelVersion) -> dict[str, Any] | None:
-    """What a comparison page shows: test top-1/top-3/macro F1 of the version and of the model
-    it was compared with, per-genre rows and the confusion picture's URL; None if never evaluated."""
-    metrics = model_version.metrics or {}
-    test = metrics.get("test")
-    if not test or not test.get("candidate"):
-        return None
-    keys = ("model_version", "trained", "tracks", "top1", "top3", "macro_f1")
-    candidate, active = test["candidate"], test.get("active")
-    genres = [{"genre": genre, "candidate": scores, "active": active["per_genre"].get(genre) if active else None}
-              for genre, scores in candidate["per_genre"].items()]
-    return {
-        "export_id": metrics.get("export_id"), "tracks": test["tracks"],
-        "candidate": {k: candidate.get(k) for k in keys}, "active": {k: active.get(k) for k in keys} if active else None,
-        "per_genre": genres, "confusion": metrics.get("confusion"),
-        "confusion_png_url": settings.MEDIA_URL + metrics["confusion_png"] if metrics.get("confusion_png") else None,
-        "confusion_active_png_url": (settings.MEDIA_URL + metrics["confusion_active_png"]
-                                     if metrics.get("confusion_active_png") else None),
-    }

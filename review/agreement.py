@@ -44,7 +44,7 @@ class VersionAgreement:
     by_genre: dict[str, Agreement] = field(default_factory=dict)   # by the editor's genre
     by_week: dict[date, Agreement] = field(default_factory=dict)   # Monday of the decision's week
     labels: list[str] = field(default_factory=list)                # confusion axes, in order
-    confusion: list[list[int]] = field(default_factory=list)       # [model's top-1][editor's genre]
+    confusion: list[list[int]] = field(default_factory=list)       # [editor's genre][model's top-1]
 
 
 def _decisions(model_version: ModelVersion) -> QuerySet[Decision]:
@@ -75,7 +75,7 @@ def version_agreement(*, model_version: ModelVersion) -> VersionAgreement:
     index = {label: i for i, label in enumerate(result.labels)}
     result.confusion = [[0] * len(result.labels) for _ in result.labels]
     for predicted, chosen in pairs:
-        result.confusion[index[predicted]][index[chosen]] += 1
+        result.confusion[index[chosen]][index[predicted]] += 1
     return result
 
 

@@ -14,11 +14,12 @@ from django.views.decorators.http import require_POST
 from catalog.models import Genre, ModelPromotion, ModelVersion, Track
 from catalog.services import model_version_promote
 from inference.pipeline import analysis_enqueue_many
-from inference.selectors import tracks_without_analysis
+from inference.selectors import evaluation_summary, tracks_without_analysis
 from inference.sync import ClassifyRejected, classify_upload
 from inference.render import SPECTROGRAM_PLOT_AREA
 from review.agreement import agreement_overview, version_agreement
-from review.charts import agreement_trend_png, confusion_png
+from inference.evaluation import confusion_png_bytes
+from review.charts import agreement_trend_png
 from review.claims import claim_next, claim_open, claim_release
 from review.decisions import DecisionInput, decision_submit
 from review.errors import ReviewError, ReviewErrorCode
@@ -169,8 +170,8 @@ def agreement_trend_image(request: HttpRequest) -> HttpResponse:
 def agreement_confusion_image(request: HttpRequest, model_version_id: int) -> HttpResponse:
     _require_lead(request)
     result = version_agreement(model_version=get_object_or_404(ModelVersion, pk=model_version_id))
-    png = confusion_png(result.labels, result.confusion, title=f"{result.model_version.name}: model vs editors "
-                        f"({result.overall.decisions} decisions)")
+    png = confusion_png_bytes(result.labels, result.labels, result.confusion, column_label="model's top-1",
+                              title=f"{result.model_version.name}: model vs editors ({result.overall.decisions} decisions)")
     return HttpResponse(png, content_type="image/png")
 
 
@@ -179,22 +180,12 @@ def _require_model_admin(request: HttpRequest) -> None:
         raise PermissionDenied("Comparing and promoting models is for editorial leads.")
 
 
-def _offline_metrics(version: ModelVersion) -> dict[str, object]:
-    """The evaluation stored on a version by train_model (see inference/evaluation.py), if any."""
-    test = (version.metrics or {}).get("test", {})
-    candidate = test.get("candidate", {})
-    png = (version.metrics or {}).get("confusion_png")
-    return {"top1": candidate.get("top1"), "top3": candidate.get("top3"), "active": test.get("active", {}),
-            "per_genre": candidate.get("per_genre", {}), "export_id": (version.metrics or {}).get("export_id"),
-            "confusion_url": f"{settings.MEDIA_URL}{png}" if png else None}
-
-
 def model_versions(request: HttpRequest) -> HttpResponse:
     """Compare model versions side by side (offline metrics, live agreement) and promote one."""
     _require_model_admin(request)
     versions = list(ModelVersion.objects.all())
     picked = [v for v in versions if str(v.pk) in request.GET.getlist("v")][:2] or [v for v in versions[:2]]
-    columns = [{"version": v, "offline": _offline_metrics(v), "live": version_agreement(model_version=v).overall,
+    columns = [{"version": v, "offline": evaluation_summary(v), "live": version_agreement(model_version=v).overall,
                 "pending": tracks_without_analysis(model_version=v).count()} for v in picked]
     context = {**admin.site.each_context(request), "title": "Model versions", "versions": versions,
                "columns": columns, "promotions": ModelPromotion.objects.select_related(

@@ -53,7 +53,7 @@ def test_agreement_by_editor_genre_and_by_week(decided):
 
 def test_the_confusion_matrix_counts_model_top1_against_the_editor(decided):
     result = version_agreement(model_version=decided)
-    cell = {(p, c): result.confusion[i][j] for i, p in enumerate(result.labels) for j, c in enumerate(result.labels)}
+    cell = {(p, c): result.confusion[j][i] for i, p in enumerate(result.labels) for j, c in enumerate(result.labels)}
     assert cell[("Jazz", "Jazz")] == 1 and cell[("Jazz", "Blues")] == 2
     assert cell[("Rock", "Rock")] == 1 and cell[("Rock", "Folk")] == 1
     assert sum(map(sum, result.confusion)) == 5

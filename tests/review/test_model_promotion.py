@@ -18,9 +18,13 @@ from tests.review.conftest import restore_roles_and_genres
 def candidate(tiny_model_version, settings) -> ModelVersion:
     path = settings.MODELS_DIR / "candidate.safetensors"
     checkpoint = create_random_checkpoint(labels=GENRES16, preprocessing=TINY, seed=9)
-    checkpoint.training = {"trained": True, "metrics": {"test": {"candidate": {"top1": 0.7, "top3": 0.9}}}}
+    checkpoint.training = {"trained": True}
     save_checkpoint(checkpoint, path)
-    return model_version_register(path=path, name="candidate")
+    version = model_version_register(path=path, name="candidate")
+    version.metrics = {"export_id": 1, "test": {"tracks": 10, "candidate": {  # as inference.retraining stores it
+        "top1": 0.7, "top3": 0.9, "macro_f1": 0.65, "per_genre": {"Jazz": {"f1": 0.8, "support": 3}}}}}
+    version.save(update_fields=["metrics"])
+    return version
 
 
 @pytest.fixture
@@ -40,7 +44,7 @@ def test_a_new_version_is_registered_inactive_and_promotion_is_recorded(lead_cli
     assert not candidate.is_active and ModelVersion.objects.get(is_active=True) == tiny_model_version
     page = lead_client.get(reverse("review_model_versions") + f"?v={tiny_model_version.pk}&v={candidate.pk}")
     html = page.content.decode()
-    assert page.status_code == 200 and "0.700 / 0.900" in html and "Promote candidate" in html
+    assert page.status_code == 200 and "0.700 / 0.900 / 0.650" in html and "Jazz 0.80" in html and "Promote candidate" in html
 
     response = lead_client.post(reverse("review_model_promote", args=[candidate.pk]), {"note": "better on jazz"},
                                 follow=True)

@@ -21,7 +21,7 @@ from catalog.models import ModelVersion
 from inference.analysis import analyze_file
 from inference.checkpoint import create_random_checkpoint, load_checkpoint, save_checkpoint
 from inference.model import build_vit, model_from_checkpoint
-from inference.retraining import evaluation_summary
+from inference.selectors import evaluation_summary
 from inference.training import (TrainingConfig, TrainingExample, class_weights, initial_state, spec_augment,
                                 train)
 from review.exports import label_export_create
