@@ -3,6 +3,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from catalog.api import views
+from review import api as export_api
 
 app_name = "api"
 
@@ -14,6 +15,9 @@ urlpatterns = [
     path("v1/tracks/by-external-id/<path:external_id>", views.TrackByExternalIdView.as_view(),
          name="track-by-external-id"),
     path("v1/tags/changes", views.TagChangesView.as_view(), name="tag-changes"),
+    path("v1/exports/", export_api.ExportListCreateView.as_view(), name="export-list"),
+    path("v1/exports/<int:pk>/", export_api.ExportDetailView.as_view(), name="export-detail"),
+    path("v1/exports/<int:pk>/files/<str:name>", export_api.ExportFileView.as_view(), name="export-file"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
