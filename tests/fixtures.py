@@ -17,6 +17,8 @@ import soundfile as sf
 from django.db import connection
 
 from catalog.ingest import TrackMetadata, track_ingest
+from django.contrib.auth.models import Group, Permission
+
 from catalog.models import Genre, ModelVersion, Track
 from inference.checkpoint import create_random_checkpoint, save_checkpoint
 from inference.features import PreprocessingConfig
@@ -43,23 +45,37 @@ def database_url() -> str:
     return f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
+def restore_data_migrations() -> None:
+    """Transactional tests flush tables, data migrations included: put the taxonomy and roles back."""
+    genres = importlib.import_module("catalog.migrations.0002_default_genres")
+    for order, (name, description) in enumerate(genres.DEFAULT_GENRES, start=1):
+        Genre.objects.get_or_create(slug=genres.slug_for(name),
+                                    defaults={"name": name, "description": description, "order": order * 10})
+    roles = importlib.import_module("review.migrations.0002_roles")
+    reviewer, _ = Group.objects.get_or_create(name="Reviewer")
+    reviewer.permissions.set([Permission.objects.get(content_type__app_label=app, codename=code)
+                              for app, code in roles.REVIEWER])
+    lead, _ = Group.objects.get_or_create(name="Editorial lead")
+    lead.permissions.set(Permission.objects.filter(content_type__app_label__in=roles.LEAD_APPS))
+
+
+def register_tiny_model(settings, tmp_path: Path, name: str = "tiny") -> ModelVersion:
+    """A tiny untrained ViT over the 16 genres as the active model: a job takes well under a second."""
+    settings.MODELS_DIR = tmp_path / "models"
+    settings.MODELS_DIR.mkdir(exist_ok=True)
+    path = settings.MODELS_DIR / f"{name}.safetensors"
+    save_checkpoint(create_random_checkpoint(labels=GENRES16, preprocessing=TINY, seed=3), path)
+    return model_version_register(path=path, name=name, activate=True)
+
+
 @pytest.fixture
 def default_genres(transactional_db) -> None:
-    """Transactional tests flush tables, data migrations included: put the taxonomy back."""
-    migration = importlib.import_module("catalog.migrations.0002_default_genres")
-    for order, (name, description) in enumerate(migration.DEFAULT_GENRES, start=1):
-        Genre.objects.get_or_create(slug=migration.slug_for(name),
-                                    defaults={"name": name, "description": description, "order": order * 10})
+    restore_data_migrations()
 
 
 @pytest.fixture
 def tiny_model_version(default_genres, settings, tmp_path) -> ModelVersion:
-    """A tiny untrained ViT as the active model, so a job takes well under a second."""
-    settings.MODELS_DIR = tmp_path / "models"
-    settings.MODELS_DIR.mkdir()
-    path = settings.MODELS_DIR / "tiny.safetensors"
-    save_checkpoint(create_random_checkpoint(labels=GENRES16, preprocessing=TINY, seed=3), path)
-    return model_version_register(path=path, name="tiny", activate=True)
+    return register_tiny_model(settings, tmp_path)
 
 
 @pytest.fixture

@@ -1,35 +1,21 @@
 """Editors, leads and tracks awaiting review with known analyses."""
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 
 import pytest
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group
 
 from catalog.models import Genre, ModelVersion, Track, TrackStatus
 from tests.factories import GENRES16, make_analysis, make_model_version, make_track
-
-
-def restore_roles_and_genres() -> None:
-    """Transactional tests flush tables, data migrations included: put taxonomy and roles back."""
-    genres = importlib.import_module("catalog.migrations.0002_default_genres")
-    for order, (name, description) in enumerate(genres.DEFAULT_GENRES, start=1):
-        Genre.objects.get_or_create(slug=genres.slug_for(name), defaults={"name": name, "order": order * 10,
-                                                                          "description": description})
-    roles = importlib.import_module("review.migrations.0002_roles")
-    reviewer, _ = Group.objects.get_or_create(name="Reviewer")
-    reviewer.permissions.set([Permission.objects.get(content_type__app_label=app, codename=code)
-                              for app, code in roles.REVIEWER])
-    lead, _ = Group.objects.get_or_create(name="Editorial lead")
-    lead.permissions.set(Permission.objects.filter(content_type__app_label__in=roles.LEAD_APPS))
+from tests.fixtures import restore_data_migrations
 
 
 @pytest.fixture
 def make_editor(db, django_user_model) -> Callable[..., object]:
     def make(username: str, role: str = "Reviewer"):
         if not Group.objects.filter(name=role).exists():
-            restore_roles_and_genres()
+            restore_data_migrations()
         user = django_user_model.objects.create_user(username=username, password="pw", is_staff=True)
         user.groups.add(Group.objects.get(name=role))
         return user
@@ -40,7 +26,7 @@ def make_editor(db, django_user_model) -> Callable[..., object]:
 @pytest.fixture
 def model_version(db) -> ModelVersion:
     if not Genre.objects.exists():
-        restore_roles_and_genres()
+        restore_data_migrations()
     return make_model_version(is_active=True)
 
 

@@ -11,7 +11,7 @@ from inference.pipeline import QUEUE, analysis_job_id
 from inference.registry import model_version_register
 from tests.factories import GENRES16
 from tests.fixtures import TINY
-from tests.review.conftest import restore_roles_and_genres
+from tests.fixtures import restore_data_migrations
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def candidate(tiny_model_version, settings) -> ModelVersion:
 
 @pytest.fixture
 def lead_client(client, transactional_db):
-    restore_roles_and_genres()
+    restore_data_migrations()
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
 

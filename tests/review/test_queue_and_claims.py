@@ -13,7 +13,7 @@ from review.claims import claim_next, claim_open, claim_reassign, claim_release
 from review.errors import ReviewError, ReviewErrorCode
 from review.models import Claim
 from review.selectors import QueueFilters, queue_counts, review_queue
-from tests.review.conftest import restore_roles_and_genres
+from tests.fixtures import restore_data_migrations
 
 pytestmark = pytest.mark.django_db
 
@@ -84,7 +84,7 @@ def test_concurrent_editors_never_get_the_same_track():
     from tests.factories import make_analysis, make_model_version, make_track
     from tests.review.conftest import probabilities
 
-    restore_roles_and_genres()
+    restore_data_migrations()
     version = make_model_version(is_active=True)
     for i in range(12):
         track = make_track(status="awaiting_review")

@@ -9,7 +9,7 @@ from catalog.models import Track
 from inference.jobs import analyze_track
 from review.models import Decision
 from tests.fixtures import wav_bytes
-from tests.review.conftest import restore_roles_and_genres
+from tests.fixtures import restore_data_migrations
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -25,7 +25,7 @@ def analysed_tracks(ingest, tiny_model_version, redis_url) -> list[Track]:
 
 def test_a_reviewer_presses_2_then_enter_and_sees_the_next_track(live_server, browser, analysed_tracks,
                                                                   artifacts_dir):
-    restore_roles_and_genres()
+    restore_data_migrations()
     rita = get_user_model().objects.create_user("rita", password="review-me", is_staff=True)
     rita.groups.add(Group.objects.get(name="Reviewer"))
 

@@ -9,14 +9,14 @@ from django.urls import reverse
 
 from inference.models import ClassificationCall
 from tests.fixtures import wav_bytes
-from tests.review.conftest import restore_roles_and_genres
+from tests.fixtures import restore_data_migrations
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def rita(tiny_model_version):
-    restore_roles_and_genres()
+    restore_data_migrations()
     user = get_user_model().objects.create_user("rita", password="review-me", is_staff=True)
     user.groups.add(Group.objects.get(name="Reviewer"))
     return user

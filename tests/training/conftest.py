@@ -10,14 +10,12 @@ from pathlib import Path
 import pytest
 
 from catalog.models import Genre, ModelVersion, Track, TrackStatus
-from inference.checkpoint import create_random_checkpoint, save_checkpoint
-from inference.registry import model_version_register
 from review.decisions import DecisionInput, decision_submit
 from review.exports import split_for
 from review.models import Decision
 from review.selectors import last_decision_id
-from tests.factories import GENRES16, make_analysis, make_track
-from tests.fixtures import TINY
+from tests.factories import make_analysis, make_track
+from tests.fixtures import register_tiny_model
 from tests.training.synthetic import write_clip
 
 _clip_ids = itertools.count(1)
@@ -41,11 +39,7 @@ def media(settings, tmp_path) -> Path:
 @pytest.fixture
 def active_model(db, settings, tmp_path) -> ModelVersion:
     """A tiny untrained ViT over the 16 genres, active (the model editors saw)."""
-    settings.MODELS_DIR = tmp_path / "models"
-    settings.MODELS_DIR.mkdir()
-    path = settings.MODELS_DIR / "tiny-active.safetensors"
-    save_checkpoint(create_random_checkpoint(labels=GENRES16, preprocessing=TINY, seed=3), path)
-    return model_version_register(path=path, name="tiny-active", activate=True)
+    return register_tiny_model(settings, tmp_path, name="tiny-active")
 
 
 @pytest.fixture
