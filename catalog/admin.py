@@ -27,7 +27,7 @@ def _top_k_html(analysis: Analysis, k: int = 5) -> str:
         "", "<li>{} <strong>{}</strong></li>", ((label, f"{p:.1%}") for label, p in analysis.top_k(k))
     )
     caption = "" if analysis.model_version.trained else format_html(
-        '<p class="as-untrained">Untrained model: not a real prediction.</p>'
+        '<p class="as-untrained">{}</p>', "Untrained model: not a real prediction."
     )
     return format_html("{}<ol class=\"as-topk\">{}</ol>", caption, rows)
 
