@@ -1,8 +1,16 @@
 """Site-level views that belong to no app."""
+from __future__ import annotations
+
+import mimetypes
+import re
+from pathlib import Path
+
 from django.contrib.admin.views.decorators import staff_member_required
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views.static import serve
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils._os import safe_join
+
+RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
 def health(request: HttpRequest) -> JsonResponse:
@@ -14,5 +22,32 @@ def health(request: HttpRequest) -> JsonResponse:
 
 @staff_member_required
 def media(request: HttpRequest, path: str, document_root: str) -> HttpResponse:
-    """Uploaded audio and rendered images are for signed-in staff only, never public."""
-    return serve(request, path, document_root=document_root)
+    """Uploaded audio and rendered images, for signed-in staff only, with byte ranges: browsers
+    need them to seek in an <audio> player."""
+    try:
+        file = Path(safe_join(document_root, path))
+    except ValueError:  # path traversal
+        raise Http404(path) from None
+    if not file.is_file():
+        raise Http404(path)
+    size = file.stat().st_size
+    content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+    match = RANGE.match(request.headers.get("Range", "").strip())
+    if not match or not any(match.groups()):
+        response = FileResponse(file.open("rb"), content_type=content_type)
+        response["Accept-Ranges"] = "bytes"
+        return response
+    first, last = match.groups()
+    start = int(first) if first else max(0, size - int(last))
+    end = min(int(last), size - 1) if first and last else size - 1
+    if start >= size or start > end:
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{size}"
+        return response
+    with file.open("rb") as handle:
+        handle.seek(start)
+        body = handle.read(end - start + 1)
+    response = HttpResponse(body, status=206, content_type=content_type)
+    response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    response["Accept-Ranges"] = "bytes"
+    return response

@@ -49,6 +49,16 @@ def test_a_reviewer_presses_2_then_enter_and_sees_the_next_track(live_server, br
         assert text in page.content()
     page.screenshot(path=str(artifacts_dir / "review-screen.png"))
 
+    page.wait_for_function("document.getElementById('player').readyState >= 1")  # metadata loaded
+    start = page.evaluate("parseFloat(document.getElementById('cursor').style.left)")
+    # Playback is simulated (headless Chromium has no audio device): the page must follow the
+    # position the player reports.
+    page.evaluate("() => { const p = document.getElementById('player');"
+                  " Object.defineProperty(p, 'currentTime', {get: () => 10, configurable: true});"
+                  " p.dispatchEvent(new Event('timeupdate')); }")  # half of the 20-s track
+    middle = page.evaluate("parseFloat(document.getElementById('cursor').style.left)")
+    assert start == pytest.approx(7.5, abs=0.1) and middle == pytest.approx(7.5 + 80 / 2, abs=1.0), (start, middle)
+
     page.keyboard.press("2")
     assert page.is_checked(f"#topk input[value='{second_choice}']")
     page.keyboard.press("Enter")
