@@ -1,0 +1,88 @@
+"""Editorial leads' model pages: compare and promote versions, live agreement with editors."""
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from catalog.models import ModelPromotion, ModelVersion
+from catalog.services import model_version_promote
+from inference.evaluation import confusion_png_bytes
+from inference.pipeline import analysis_enqueue_many
+from inference.selectors import evaluation_summary, tracks_without_analysis
+from review.agreement import agreement_overview, version_agreement
+from review.charts import agreement_trend_png
+
+
+def _require_lead(request: HttpRequest) -> None:
+    if not request.user.has_perm("review.view_editor_statistics"):
+        raise PermissionDenied("This dashboard is for editorial leads.")
+
+
+def agreement(request: HttpRequest) -> HttpResponse:
+    """Agreement between each model version and the editors: the case study's confusion analysis,
+    produced by the review loop itself."""
+    _require_lead(request)
+    overview = agreement_overview()
+    chosen = next((a for a in overview if str(a.model_version.pk) == request.GET.get("model_version")),
+                  next((a for a in overview if a.model_version.is_active), overview[0] if overview else None))
+    context = {**admin.site.each_context(request), "title": "Model–editor agreement", "overview": overview,
+               "chosen": chosen}
+    return TemplateResponse(request, "admin/review/agreement.html", context)
+
+
+def agreement_trend_image(request: HttpRequest) -> HttpResponse:
+    _require_lead(request)
+    series = {a.model_version.name: {week: (g.top1_rate, g.top3_rate) for week, g in a.by_week.items()}
+              for a in agreement_overview()}
+    return HttpResponse(agreement_trend_png(series), content_type="image/png")
+
+
+def agreement_confusion_image(request: HttpRequest, model_version_id: int) -> HttpResponse:
+    _require_lead(request)
+    result = version_agreement(model_version=get_object_or_404(ModelVersion, pk=model_version_id))
+    png = confusion_png_bytes(result.labels, result.labels, result.confusion, column_label="model's top-1",
+                              title=f"{result.model_version.name}: model vs editors ({result.overall.decisions} decisions)")
+    return HttpResponse(png, content_type="image/png")
+
+
+def _require_model_admin(request: HttpRequest) -> None:
+    if not request.user.has_perm("catalog.change_modelversion"):
+        raise PermissionDenied("Comparing and promoting models is for editorial leads.")
+
+
+def model_versions(request: HttpRequest) -> HttpResponse:
+    """Compare model versions side by side (offline metrics, live agreement) and promote one."""
+    _require_model_admin(request)
+    versions = list(ModelVersion.objects.all())
+    picked = [v for v in versions if str(v.pk) in request.GET.getlist("v")][:2] or [v for v in versions[:2]]
+    columns = [{"version": v, "offline": evaluation_summary(v), "live": version_agreement(model_version=v).overall,
+                "pending": tracks_without_analysis(model_version=v).count()} for v in picked]
+    context = {**admin.site.each_context(request), "title": "Model versions", "versions": versions,
+               "columns": columns, "promotions": ModelPromotion.objects.select_related(
+                   "from_version", "to_version", "promoted_by")[:10]}
+    return TemplateResponse(request, "admin/review/model_versions.html", context)
+
+
+@require_POST
+def model_promote(request: HttpRequest, model_version_id: int) -> HttpResponse:
+    _require_model_admin(request)
+    version = get_object_or_404(ModelVersion, pk=model_version_id)
+    model_version_promote(model_version=version, user=request.user, note=request.POST.get("note", ""))
+    pending = tracks_without_analysis(model_version=version).count()
+    messages.success(request, f"{version} is now the active model: new analyses use it. {pending} track(s) have no "
+                     "analysis by it yet; queue their re-analysis below if you want it.")
+    return HttpResponseRedirect(reverse("review_model_versions") + f"?v={version.pk}")
+
+
+@require_POST
+def model_reanalyze(request: HttpRequest, model_version_id: int) -> HttpResponse:
+    _require_model_admin(request)
+    version = get_object_or_404(ModelVersion, pk=model_version_id)
+    queued = analysis_enqueue_many(tracks=tracks_without_analysis(model_version=version), model_version=version)
+    messages.success(request, f"Queued {queued} track(s) for analysis with {version}.")
+    return HttpResponseRedirect(reverse("review_model_versions") + f"?v={version.pk}")
