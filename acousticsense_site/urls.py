@@ -18,5 +18,5 @@ urlpatterns = [
     path("admin/review/", include("review.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("catalog.api.urls")),  # CMS REST API, its OpenAPI schema and docs
-    path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", media, {"document_root": settings.MEDIA_ROOT}, name="media"),
+    path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", media, name="media"),
 ]

@@ -5,6 +5,7 @@ import mimetypes
 import re
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.db import connection
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
@@ -21,11 +22,11 @@ def health(request: HttpRequest) -> JsonResponse:
 
 
 @staff_member_required
-def media(request: HttpRequest, path: str, document_root: str) -> HttpResponse:
+def media(request: HttpRequest, path: str) -> HttpResponse:
     """Uploaded audio and rendered images, for signed-in staff only, with byte ranges: browsers
     need them to seek in an <audio> player."""
     try:
-        file = Path(safe_join(document_root, path))
+        file = Path(safe_join(settings.MEDIA_ROOT, path))  # read per request: tests and deploys may move it
     except ValueError:  # path traversal
         raise Http404(path) from None
     if not file.is_file():
