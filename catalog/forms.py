@@ -12,6 +12,12 @@ class MultipleFileInput(forms.ClearableFileInput):
 class MultipleFileField(forms.FileField):
     widget = MultipleFileInput
 
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        # Empty files pass the form: the ingest service rejects each one by name, so one bad
+        # file never stops the others in the same upload.
+        kwargs.setdefault("allow_empty_file", True)
+        super().__init__(*args, **kwargs)
+
     def clean(self, data: object, initial: object = None) -> list:
         single = super().clean
         files = data if isinstance(data, (list, tuple)) else [data]

@@ -30,15 +30,17 @@ def test_uploading_several_files_stores_and_queues_them_and_reports_each_problem
     good = [SimpleUploadedFile(f"song{i}.wav", wav_bytes(freq=300 + 100 * i)) for i in range(2)]
     duplicate = SimpleUploadedFile("again.wav", wav_bytes(freq=300))
     text = SimpleUploadedFile("notes.mp3", b"just some text, not audio")
-    response = upload(staff_client, *good, duplicate, text, batch_name="Friday upload")
+    empty = SimpleUploadedFile("silence.wav", b"")
+    response = upload(staff_client, *good, duplicate, text, empty, batch_name="Friday upload")
 
     assert response.status_code == 200
     page = response.content.decode()
     assert "2 track(s) uploaded and queued for analysis" in page
     assert "Duplicate: again.wav has the same audio as track" in page
     assert "Rejected notes.mp3: The file could not be decoded as audio" in page
+    assert "Rejected silence.wav: The file is empty (0 bytes)." in page
     batch = ImportBatch.objects.get(name="Friday upload")
-    assert (batch.imported, batch.duplicates, batch.rejected) == (2, 1, 1)
+    assert (batch.imported, batch.duplicates, batch.rejected) == (2, 1, 2)
     assert set(Track.objects.values_list("status", flat=True)) == {TrackStatus.QUEUED}
     assert django_rq.get_queue(QUEUE).count == 2
 
