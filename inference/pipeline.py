@@ -6,6 +6,7 @@ that could lose work (a flushed Redis, a killed worker) is repaired by `tracks_r
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 
 import django_rq
@@ -13,6 +14,7 @@ from django.conf import settings
 from rq import Callback, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.registry import DeferredJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
 from catalog.models import ModelVersion, Track, TrackStatus
 from catalog.selectors import active_model_version
@@ -23,6 +25,9 @@ QUEUE = "inference"
 ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 RETRY_INTERVALS_S = [10, 60, 300]
 ENQUEUABLE = {TrackStatus.PENDING, TrackStatus.FAILED, TrackStatus.AWAITING_REVIEW, TrackStatus.REVIEWED}
+
+
+JOB_ID = re.compile(r"^analysis-t(\d+)-m(\d+)$")
 
 
 def analysis_job_id(track_id: int, model_version_id: int) -> str:
@@ -81,21 +86,35 @@ def analysis_enqueue_many(*, tracks: Iterable[Track], model_version: ModelVersio
     return sum(analysis_enqueue(track=track, model_version=model_version) for track in tracks)
 
 
+def _tracks_with_live_jobs() -> set[int]:
+    """Track ids that have an analysis job Redis still holds, read in one pass (no per-track
+    round trips). Registries are read before the queue, the queue before the running jobs, so a
+    job moving between them while we read is still seen once."""
+    queue = django_rq.get_queue(QUEUE)
+    job_ids: set[str] = set()
+    for registry in (ScheduledJobRegistry(queue=queue), DeferredJobRegistry(queue=queue)):
+        job_ids.update(registry.get_job_ids())
+    job_ids.update(queue.job_ids)
+    job_ids.update(StartedJobRegistry(queue=queue).get_job_ids())  # also retries abandoned jobs
+    return {int(match.group(1)) for job_id in job_ids if (match := JOB_ID.match(job_id))}
+
+
 def tracks_recover() -> int:
     """Re-queue tracks whose work Redis no longer holds (flushed Redis, a job lost between a
     worker's death and its retry). Returns how many were re-queued."""
     model_version = active_model_version()
+    if model_version is None:
+        return 0
+    live = _tracks_with_live_jobs()
     recovered = 0
-    for track in Track.objects.filter(status__in=[TrackStatus.QUEUED, TrackStatus.PENDING]).iterator():
-        job_ids = [analysis_job_id(track.pk, pk) for pk in ModelVersion.objects.values_list("pk", flat=True)]
-        if any(_job_status(job_id) in ALIVE for job_id in job_ids):
-            continue
+    waiting = Track.objects.filter(status__in=[TrackStatus.QUEUED, TrackStatus.PENDING]).exclude(pk__in=live)
+    for track in waiting.iterator():
         if track.status == TrackStatus.QUEUED:
             try:
                 track_transition(track=track, to=TrackStatus.PENDING)
             except IllegalStatusTransition:
                 continue
-        if model_version and analysis_enqueue(track=track, model_version=model_version):
+        if analysis_enqueue(track=track, model_version=model_version):
             log.warning("Re-queued track %s: its job was missing from Redis", track.pk)
             recovered += 1
     return recovered

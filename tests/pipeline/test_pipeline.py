@@ -80,6 +80,7 @@ def test_tracks_whose_jobs_vanished_from_redis_are_queued_again(ingest, run_work
     import redis
 
     tracks = [ingest(), ingest()]
+    assert tracks_recover() == 0  # their jobs are queued: nothing to repair
     redis.Redis.from_url(redis_url).flushdb()  # e.g. a Redis restarted without persistence
     assert tracks_recover() == 2
     run_worker()
