@@ -134,3 +134,24 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+REVIEWER_PASSWORD = "review-me"
+
+
+@pytest.fixture
+def reviewer(default_genres):
+    """rita, a Reviewer (staff, review and nothing more), with a password for browser logins."""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_user("rita", password=REVIEWER_PASSWORD, is_staff=True)
+    user.groups.add(Group.objects.get(name="Reviewer"))
+    return user
+
+
+def browser_log_in(page, base_url: str, next_path: str, username: str, password: str = REVIEWER_PASSWORD) -> None:
+    """Sign in through the admin's login form, landing on `next_path`."""
+    page.goto(f"{base_url}/admin/login/?next={next_path}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")

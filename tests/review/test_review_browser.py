@@ -2,14 +2,11 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 
 from catalog.models import Track
 from inference.jobs import analyze_track
 from review.models import Decision
-from tests.fixtures import wav_bytes
-from tests.fixtures import restore_data_migrations
+from tests.fixtures import browser_log_in, wav_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -23,17 +20,10 @@ def analysed_tracks(ingest, tiny_model_version, redis_url) -> list[Track]:
     return [Track.objects.get(pk=t.pk) for t in tracks]
 
 
-def test_a_reviewer_presses_2_then_enter_and_sees_the_next_track(live_server, browser, analysed_tracks,
+def test_a_reviewer_presses_2_then_enter_and_sees_the_next_track(live_server, browser, analysed_tracks, reviewer,
                                                                   artifacts_dir):
-    restore_data_migrations()
-    rita = get_user_model().objects.create_user("rita", password="review-me", is_staff=True)
-    rita.groups.add(Group.objects.get(name="Reviewer"))
-
     page = browser
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/review/queue/")
-    page.fill("#id_username", "rita")
-    page.fill("#id_password", "review-me")
-    page.click("input[type=submit]")
+    browser_log_in(page, live_server.url, "/admin/review/queue/", reviewer.username)
     page.wait_for_selector("#queue-table")
     assert page.inner_text("#queue-total") == "2"
     page.click("#start-reviewing")
@@ -69,5 +59,5 @@ def test_a_reviewer_presses_2_then_enter_and_sees_the_next_track(live_server, br
 
     decision = Decision.objects.get()
     assert (decision.track, decision.genre.name, decision.editor, decision.action) == (
-        first, second_choice, rita, "corrected")
+        first, second_choice, reviewer, "corrected")
     assert decision.seconds_on_screen is not None and decision.seconds_on_screen > 0

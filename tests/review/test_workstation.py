@@ -2,24 +2,18 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from inference.models import ClassificationCall
-from tests.fixtures import wav_bytes
-from tests.fixtures import restore_data_migrations
+from tests.fixtures import browser_log_in, wav_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def rita(tiny_model_version):
-    restore_data_migrations()
-    user = get_user_model().objects.create_user("rita", password="review-me", is_staff=True)
-    user.groups.add(Group.objects.get(name="Reviewer"))
-    return user
+def rita(tiny_model_version, reviewer):
+    return reviewer
 
 
 def test_the_analysis_endpoint_answers_top5_images_and_clear_errors(client, rita):
@@ -39,10 +33,7 @@ def test_a_reviewer_drops_a_file_and_sees_the_results(live_server, browser, rita
     clip = tmp_path / "tone.wav"
     clip.write_bytes(wav_bytes(seconds=12, freq=523.0))
     page = browser
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/review/workstation/")
-    page.fill("#id_username", "rita")
-    page.fill("#id_password", "review-me")
-    page.click("input[type=submit]")
+    browser_log_in(page, live_server.url, "/admin/review/workstation/", rita.username)
     page.wait_for_selector("#drop")
     page.set_input_files("#file", str(clip))
     page.wait_for_selector("#result:not([hidden])", timeout=60000)
