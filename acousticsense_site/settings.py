@@ -10,7 +10,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from acousticsense_site.env import env_bool, env_int, env_list, env_megabytes, secret_key
+from acousticsense_site.env import SettingsError, env_bool, env_int, env_list, env_megabytes, secret_key
 
 ENV = os.environ
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -112,6 +112,9 @@ MAX_AUDIO_SECONDS = env_int(ENV, "ACOUSTICSENSE_MAX_AUDIO_SECONDS", 20 * 60, min
 # Model: a checkpoint to register and activate on start (bring your own model), and where
 # checkpoints created by the product live.
 MODEL_CHECKPOINT = ENV.get("ACOUSTICSENSE_MODEL_CHECKPOINT", "")
+DEFAULT_MODEL = ENV.get("ACOUSTICSENSE_DEFAULT_MODEL", "starter")
+if DEFAULT_MODEL not in ("starter", "untrained"):
+    raise SettingsError(f"ACOUSTICSENSE_DEFAULT_MODEL={DEFAULT_MODEL!r}: must be 'starter' or 'untrained'")
 MODELS_DIR = Path(ENV.get("ACOUSTICSENSE_MODELS_DIR", VAR_DIR / "models"))
 INFERENCE_DEVICE = ENV.get("ACOUSTICSENSE_DEVICE", "")  # "", "cpu", "cuda", "cuda:1"
 # CPU threads torch may use per process; 0 keeps torch's default (one per core). With several

@@ -9,6 +9,7 @@ from django.db import transaction
 from catalog.models import Genre, ModelVersion
 from catalog.services import model_version_promote
 from inference.checkpoint import create_random_checkpoint, file_sha256, load_checkpoint, save_checkpoint
+from inference.starter import STARTER_CHECKPOINT, STARTER_NAME
 
 UNTRAINED_NAME = "untrained-vit-tiny"
 
@@ -62,3 +63,18 @@ def untrained_model_create(*, activate: bool = True) -> ModelVersion:
     if ModelVersion.objects.filter(name=name).exclude(checkpoint_sha256=file_sha256(path)).exists():
         name = f"{UNTRAINED_NAME}-{file_sha256(path)[:8]}"
     return model_version_register(path=path, name=name, activate=activate)
+
+
+def starter_model_install(*, activate: bool = True, source: Path = STARTER_CHECKPOINT) -> ModelVersion:
+    """Copy the bundled starter checkpoint into MODELS_DIR and register it, so the model version
+    does not point into the source tree (which moves with each deploy)."""
+    import shutil
+
+    models_dir = Path(settings.MODELS_DIR)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    path = models_dir / source.name
+    if not path.exists() or file_sha256(path) != file_sha256(source):
+        partial = path.with_suffix(".partial")
+        shutil.copyfile(source, partial)
+        partial.replace(path)
+    return model_version_register(path=path, name=STARTER_NAME, activate=activate)

@@ -7,7 +7,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from catalog.models import ModelVersion
-from inference.checkpoint import create_random_checkpoint, save_checkpoint
+from inference.checkpoint import create_random_checkpoint, file_sha256, save_checkpoint
+from inference.starter import STARTER_CHECKPOINT
 from tests.factories import GENRES16
 from tests.fixtures import TINY
 
@@ -20,8 +21,9 @@ def run(*args: str) -> str:
     return out.getvalue()
 
 
-def test_a_fresh_install_gets_an_untrained_model_over_the_16_genres_once(settings, tmp_path):
+def test_a_fresh_install_gets_an_untrained_model_when_asked_for_one(settings, tmp_path):
     settings.MODELS_DIR = tmp_path
+    settings.DEFAULT_MODEL = "untrained"
     assert "untrained-vit-tiny (untrained" in run("ensure_default_model")
     version = ModelVersion.objects.get()
     assert (version.is_active, version.trained, version.labels) == (True, False, GENRES16)
@@ -64,3 +66,16 @@ def test_the_configured_checkpoint_becomes_the_active_model_on_start(settings, t
     settings.MODEL_CHECKPOINT = str(tmp_path / "gone.safetensors")
     with pytest.raises(CommandError, match="ACOUSTICSENSE_MODEL_CHECKPOINT"):
         run("ensure_default_model")
+
+
+def test_a_fresh_install_gets_the_trained_starter_model_copied_out_of_the_source_tree(settings, tmp_path):
+    settings.MODELS_DIR = tmp_path
+    assert settings.DEFAULT_MODEL == "starter"
+    text = run("ensure_default_model")
+    assert "Active model version: starter-vit-tiny-v1" in text and "untrained" not in text
+    version = ModelVersion.objects.get()
+    assert (version.is_active, version.trained, version.labels) == (True, True, GENRES16)
+    assert (tmp_path / version.checkpoint_path).is_file()  # in MODELS_DIR, not in the package
+    assert version.checkpoint_sha256 == file_sha256(STARTER_CHECKPOINT)
+    run("ensure_default_model")
+    assert ModelVersion.objects.count() == 1

@@ -17,6 +17,7 @@ from rq import Worker
 from acousticsense_site.localredis import free_port, port_is_free, redis_reachable
 
 ROOT = Path(__file__).resolve().parents[2]
+SHARED_AUDIO = Path(os.environ.get("ACOUSTICSENSE_SHARED_DIR", ROOT.parent / "shared")) / "audio"
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
@@ -46,6 +47,11 @@ def stop(process: subprocess.Popen) -> str:
     process.send_signal(signal.SIGINT)  # what Ctrl-C sends
     output, _ = process.communicate(timeout=60)
     return output
+
+
+def _proposals(page, login: dict[str, str]) -> str:
+    page.goto(login["url"] + "catalog/track/")
+    return " ".join(page.locator("td.field-proposal").all_inner_texts())
 
 
 def log_in(page, login: dict[str, str]) -> None:
@@ -82,7 +88,17 @@ def test_run_command_serves_the_admin_and_ctrl_c_stops_everything(tmp_path, brow
         assert "Select track to change" in browser.content()
         browser.screenshot(path=str(artifacts_dir / "admin-track-list.png"), full_page=True)
         browser.goto(login["url"] + "catalog/modelversion/")
-        assert "untrained-vit-tiny" in browser.content()
+        assert "starter-vit-tiny-v1" in browser.content()  # the bundled, trained starter model
+        brahms = SHARED_AUDIO / "brahms-hungarian-dance-5.ogg"
+        if brahms.is_file():  # real predictions straight away: a classical recording is called Classical
+            browser.goto(login["url"] + "catalog/track/upload/")
+            browser.set_input_files("input[type=file]", str(brahms))
+            browser.click("input[type=submit]")
+            deadline = time.monotonic() + 90
+            while "Classical" not in _proposals(browser, login) and time.monotonic() < deadline:
+                time.sleep(1)
+            proposals = _proposals(browser, login)
+            assert "Classical" in proposals and "(untrained)" not in proposals
     finally:
         output = stop(process)
     assert process.returncode == 0, output

@@ -1,4 +1,5 @@
-"""Make sure a model version is active: the configured checkpoint, else an untrained one."""
+"""Make sure a model version is active: the configured checkpoint, else the bundled starter model
+(or, with ACOUSTICSENSE_DEFAULT_MODEL=untrained, a random one)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,11 +9,13 @@ from django.core.management.base import BaseCommand, CommandError
 
 from catalog.selectors import active_model_version
 from inference.errors import CheckpointError
-from inference.registry import model_version_register, untrained_model_create
+from inference.registry import model_version_register, starter_model_install, untrained_model_create
+from inference.starter import STARTER_CHECKPOINT
 
 
 class Command(BaseCommand):
-    help = "Activate ACOUSTICSENSE_MODEL_CHECKPOINT if set; otherwise create an untrained model if none is active."
+    help = ("Activate ACOUSTICSENSE_MODEL_CHECKPOINT if set; otherwise, when no model is active, install the "
+            "bundled starter model (ACOUSTICSENSE_DEFAULT_MODEL=starter, the default) or an untrained one.")
 
     def handle(self, *args: object, **options: object) -> None:
         if settings.MODEL_CHECKPOINT:
@@ -21,6 +24,10 @@ class Command(BaseCommand):
             except (CheckpointError, OSError) as error:
                 raise CommandError(f"ACOUSTICSENSE_MODEL_CHECKPOINT: {error}") from error
         else:
-            version = active_model_version() or untrained_model_create(activate=True)
+            version = active_model_version()
+            if version is None and settings.DEFAULT_MODEL == "starter" and STARTER_CHECKPOINT.exists():
+                version = starter_model_install(activate=True)
+            elif version is None:
+                version = untrained_model_create(activate=True)
         note = "" if version.trained else " (untrained: predictions are placeholders, not real)"
         self.stdout.write(f"Active model version: {version.name}{note}")

@@ -1,0 +1,54 @@
+"""Rebuild the starter model: pool download, teacher targets, distillation, evaluation, checkpoint."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from inference.errors import AudioError, CheckpointError
+from inference.starter import POOL_MANIFEST, STARTER_CHECKPOINT
+from inference.starter.build import RecipeOptions, run_recipe
+from inference.starter.distil import DistilConfig
+from inference.starter.pool import PoolError
+
+
+class Command(BaseCommand):
+    help = ("Distil the musicnn taggers into the product's ViT on the Debian music pool (inference/starter/pool.tsv) "
+            "and write the starter checkpoint. Every step is cached under --work-dir: run it again to resume.")
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        defaults = DistilConfig()
+        parser.add_argument("--teacher-dir", type=Path, required=True,
+                            help="folder with MSD_musicnn.h5 and MTT_musicnn.h5 (the musicnn release, ISC)")
+        parser.add_argument("--deit-init", type=Path, help="deit_tiny_patch16_224_imagenet.npz, for the deit init")
+        parser.add_argument("--inits", default="random,deit",
+                            help="initialisations to compare, comma-separated (random, deit); the best is kept")
+        parser.add_argument("--work-dir", type=Path, default=Path(settings.VAR_DIR) / "starter")
+        parser.add_argument("--output", type=Path, default=STARTER_CHECKPOINT)
+        parser.add_argument("--manifest", type=Path, default=POOL_MANIFEST)
+        parser.add_argument("--epochs", type=int, default=defaults.epochs)
+        parser.add_argument("--crops-per-epoch", type=int, default=defaults.crops_per_epoch)
+        parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+        parser.add_argument("--lr", type=float, default=defaults.lr)
+        parser.add_argument("--seed", type=int, default=defaults.seed)
+        parser.add_argument("--device", default=os.environ.get("ACOUSTICSENSE_DEVICE", "auto"))
+        parser.add_argument("--listen", type=Path, metavar="DIR",
+                            help="also report both models' Top-3 on the recordings in DIR (e.g. shared/audio)")
+
+    def handle(self, *args: object, **o: object) -> None:
+        for flag in ("teacher_dir", "listen"):
+            if o[flag] is not None and not o[flag].is_dir():
+                raise CommandError(f"--{flag.replace('_', '-')} {o[flag]}: no such folder.")
+        try:
+            config = DistilConfig(epochs=o["epochs"], crops_per_epoch=o["crops_per_epoch"],
+                                  batch_size=o["batch_size"], lr=o["lr"], seed=o["seed"], device=o["device"])
+            options = RecipeOptions(
+                work_dir=o["work_dir"], teacher_dir=o["teacher_dir"], output=o["output"], manifest=o["manifest"],
+                deit_init=o["deit_init"], inits=tuple(i.strip() for i in o["inits"].split(",") if i.strip()),
+                config=config, listen_dir=o["listen"], progress=o["verbosity"] >= 1,
+            )
+            run_recipe(options, say=self.stdout.write)
+        except (PoolError, CheckpointError, AudioError, ValueError, OSError) as exc:
+            raise CommandError(str(exc)) from exc
