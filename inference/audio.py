@@ -19,7 +19,7 @@ import soundfile as sf
 from .errors import AudioError, ErrorCode, format_duration
 
 SNDFILE_EXTENSIONS = frozenset({"wav", "mp3", "flac", "ogg"})
-FFMPEG_EXTENSIONS = frozenset({"m4a", "aac", "mp4"})
+FFMPEG_EXTENSIONS = frozenset({"m4a", "aac", "mp4", "opus"})
 SILENCE_RMS_DBFS = -60.0
 _FFMPEG_TIMEOUT_S = 120
 # libsndfile's container names → the format name we report.

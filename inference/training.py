@@ -226,6 +226,17 @@ def _improved(entry: dict[str, Any], best: dict[str, Any] | None, config: Traini
     return loss < best["monitor_loss"] - config.min_delta
 
 
+def optimizer_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                   scheduler: torch.optim.lr_scheduler.LRScheduler, loss: torch.Tensor) -> float:
+    """Backward, clip the gradient norm to 1 (ViTs spike early on), step; returns the loss."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    scheduler.step()
+    return float(loss.detach())
+
+
 def train(examples: Sequence[TrainingExample], labels: Sequence[str], preprocessing: PreprocessingConfig,
           config: TrainingConfig = TrainingConfig(), *, init_state: dict[str, torch.Tensor] | None = None,
           init_note: str = "random", features: dict[str, np.ndarray] | None = None, progress: bool = False,
@@ -312,12 +323,7 @@ def train(examples: Sequence[TrainingExample], labels: Sequence[str], preprocess
                             + (1 - lam) * F.cross_entropy(logits, y[perm], weight=weight_t))
                 else:
                     loss = F.cross_entropy(model(x).float(), y, weight=weight_t)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            losses.append(float(loss.detach()))
+            losses.append(optimizer_step(model, optimizer, scheduler, loss))
             bar.update(1)
             bar.set_postfix(epoch=epoch, loss=f"{losses[-1]:.3f}")
         entry: dict[str, Any] = {"epoch": epoch, "train_loss": float(np.mean(losses)),

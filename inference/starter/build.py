@@ -36,6 +36,12 @@ def fetch_pool(files: Sequence[PoolFile], work_dir: Path, *, say: Say = print) -
     for index, package in enumerate(packages, 1):
         say(f"[pool] unpacking {package} ({index}/{len(packages)})")
         unpack_package(debs[package], work_dir / "unpacked" / package)
+    from ..audio import supported_extensions
+
+    undecodable = sorted({Path(f.path).suffix.lower().lstrip(".") for f in files} - supported_extensions())
+    if undecodable:
+        raise PoolError(f"this machine cannot decode {', '.join(undecodable)} (the pool needs ffmpeg: apt-get "
+                        "install ffmpeg)")
     checked = []
     for item in files:
         licence = file_licence(item, work_dir / "unpacked" / item.package)
@@ -100,6 +106,17 @@ def _initial_weights(init: str, options: RecipeOptions, cfg: PreprocessingConfig
     return state, "deit"
 
 
+def majority_baseline(splits: dict[str, list[Recording]]) -> dict[str, object]:
+    """What always answering the training pool's most common teacher genre scores on the test
+    recordings: the floor the student's agreement has to beat."""
+    import numpy as np
+
+    top = [int(np.argmax(r.teacher_mean())) for r in splits["train"]]
+    majority = max(set(top), key=top.count)
+    test_top = [int(np.argmax(r.teacher_mean())) for r in splits["test"]]
+    return {"genre": mapping.GENRES[majority], "track_top1": sum(t == majority for t in test_top) / len(test_top)}
+
+
 def listen(loaded: LoadedModel, teachers: dict[str, object], folder: Path) -> list[dict[str, object]]:
     """The student's and the teacher's Top-3 on every recording in ``folder`` (e.g. shared/audio)."""
     from ..analysis import analyze_file
@@ -124,7 +141,7 @@ def run_recipe(options: RecipeOptions, *, say: Say = print) -> dict[str, object]
 
     from ..checkpoint import save_checkpoint
     from ..evaluation import confusion_png_bytes
-    from ..model import load_model, select_device
+    from ..model import build_vit, load_model, select_device
     from ..teacher.musicnn import load_musicnn
 
     cfg = PreprocessingConfig()
@@ -151,21 +168,30 @@ def run_recipe(options: RecipeOptions, *, say: Say = print) -> dict[str, object]
              "uncovered_genres": list(mapping.UNCOVERED_GENRES), "pool_manifest": options.manifest.name,
              "pool_hours": round(sum(f.duration_s for f in files) / 3600, 2),
              "pool_packages": sorted({f.package for f in files}), "init_comparison": comparison}
-    ckpt = student_checkpoint(runs[chosen], mapping.GENRES, cfg, options.config, **facts)
+    # Score the weights as they will ship: rounded to float16, as the saved checkpoint holds them.
+    device = select_device(options.config.device)
+    shipped = {k: v.half().float() if v.is_floating_point() else v for k, v in runs[chosen].state_dict.items()}
+    student = build_vit(options.config.architecture, num_classes=len(mapping.GENRES), n_mels=cfg.n_mels,
+                        window_frames=cfg.window_frames)
+    student.load_state_dict(shipped)
+    say("[evaluate] held-out test recordings, float16 weights")
+    test = agreement(student.to(device), splits["test"], cfg, device)
+    metrics = {f"teacher_{key}": round(test[key], 4) for key in ("track_top1", "track_top3", "window_top1")}
+    notes = (f"Starter model distilled from the musicnn taggers on {facts['pool_hours']} h of openly licensed "
+             f"game music; no signal for {', '.join(mapping.UNCOVERED_GENRES)}. See inference/starter/MODEL_CARD.md.")
+    ckpt = student_checkpoint(runs[chosen], mapping.GENRES, cfg, options.config, metrics=metrics, notes=notes,
+                              **facts)
     options.output.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(ckpt, options.output, dtype=torch.float16)
-    loaded = load_model(options.output, device=select_device(options.config.device))
-    say("[evaluate] held-out test recordings, with the float16 checkpoint as the product loads it")
-    test = agreement(loaded.model, splits["test"], cfg, loaded.device)
     (work / "test-confusion.png").write_bytes(confusion_png_bytes(
         list(mapping.GENRES), list(mapping.GENRES), test["confusion"], row_label="teacher top-1",
         column_label="student top-1", title="Held-out pool recordings: teacher vs starter model"))
-    report: dict[str, object] = {**facts, "chosen_init": chosen, "checkpoint": str(options.output),
+    report: dict[str, object] = {**facts, "chosen_init": chosen, "majority_baseline": majority_baseline(splits), "checkpoint": str(options.output),
                                  "checkpoint_bytes": options.output.stat().st_size, "test": test,
                                  "config": dataclasses.asdict(options.config)}
     if options.listen_dir is not None:
         teachers = {n: load_musicnn(options.teacher_dir / f"{n}_musicnn.h5")[0] for n in ("MSD", "MTT")}
-        report["listen"] = listen(loaded, teachers, options.listen_dir)
+        report["listen"] = listen(load_model(options.output, device=device), teachers, options.listen_dir)
     (work / "report.json").write_text(json.dumps(report, indent=2))
     say(f"[done] {options.output} ({report['checkpoint_bytes'] / 1e6:.1f} MB); test agreement with the teacher: "
         f"recording top-1 {test['track_top1']:.1%}, top-3 {test['track_top3']:.1%}, window top-1 "

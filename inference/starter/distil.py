@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from ..checkpoint import DEFAULT_ARCHITECTURE, ModelCheckpoint, canonical_architecture
 from ..features import PreprocessingConfig, cut_windows
 from ..model import build_vit, select_device
-from ..training import spec_augment
+from ..training import optimizer_step, spec_augment
 from .targets import crop_target
 
 
@@ -30,8 +30,8 @@ class DistilConfig:
     """How the student is trained; recorded in the checkpoint."""
 
     architecture: str = DEFAULT_ARCHITECTURE
-    epochs: int = 6
-    crops_per_epoch: int = 4096
+    epochs: int = 8
+    crops_per_epoch: int = 6144
     batch_size: int = 32
     lr: float = 5e-4
     weight_decay: float = 0.05
@@ -206,12 +206,7 @@ def distil(train: Sequence[Recording], val: Sequence[Recording], cfg: Preprocess
                 x, y = lam * x + (1 - lam) * x[perm], lam * y + (1 - lam) * y[perm]
             with autocast:
                 loss = soft_cross_entropy(model(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            losses.append(float(loss.detach()))
+            losses.append(optimizer_step(model, optimizer, scheduler, loss))
             bar.update(1)
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
         bar.close()

@@ -34,8 +34,9 @@ class RecordingTargets:
 
 
 def compute_targets(path: Path, *, teachers: dict[str, object], cfg: PreprocessingConfig,
-                    max_duration_s: float = 1200.0) -> RecordingTargets:
-    """Decode ``path`` for both models and run both teachers over every ≈3-s window."""
+                    max_duration_s: float = 3600.0) -> RecordingTargets:
+    """Decode ``path`` for both models and run both teachers over every ≈3-s window (pool
+    recordings may be longer than the 20 minutes the product accepts from an upload)."""
     from ..audio import load_audio
     from ..features import log_mel, normalise
     from ..teacher.musicnn import tag_probabilities

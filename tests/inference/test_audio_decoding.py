@@ -136,6 +136,19 @@ def test_m4a_decodes_through_ffmpeg_when_it_is_installed(write_audio, tone, tmp_
 
 
 @needs_ffmpeg
+def test_opus_decodes_through_ffmpeg_when_it_is_installed(write_audio, tone, tmp_path):
+    import subprocess
+
+    wav = write_audio("src.wav", tone(2.0, 48000, amp=0.4), 48000)
+    opus = tmp_path / "song.opus"
+    subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-i", str(wav), "-c:a", "libopus", str(opus)], check=True)
+    decoded = load_audio(opus, target_sr=22050)
+    assert (decoded.info.format, decoded.info.sample_rate) == ("opus", 48000)
+    assert abs(len(decoded.samples) / 22050 - 2.0) < 0.1
+    assert 0.25 < np.sqrt(np.mean(decoded.samples[5000:-5000] ** 2)) < 0.31
+
+
+@needs_ffmpeg
 def test_text_renamed_to_m4a_is_undecodable(tmp_path):
     path = tmp_path / "notes.m4a"
     path.write_text("not audio\n" * 50)

@@ -79,6 +79,12 @@ def test_a_malformed_value_names_the_setting(tmp_path):
     assert result.returncode != 0 and "DEBUG='maybe' is not a boolean" in result.stderr
 
 
+def test_an_unknown_default_model_is_refused_by_name(tmp_path):
+    result = load_settings(tmp_path, ACOUSTICSENSE_DEFAULT_MODEL="pretrained")
+    assert result.returncode != 0
+    assert "ACOUSTICSENSE_DEFAULT_MODEL='pretrained': must be 'starter' or 'untrained'" in result.stderr
+
+
 @pytest.mark.parametrize(("raw", "expected"), [("1", True), ("TRUE", True), ("on", True), ("0", False),
                                                ("no", False), ("", False)])
 def test_booleans(raw, expected):
