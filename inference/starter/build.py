@@ -6,6 +6,8 @@ Everything lands under one work folder (default ``var/starter``)::
     targets/<file_id>.npz        per-recording student features and teacher tags
     runs/<init>/                 distillation state per initialisation (resumes per epoch)
     report.json                  what was measured, for the model card
+    training-curves.png          validation loss and agreement per epoch, per initialisation
+    test-confusion.png           teacher vs student top-1 on the held-out recordings
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from ..features import PreprocessingConfig
 from ..model import LoadedModel
 from ..teacher import mapping
 from ..training import initial_state
+from .charts import training_curves_png
 from .distil import DistilConfig, Recording, agreement, distil, student_checkpoint
 from .pool import (SPLITS, PoolError, PoolFile, audio_file, download_packages, file_licence, read_manifest,
                    unpack_package)
@@ -162,7 +165,9 @@ def run_recipe(options: RecipeOptions, *, say: Say = print) -> dict[str, object]
         runs[init] = distil(splits["train"], splits["val"], cfg, options.config, run_dir=work / "runs" / init,
                             init_state=state, init_note=note, progress=options.progress, say=say)
     chosen = min(runs, key=lambda name: runs[name].best["val_loss"])
-    comparison = {name: {"best": run.best, "seconds": round(run.seconds)} for name, run in runs.items()}
+    comparison = {name: {"best": run.best, "seconds": round(run.seconds), "history": run.history}
+                  for name, run in runs.items()}
+    (work / "training-curves.png").write_bytes(training_curves_png({n: r.history for n, r in runs.items()}))
     say(f"[choose] {chosen} initialisation (lowest validation loss)")
     facts = {"teacher": "musicnn MSD + MTT (ISC)", "mapping_version": mapping.MAPPING_VERSION,
              "uncovered_genres": list(mapping.UNCOVERED_GENRES), "pool_manifest": options.manifest.name,

@@ -79,3 +79,22 @@ def test_a_fresh_install_gets_the_trained_starter_model_copied_out_of_the_source
     assert version.checkpoint_sha256 == file_sha256(STARTER_CHECKPOINT)
     run("ensure_default_model")
     assert ModelVersion.objects.count() == 1
+
+
+def test_an_earlier_installs_untrained_placeholder_gives_way_to_the_starter_model(settings, tmp_path):
+    settings.MODELS_DIR = tmp_path
+    settings.DEFAULT_MODEL = "untrained"
+    run("ensure_default_model")
+    settings.DEFAULT_MODEL = "starter"
+    assert "Active model version: starter-vit-tiny-v1" in run("ensure_default_model")
+    assert list(ModelVersion.objects.order_by("name").values_list("name", "is_active")) == [
+        ("starter-vit-tiny-v1", True), ("untrained-vit-tiny", False)]
+
+
+def test_a_model_the_platform_chose_is_never_replaced_by_the_starter(settings, tmp_path):
+    settings.MODELS_DIR = tmp_path
+    path = tmp_path / "ours.safetensors"
+    save_checkpoint(create_random_checkpoint(labels=GENRES16, preprocessing=TINY), path)  # untrained, but chosen
+    run("register_model", str(path), "--activate")
+    run("ensure_default_model")
+    assert ModelVersion.objects.get(is_active=True).name == "ours" and ModelVersion.objects.count() == 1

@@ -81,6 +81,8 @@ def test_the_recipe_writes_a_float16_starter_checkpoint_and_a_report_then_resume
     assert [row["file"] for row in report["listen"]] == ["tone.wav"]
     assert len(report["listen"][0]["student"]) == 3 and len(report["listen"][0]["teacher"]) == 3
     assert (work / "test-confusion.png").read_bytes()[:4] == b"\x89PNG"
+    assert (work / "training-curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert [e["epoch"] for e in report["init_comparison"]["random"]["history"]] == [1]
 
     cached = {p: p.stat().st_mtime_ns for p in (work / "targets").glob("*.npz")}
     assert len(cached) == 3

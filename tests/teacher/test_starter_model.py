@@ -36,7 +36,8 @@ def test_the_model_card_names_the_blind_spots_every_package_and_no_placeholders(
         assert genre in card
     for package in {f.package for f in read_manifest(POOL_MANIFEST)}:
         assert f"`{package}`" in card
-    assert (STARTER_CHECKPOINT.parent / "starter-test-confusion.png").read_bytes()[:4] == b"\x89PNG"
+    for picture in ("starter-test-confusion.png", "starter-training-curves.png"):
+        assert picture in card and (STARTER_CHECKPOINT.parent / picture).read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.fixture(scope="module")

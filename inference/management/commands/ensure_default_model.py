@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from catalog.selectors import active_model_version
 from inference.errors import CheckpointError
-from inference.registry import model_version_register, starter_model_install, untrained_model_create
+from inference.registry import UNTRAINED_NAME, model_version_register, starter_model_install, untrained_model_create
 from inference.starter import STARTER_CHECKPOINT
 
 
@@ -25,7 +25,9 @@ class Command(BaseCommand):
                 raise CommandError(f"ACOUSTICSENSE_MODEL_CHECKPOINT: {error}") from error
         else:
             version = active_model_version()
-            if version is None and settings.DEFAULT_MODEL == "starter" and STARTER_CHECKPOINT.exists():
+            # The untrained placeholder of an earlier install gives way to the starter model too.
+            placeholder = version is None or (version.name.startswith(UNTRAINED_NAME) and not version.trained)
+            if placeholder and settings.DEFAULT_MODEL == "starter" and STARTER_CHECKPOINT.exists():
                 version = starter_model_install(activate=True)
             elif version is None:
                 version = untrained_model_create(activate=True)
