@@ -65,3 +65,8 @@ def test_an_uncovered_genre_is_never_proposed(starter, shared_audio):
         result = analyze_file(path, starter, top_k=16, with_attention=False)
         probabilities = dict(zip(result.labels, result.probabilities))
         assert max(probabilities[g] for g in mapping.UNCOVERED_GENRES) < 0.02, path.name
+
+
+def test_jazz_recordings_have_jazz_among_the_first_two(starter, shared_audio):
+    for name in ("macleod-vibe-ace.ogg", "macleod-vibe-ace.stereo44k.ogg", "sorohan-trumpet-loop.ogg"):
+        assert "Jazz" in _top(starter, shared_audio / name, k=2), name
