@@ -12,10 +12,10 @@ Everything lands under one work folder (default ``var/starter``)::
 from __future__ import annotations
 
 import dataclasses
-import logging
 from pathlib import Path
 from typing import Callable, Sequence
 
+from ..audio import supported_extensions
 from ..features import PreprocessingConfig
 from ..model import LoadedModel
 from ..teacher import mapping
@@ -26,7 +26,6 @@ from .pool import (SPLITS, PoolError, PoolFile, audio_file, download_packages, f
                    unpack_package)
 from .targets import compute_targets, load_targets, save_targets
 
-log = logging.getLogger(__name__)
 Say = Callable[[str], None]
 
 
@@ -39,8 +38,6 @@ def fetch_pool(files: Sequence[PoolFile], work_dir: Path, *, say: Say = print) -
     for index, package in enumerate(packages, 1):
         say(f"[pool] unpacking {package} ({index}/{len(packages)})")
         unpack_package(debs[package], work_dir / "unpacked" / package)
-    from ..audio import supported_extensions
-
     undecodable = sorted({Path(f.path).suffix.lower().lstrip(".") for f in files} - supported_extensions())
     if undecodable:
         raise PoolError(f"this machine cannot decode {', '.join(undecodable)} (the pool needs ffmpeg: apt-get "

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
+import inference.starter.distil as distil_module
+from inference.model import build_vit
 from inference.starter.distil import DistilConfig, Recording, agreement, distil, sampling_weights, student_checkpoint
 from inference.starter.targets import TEACHER_WINDOW_S, crop_target
 from tests.fixtures import TINY
@@ -37,12 +40,8 @@ def test_the_student_agrees_with_the_teacher_and_never_proposes_an_uncovered_gen
     run = distil(pool["train"], pool["val"], TINY, CONFIG, run_dir=tmp_path / "run", progress=False,
                  say=lambda line: None)
     assert [e["epoch"] for e in run.history] == [1, 2] and run.best["val_loss"] <= run.history[0]["val_loss"]
-    from inference.model import build_vit
-
     model = build_vit(CONFIG.architecture, num_classes=N_GENRES, n_mels=TINY.n_mels, window_frames=TINY.window_frames)
     model.load_state_dict(run.state_dict)
-    import torch
-
     scores = agreement(model, pool["val"], TINY, torch.device("cpu"))
     assert scores["track_top1"] == 1.0 and scores["window_top1"] > 0.9
     assert np.asarray(scores["confusion"])[:, 3].sum() == 0
@@ -75,9 +74,7 @@ def test_an_interrupted_run_resumes_after_its_last_finished_epoch(pool, tmp_path
 def test_resuming_mid_run_gives_the_same_weights_as_an_uninterrupted_run(pool, tmp_path, monkeypatch):
     straight = distil(pool["train"], pool["val"], TINY, CONFIG, run_dir=tmp_path / "straight", progress=False,
                       say=lambda line: None)
-    import inference.starter.distil as module
-
-    real_agreement = module.agreement
+    real_agreement = distil_module.agreement
     calls = {"n": 0}
 
     def crash_after_first_epoch(*args, **kwargs):  # failure injection: the process dies in epoch 2
@@ -86,11 +83,11 @@ def test_resuming_mid_run_gives_the_same_weights_as_an_uninterrupted_run(pool, t
             raise KeyboardInterrupt
         return real_agreement(*args, **kwargs)
 
-    monkeypatch.setattr(module, "agreement", crash_after_first_epoch)
+    monkeypatch.setattr(distil_module, "agreement", crash_after_first_epoch)
     with pytest.raises(KeyboardInterrupt):
         distil(pool["train"], pool["val"], TINY, CONFIG, run_dir=tmp_path / "resumed", progress=False,
                say=lambda line: None)
-    monkeypatch.setattr(module, "agreement", real_agreement)
+    monkeypatch.setattr(distil_module, "agreement", real_agreement)
     resumed = distil(pool["train"], pool["val"], TINY, CONFIG, run_dir=tmp_path / "resumed", progress=False,
                      say=lambda line: None)
     assert [e["train_loss"] for e in resumed.history] == pytest.approx([e["train_loss"] for e in straight.history])

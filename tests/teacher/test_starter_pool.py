@@ -5,7 +5,6 @@ import shutil
 import subprocess
 import zipfile
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
