@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import io
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -102,20 +103,24 @@ def run_worker(worker_env) -> Callable[..., subprocess.CompletedProcess]:
 
 @pytest.fixture
 def start_worker(worker_env) -> Iterator[Callable[[], subprocess.Popen]]:
-    """Start long-running worker processes; any still alive at the end are killed."""
+    """Start long-running worker processes, each in its own process group; at the end every
+    group is killed, so RQ's scheduler (forked from a worker, and left running when a test
+    SIGKILLs that worker) never outlives the test holding a database connection."""
     started: list[subprocess.Popen] = []
 
     def start() -> subprocess.Popen:
         process = subprocess.Popen([sys.executable, "manage.py", "run_worker", "--child"], cwd=ROOT, env=worker_env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         started.append(process)
         return process
 
     yield start
     for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
 
 
 @pytest.fixture
