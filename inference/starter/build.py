@@ -151,6 +151,12 @@ def run_recipe(options: RecipeOptions, *, say: Say = print) -> dict[str, object]
         raise ValueError(f"initialisations must be random and/or deit, not {sorted(unknown) or 'none'}")
     if "deit" in options.inits and options.deit_init is None:
         raise PoolError("the deit initialisation needs --deit-init (deit_tiny_patch16_224_imagenet.npz)")
+    # Checked before hours of downloading and teacher runs, not when the file is first needed.
+    needed = [options.teacher_dir / f"{name}_musicnn.h5" for name in ("MSD", "MTT")]
+    needed += [options.deit_init] if "deit" in options.inits else []
+    missing = [str(path) for path in needed if not path.is_file()]
+    if missing:
+        raise PoolError(f"missing: {', '.join(missing)}")
     files = fetch_pool(read_manifest(options.manifest), work, say=say)
     say("[targets] teacher soft targets and student features (cached per recording)")
     prepare_targets(files, work, teacher_dir=options.teacher_dir, cfg=cfg, progress=options.progress)

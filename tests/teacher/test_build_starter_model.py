@@ -104,3 +104,14 @@ def test_the_deit_init_without_its_weights_is_a_clear_error(tmp_path, teacher_di
     work, manifest = _tiny_pool(tmp_path)
     with pytest.raises(CommandError, match="needs --deit-init"):
         _build(work, manifest, tmp_path / "x.safetensors", teacher_dir, "--inits", "deit")
+
+
+def test_missing_teacher_or_init_weights_stop_the_build_before_any_download(tmp_path, teacher_dir):
+    work, manifest = _tiny_pool(tmp_path)
+    shutil.rmtree(work / "debs")  # anything fetched would land here
+    with pytest.raises(CommandError, match="missing: .*MSD_musicnn.h5"):
+        _build(work, manifest, tmp_path / "x.safetensors", tmp_path)
+    with pytest.raises(CommandError, match="missing: .*nope.npz"):
+        _build(work, manifest, tmp_path / "x.safetensors", teacher_dir, "--inits", "random,deit",
+               "--deit-init", str(tmp_path / "nope.npz"))
+    assert not (work / "debs").exists()
