@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-import tempfile
+import os
+import uuid
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import BinaryIO
 
 from django.conf import settings
-from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from catalog.models import Genre, ImportBatch, Track, TrackSource, track_upload_path
+from catalog.selectors import active_model_version
 from inference.audio import probe_audio
 from inference.errors import AudioError
 
@@ -93,6 +94,35 @@ def _genre_named(name: str | None) -> Genre | None:
     return genre
 
 
+def _incoming_path(suffix: str) -> Path:
+    """A unique name under MEDIA_ROOT for bytes not yet owned by any track.
+
+    Beside the stored files (same file system), so the move into place is one atomic rename.
+    """
+    incoming = Path(settings.MEDIA_ROOT) / "tracks" / "incoming"
+    incoming.mkdir(parents=True, exist_ok=True)
+    return incoming / f"{uuid.uuid4().hex}{suffix}"
+
+
+def _place(incoming: Path, stored_name: str) -> None:
+    """Move verified bytes to their content-addressed name.
+
+    Whatever is already there holds the same bytes (the name is their SHA-256), so replacing it
+    is harmless; deleting it never is, since a committed row may point to it.
+    """
+    target = Path(default_storage.path(stored_name))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(incoming, target)
+
+
+def _existing_track(sha256: str, incoming: Path) -> Track | None:
+    """The track that already holds these bytes; a missing stored file is repaired from them."""
+    track = Track.objects.filter(sha256=sha256).first()
+    if track is not None and track.audio.name and not default_storage.exists(track.audio.name):
+        _place(incoming, track.audio.name)
+    return track
+
+
 def track_ingest(
     *,
     stream: BinaryIO,
@@ -104,23 +134,27 @@ def track_ingest(
 ) -> IngestResult:
     """Store one audio file as a track, or find the track that already has these bytes.
 
+    Safe under concurrency: the bytes are written under a unique name and moved to their
+    content-addressed place only inside the transaction whose row wins the checksum's unique
+    constraint. No request deletes anything but its own unique file.
     Raises IngestRejected (with a stable code) for anything a sender can fix; nothing is
     stored in that case.
     """
     suffix = Path(original_filename).suffix.lower()
     external_id = (metadata.external_id or "").strip() or None
-    with tempfile.TemporaryDirectory(prefix="ingest-") as tmp:
-        temp_path = Path(tmp) / f"upload{suffix}"
-        sha256 = _copy_hashing(stream, temp_path, settings.MAX_UPLOAD_BYTES)
-        existing = Track.objects.filter(sha256=sha256).first()
-        if existing:
+    incoming = _incoming_path(suffix)
+    try:
+        sha256 = _copy_hashing(stream, incoming, settings.MAX_UPLOAD_BYTES)
+        if existing := _existing_track(sha256, incoming):
             return IngestResult(existing, created=False)
         try:
-            info = probe_audio(temp_path, max_duration_s=settings.MAX_AUDIO_SECONDS)
+            info = probe_audio(incoming, max_duration_s=settings.MAX_AUDIO_SECONDS)
         except AudioError as error:
             raise IngestRejected(error.code.value, error.message) from error
         known_genre = _genre_named(metadata.known_genre)
         if external_id and Track.objects.filter(external_id=external_id).exists():
+            if existing := _existing_track(sha256, incoming):  # the same bytes and id just arrived
+                return IngestResult(existing, created=False)
             raise IngestRejected(
                 IngestErrorCode.EXTERNAL_ID_TAKEN, f"External id {external_id!r} already belongs to another track."
             )
@@ -131,29 +165,23 @@ def track_ingest(
             duration_s=info.duration_s, sample_rate=info.sample_rate, channels=info.channels, format=info.format,
             source=source, known_genre=known_genre, import_batch=batch,
         )
-        stored_name = track_upload_path(track, original_filename or f"audio{suffix}")
-        if default_storage.exists(stored_name):
-            default_storage.delete(stored_name)  # an orphan of an interrupted ingest: same bytes
-        with temp_path.open("rb") as handle:
-            track.audio.name = default_storage.save(stored_name, File(handle))
+        track.audio.name = track_upload_path(track, original_filename or f"audio{suffix}")
         try:
             with transaction.atomic():
-                track.save()
-                if enqueue:
+                track.save()  # a concurrent insert of the same checksum waits here for our commit
+                _place(incoming, track.audio.name)
+                if enqueue and active_model_version() is not None:  # else pending: a worker queues it later
                     from inference.pipeline import analysis_enqueue  # no RQ import for torch-free callers
 
                     transaction.on_commit(lambda: analysis_enqueue(track=track))
         except IntegrityError:
-            default_storage.delete(track.audio.name)
-            winner = Track.objects.filter(sha256=sha256).first()
-            if winner:  # the same bytes arrived concurrently: theirs wins, ours is a duplicate
+            if winner := _existing_track(sha256, incoming):  # the same bytes arrived concurrently
                 return IngestResult(winner, created=False)
             raise IngestRejected(
                 IngestErrorCode.EXTERNAL_ID_TAKEN, f"External id {external_id!r} already belongs to another track."
             ) from None
-        except BaseException:
-            default_storage.delete(track.audio.name)  # never leave a file no track points to
-            raise
+    finally:
+        incoming.unlink(missing_ok=True)  # ours alone: moved into place, or not needed
     return IngestResult(track, created=True)
 
 

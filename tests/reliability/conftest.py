@@ -1,0 +1,55 @@
+"""Reliability tests run the product's real processes (gunicorn, `manage.py` commands, workers)
+against the test database and Redis, as the audit did; each prints one line of figures."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from acousticsense_site.localredis import free_port
+from catalog.api.clients import api_client_create
+from tests.fixtures import ROOT
+
+
+@pytest.fixture(autouse=True)
+def _taxonomy(default_genres) -> None:
+    """Processes the tests start see the default genres, even after a transactional flush."""
+
+
+def figures(name: str, **counts: object) -> None:
+    """One line a person can read in the test log: what was tried, what held, what was lost."""
+    print(f"\n[reliability] {name}: " + ", ".join(f"{key}={value}" for key, value in counts.items()))
+
+
+@pytest.fixture
+def live_web(worker_env) -> Iterator[str]:
+    """gunicorn serving the product on a loopback port (4 sync workers), as in production."""
+    port = free_port()
+    env = dict(worker_env, ACOUSTICSENSE_API_RATE="100000/min", ACOUSTICSENSE_API_CLASSIFY_RATE="100000/min")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "acousticsense_site.wsgi:application", "--bind", f"127.0.0.1:{port}",
+         "--workers", "4", "--timeout", "120", "--log-level", "warning", "--error-logfile", str(ROOT / "var" / "gunicorn-test.log")],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            requests.get(f"{url}/api/schema/", timeout=2)
+            break
+        except requests.ConnectionError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise AssertionError(f"gunicorn did not start: {process.stderr.read()}")
+            time.sleep(0.3)
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture
+def cms_headers(transactional_db) -> dict[str, str]:
+    return {"Authorization": f"Token {api_client_create(name='Reliability CMS')[1]}"}
