@@ -175,6 +175,11 @@ class Analysis(models.Model):
     embedding = models.JSONField(default=list)
     attention_regions = models.JSONField(default=list)
     is_silent = models.BooleanField(default=False)
+    content = models.CharField(
+        max_length=16, blank=True, db_index=True,
+        help_text="What the sound-event teacher hears: music, speech or other; empty when not measured.")
+    content_scores = models.JSONField(
+        default=dict, blank=True, help_text="The content classes' mean scores over the sampled frames.")
     spectrogram_image = models.ImageField(upload_to=analysis_image_path, blank=True, max_length=300)
     attention_image = models.ImageField(upload_to=analysis_image_path, blank=True, max_length=300)
     top_k_image = models.ImageField(upload_to=analysis_image_path, blank=True, max_length=300)
