@@ -19,6 +19,7 @@ No torch, no librosa, no Django: this module only needs numpy.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -100,3 +101,90 @@ def genre_scores_dict(tag_probs: Mapping[str, np.ndarray]) -> dict[str, float]:
     if scores.ndim != 1:
         raise ValueError("genre_scores_dict takes one recording's tag vectors; use genre_scores for batches")
     return {genre: float(score) for genre, score in zip(GENRES, scores)}
+
+
+# --- Mapping v2: the musicnn taggers and YAMNet together --------------------------------------
+#
+# YAMNet (AudioSet, Apache-2.0) names genres musicnn cannot: Latin (Music of Latin America,
+# Salsa, Flamenco), Reggae (Reggae, Ska). Each teacher's 16 scores are normalised on their own
+# (same max-of-naming-classes rule as above), then the ensemble is their weighted mean. A
+# teacher that gives a window no genre signal at all (all zeros) drops out of that window's mean
+# rather than pulling every genre down.
+#
+# Rap vs Hip-Hop: AudioSet's "Hip hop music" is the style (beats, production); "Rapping" is the
+# vocal delivery. Hip-Hop takes musicnn's Hip-Hop tag and YAMNet's Hip hop music; Rap takes
+# YAMNet's Rapping only, so a beat without a rapper leans Hip-Hop and a rapped track scores both.
+# Funk goes to Disco (as musicnn's "funk" does above); Traditional music goes to World, Folk music
+# to Folk. Ambient, New-age, soundtrack and mood classes name no genre and are left out.
+
+ENSEMBLE_VERSION = "ensemble-musicnn-yamnet-v2"
+
+YAMNET_GENRE_CLASSES: dict[str, tuple[int, ...]] = {
+    "Blues": (246,),                                   # Blues
+    "Classical": (232, 233),                           # Classical music, Opera
+    "Country": (224, 226),                             # Country, Bluegrass
+    "Disco": (231, 227),                               # Disco, Funk
+    "Electronic": (234, 235, 236, 237, 238, 239, 240, 242),  # Electronic, House, Techno, Dubstep, DnB, Electronica, EDM, Trance
+    "Folk": (228,),                                    # Folk music
+    "Hip-Hop": (212,),                                 # Hip hop music
+    "Jazz": (230, 225),                                # Jazz, Swing music
+    "Latin": (243, 244, 245),                          # Music of Latin America, Salsa, Flamenco
+    "Metal": (215,),                                   # Heavy metal
+    "Pop": (211,),                                     # Pop music
+    "R&B": (221, 222),                                 # Rhythm and blues, Soul music
+    "Rap": (31,),                                      # Rapping
+    "Reggae": (223, 258),                              # Reggae, Ska
+    "Rock": (214, 216, 217, 218, 219, 220),            # Rock, Punk, Grunge, Progressive, Rock and roll, Psychedelic
+    "World": (229, 251, 252, 255, 256, 257, 259),      # Middle Eastern, Africa, Afrobeat, Asia, Carnatic, Bollywood, Traditional
+}
+YAMNET_CLASSES = 521
+
+
+@dataclass(frozen=True)
+class TeacherWeights:
+    """How much each teacher counts in the ensemble; stored with every teacher-derived target."""
+
+    musicnn: float = 0.5
+    yamnet: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.musicnn < 0 or self.yamnet < 0 or self.musicnn + self.yamnet <= 0:
+            raise ValueError(f"teacher weights must be ≥ 0 and not both 0, got {self}")
+
+    def as_dict(self) -> dict[str, float]:
+        return {"musicnn": self.musicnn, "yamnet": self.yamnet}
+
+
+def _normalise(raw: np.ndarray) -> np.ndarray:
+    total = raw.sum(axis=-1, keepdims=True)
+    return np.divide(raw, total, out=np.zeros_like(raw), where=total > 0)
+
+
+def yamnet_genre_scores(scores: np.ndarray) -> np.ndarray:
+    """Normalised 16-genre scores (..., 16) from YAMNet class scores (..., 521)."""
+    array = np.asarray(scores, dtype=np.float64)
+    if array.shape[-1] != YAMNET_CLASSES:
+        raise ValueError(f"YAMNet: expected {YAMNET_CLASSES} classes, got {array.shape[-1]}")
+    raw = np.stack([array[..., list(YAMNET_GENRE_CLASSES[genre])].max(axis=-1) for genre in GENRES], axis=-1)
+    return _normalise(raw)
+
+
+def ensemble_scores(musicnn: np.ndarray | None, yamnet: np.ndarray | None,
+                    weights: TeacherWeights = TeacherWeights()) -> np.ndarray:
+    """The ensemble's 16-genre distribution (..., 16) from each teacher's normalised genre scores
+    (``genre_scores`` and ``yamnet_genre_scores``, same leading shape); either may be None."""
+    parts = [(weights.musicnn, musicnn), (weights.yamnet, yamnet)]
+    parts = [(w, np.asarray(s, dtype=np.float64)) for w, s in parts if s is not None and w > 0]
+    if not parts:
+        raise ValueError("the ensemble needs at least one teacher with a positive weight")
+    total = np.zeros_like(parts[0][1])
+    weight_sum = np.zeros((*parts[0][1].shape[:-1], 1))
+    for weight, scores in parts:
+        present = scores.sum(axis=-1, keepdims=True) > 0  # a silent teacher drops out, it does not vote 0
+        total += weight * scores * present
+        weight_sum += weight * present
+    return np.divide(total, weight_sum, out=np.zeros_like(total), where=weight_sum > 0)
+
+
+ENSEMBLE_UNCOVERED_GENRES: tuple[str, ...] = tuple(
+    genre for genre in GENRES if not GENRE_TAGS[genre] and not YAMNET_GENRE_CLASSES[genre])
