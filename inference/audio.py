@@ -3,6 +3,12 @@
 libsndfile (bundled with the soundfile wheel) decodes WAV, FLAC, OGG and MP3 without system
 packages. M4A/AAC/MP4 go through an explicit ``ffmpeg`` subprocess when ffmpeg is installed,
 and are rejected as unsupported otherwise (no silent fallback to audioread).
+
+Decoding is bounded by work, not by bytes: a 2-MB FLAC can declare 19 minutes of 192 kHz ×
+8 channels. The header's rate, channels and rate × channels × duration are checked before any
+decoding, and the audio is decoded in blocks that are mixed to mono and resampled as they come
+(soxr's stream resampler gives the same samples as a one-shot ``librosa.resample``), so memory
+holds the mono result and one block, never the whole file at its native rate and channels.
 """
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ import json
 import math
 import shutil
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +29,11 @@ SNDFILE_EXTENSIONS = frozenset({"wav", "mp3", "flac", "ogg"})
 FFMPEG_EXTENSIONS = frozenset({"m4a", "aac", "mp4", "opus"})
 SILENCE_RMS_DBFS = -60.0
 _FFMPEG_TIMEOUT_S = 120
+# What a header may declare before decoding is refused (see the module docstring).
+MAX_SAMPLE_RATE = 384_000
+MAX_CHANNELS = 16
+MAX_DECODE_SAMPLES = 192_000 * 2 * 20 * 60  # rate × channels × seconds: 20 minutes of 192 kHz stereo
+BLOCK_FRAMES = 1 << 16
 # libsndfile's container names → the format name we report.
 _SNDFILE_FORMATS = {"WAV": "wav", "WAVEX": "wav", "RF64": "wav", "FLAC": "flac", "OGG": "ogg", "MP3": "mp3"}
 
@@ -84,6 +96,15 @@ def _check_file(path: Path) -> str:
 def _check_info(info: AudioInfo, max_duration_s: float) -> AudioInfo:
     if info.duration_s <= 0:
         raise AudioError(ErrorCode.EMPTY_FILE, detail="no audio frames")
+    if info.sample_rate > MAX_SAMPLE_RATE:
+        raise AudioError(ErrorCode.UNSUPPORTED_LAYOUT,
+                         detail=f"{info.sample_rate} Hz; at most {MAX_SAMPLE_RATE} Hz")
+    if info.channels > MAX_CHANNELS:
+        raise AudioError(ErrorCode.UNSUPPORTED_LAYOUT, detail=f"{info.channels} channels; at most {MAX_CHANNELS}")
+    if info.sample_rate * info.channels * info.duration_s > MAX_DECODE_SAMPLES:
+        raise AudioError(ErrorCode.UNSUPPORTED_LAYOUT,
+                         detail=f"{format_duration(info.duration_s)} of {info.sample_rate} Hz × {info.channels} "
+                                "channels; at most 20 minutes of 192 kHz stereo or its equivalent")
     if info.duration_s > max_duration_s:
         raise AudioError(
             ErrorCode.TOO_LONG,
@@ -135,24 +156,63 @@ def probe_audio(path: str | Path, *, max_duration_s: float = 1200) -> AudioInfo:
     return _check_info(info, max_duration_s)
 
 
-def _decode_ffmpeg(path: Path, info: AudioInfo) -> np.ndarray:
+def _blocks_ffmpeg(path: Path, info: AudioInfo) -> Iterator[np.ndarray]:
+    """[n, channels] float32 blocks read from ffmpeg's stdout as it decodes."""
     cmd = [
         "ffmpeg", "-v", "error", "-nostdin", "-i", str(path), "-map", "0:a:0",
         "-f", "f32le", "-acodec", "pcm_f32le", "-ac", str(info.channels), "pipe:1",
     ]
-    proc = subprocess.run(cmd, capture_output=True, timeout=_FFMPEG_TIMEOUT_S)
-    if proc.returncode != 0:
+    block_bytes = BLOCK_FRAMES * info.channels * 4
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as proc:
+        try:
+            while chunk := proc.stdout.read(block_bytes):
+                data = np.frombuffer(chunk[:len(chunk) - len(chunk) % (4 * info.channels)], dtype="<f4")
+                yield data.reshape(-1, info.channels)
+            returncode = proc.wait(timeout=_FFMPEG_TIMEOUT_S)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    if returncode != 0:
         raise AudioError(ErrorCode.UNDECODABLE, detail=f"ffmpeg could not decode this {info.format} file")
-    data = np.frombuffer(proc.stdout, dtype="<f4")
-    usable = len(data) - len(data) % info.channels
-    return data[:usable].reshape(-1, info.channels)
 
 
-def _decode_sndfile(path: Path, info: AudioInfo) -> np.ndarray:
+def _blocks_sndfile(path: Path, info: AudioInfo) -> Iterator[np.ndarray]:
     try:
-        return sf.read(str(path), dtype="float32", always_2d=True)[0]
+        with sf.SoundFile(str(path)) as audio:
+            # read() until it returns nothing: blocks() trusts the header's length and pads a truncated file
+            while len(block := audio.read(BLOCK_FRAMES, dtype="float32", always_2d=True)):
+                yield block
     except (sf.SoundFileError, RuntimeError) as exc:
         raise AudioError(ErrorCode.UNDECODABLE, detail=f"the {info.format} data is corrupt") from exc
+
+
+def _mono_resampled(blocks: Iterator[np.ndarray], info: AudioInfo, target_sr: int) -> np.ndarray:
+    """Mix each block to mono and resample it as it arrives, into one growing mono array."""
+    stream = None
+    if info.sample_rate != target_sr:
+        import soxr  # librosa's "soxr_hq" is soxr's HQ; the stream gives the one-shot's samples
+
+        stream = soxr.ResampleStream(info.sample_rate, target_sr, 1, dtype="float32", quality="HQ")
+    out = np.empty(int(info.duration_s * target_sr) + target_sr, dtype=np.float32)
+    filled = 0
+
+    def append(part: np.ndarray) -> None:
+        nonlocal out, filled
+        if filled + len(part) > len(out):  # the header understated the length
+            out = np.concatenate([out[:filled], np.empty(max(len(part), len(out) // 2), dtype=np.float32)])
+        out[filled:filled + len(part)] = part
+        filled += len(part)
+
+    decoded = 0
+    for block in blocks:
+        decoded += len(block)
+        mono = _mono(block)
+        append(stream.resample_chunk(mono) if stream else mono)
+    if decoded == 0:
+        raise AudioError(ErrorCode.EMPTY_FILE, detail="no audio frames")
+    if stream is not None:
+        append(stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
+    return out[:filled]
 
 
 def _mono(frames: np.ndarray) -> np.ndarray:
@@ -169,26 +229,25 @@ def is_silent(samples: np.ndarray) -> bool:
     """True when the RMS level is below -60 dBFS: analysed anyway, but flagged for editors."""
     if samples.size == 0:
         return True
-    rms = math.sqrt(float(np.mean(np.square(samples, dtype=np.float64))))
+    # In chunks: a float64 square of a 20-minute track would be a 200-MB temporary.
+    energy = sum(float(np.dot(part, part)) for part in np.array_split(samples.astype(np.float32, copy=False),
+                                                                       max(1, samples.size // (1 << 20))))
+    rms = math.sqrt(energy / samples.size)
     return rms < 10 ** (SILENCE_RMS_DBFS / 20)
 
 
 def load_audio(path: str | Path, *, target_sr: int, max_duration_s: float = 1200) -> DecodedAudio:
-    """Decode, mix to mono (mean of channels) and resample to ``target_sr`` when it differs."""
+    """Decode, mix to mono (mean of channels) and resample to ``target_sr`` when it differs.
+
+    ``info.duration_s`` is the decoded length: a truncated file's header may promise more.
+    """
     path = Path(path)
     info = probe_audio(path, max_duration_s=max_duration_s)
-    if info.format in FFMPEG_EXTENSIONS:
-        frames = _decode_ffmpeg(path, info)
-    else:
-        frames = _decode_sndfile(path, info)
-    if frames.shape[0] == 0:
+    blocks = _blocks_ffmpeg(path, info) if info.format in FFMPEG_EXTENSIONS else _blocks_sndfile(path, info)
+    samples = _mono_resampled(blocks, info, target_sr)
+    if samples.size == 0:
         raise AudioError(ErrorCode.EMPTY_FILE, detail="no audio frames")
-    samples = _mono(frames)
-    if not np.isfinite(samples).all():  # corrupt float WAVs exist; NaN would poison every window
+    if not np.isfinite(np.sum(samples, dtype=np.float64)):  # corrupt float WAVs exist; NaN would poison every window
         np.nan_to_num(samples, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-    if info.sample_rate != target_sr:
-        import librosa  # lazy: ≈2 s of imports, only paid when resampling is needed
-
-        samples = librosa.resample(samples, orig_sr=info.sample_rate, target_sr=target_sr, res_type="soxr_hq")
-    samples = np.ascontiguousarray(samples, dtype=np.float32)
-    return DecodedAudio(samples=samples, sample_rate=target_sr, info=info, is_silent=is_silent(samples))
+    decoded = AudioInfo(round(samples.size / target_sr, 3), info.sample_rate, info.channels, info.format)
+    return DecodedAudio(samples=samples, sample_rate=target_sr, info=decoded, is_silent=is_silent(samples))

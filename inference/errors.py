@@ -14,6 +14,7 @@ class ErrorCode(str, Enum):
     UNSUPPORTED_FORMAT = "unsupported_format"
     TOO_LONG = "too_long"
     TOO_SHORT = "too_short"
+    UNSUPPORTED_LAYOUT = "unsupported_layout"
     BAD_CHECKPOINT = "bad_checkpoint"
 
     @property
@@ -34,6 +35,7 @@ _TEMPLATES: dict[ErrorCode, str] = {
     ErrorCode.UNSUPPORTED_FORMAT: "Unsupported audio format '{format}'. Supported: {supported}.",
     ErrorCode.TOO_LONG: "The audio is too long ({duration}; the limit is {limit}).",
     ErrorCode.TOO_SHORT: "The audio is too short ({duration}; the minimum is {limit}).",
+    ErrorCode.UNSUPPORTED_LAYOUT: "The audio's layout is beyond what is analysed ({detail}).",
     ErrorCode.BAD_CHECKPOINT: "The model checkpoint is not usable: {detail}.",
 }
 
@@ -43,6 +45,7 @@ _FALLBACKS: dict[ErrorCode, str] = {
     ErrorCode.UNSUPPORTED_FORMAT: "Unsupported audio format.",
     ErrorCode.TOO_LONG: "The audio is too long.",
     ErrorCode.TOO_SHORT: "The audio is too short.",
+    ErrorCode.UNSUPPORTED_LAYOUT: "The audio's layout (sample rate, channels) is beyond what is analysed.",
     ErrorCode.BAD_CHECKPOINT: "The model checkpoint is not usable.",
 }
 

@@ -41,6 +41,7 @@ STATUS_BY_CODE: dict[str, int] = {
     ErrorCode.EMPTY_FILE.value: status.HTTP_400_BAD_REQUEST,
     ErrorCode.TOO_LONG.value: status.HTTP_400_BAD_REQUEST,
     ErrorCode.TOO_SHORT.value: status.HTTP_400_BAD_REQUEST,
+    ErrorCode.UNSUPPORTED_LAYOUT.value: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
     IngestErrorCode.TOO_LARGE.value: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     IngestErrorCode.MISSING_FILE.value: status.HTTP_400_BAD_REQUEST,
     IngestErrorCode.UNKNOWN_GENRE.value: status.HTTP_400_BAD_REQUEST,
