@@ -29,6 +29,7 @@ class IngestErrorCode(str, Enum):
     TOO_LARGE = "too_large"
     EXTERNAL_ID_TAKEN = "external_id_taken"
     UNKNOWN_GENRE = "unknown_genre"
+    INACTIVE_GENRE = "inactive_genre"
     MISSING_FILE = "missing_file"
 
 
@@ -91,6 +92,18 @@ def _genre_named(name: str | None) -> Genre | None:
     genre = Genre.objects.filter(Q(name__iexact=name.strip()) | Q(slug__iexact=name.strip())).first()
     if genre is None:
         raise IngestRejected(IngestErrorCode.UNKNOWN_GENRE, f"Unknown genre {name.strip()!r}.")
+    return genre
+
+
+def known_genre_resolve(name: str | None) -> Genre | None:
+    """The genre (name or slug, any case) a sender says a track has, or None when it says none.
+
+    Checked before anything is stored, also for audio already held: a known genre becomes a
+    catalog label (a decision), so it must be one editors could choose."""
+    genre = _genre_named(name)
+    if genre is not None and not genre.active:
+        raise IngestRejected(IngestErrorCode.INACTIVE_GENRE,
+                             f"Genre {genre.name!r} is inactive: it cannot be given as a track's genre.")
     return genre
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
@@ -71,7 +72,8 @@ def decision_submit(*, editor: AbstractBaseUser, track: Track, data: DecisionInp
         raise ReviewError(ReviewErrorCode.CLAIMED_BY_OTHER,
                           f"{claim.editor} is reviewing this track now; your decision was not saved.")
     if last_decision_id(track) != data.seen_decision_id:
-        latest = track.decisions.select_related("editor", "genre").order_by("-pk").first()
+        latest = (track.decisions.exclude(source=DecisionSource.CATALOG).select_related("editor", "genre")
+                  .order_by("-pk").first())
         raise ReviewError(ReviewErrorCode.STALE,
                           f"{latest.editor} decided {latest.genre} on this track after you opened it; "
                           "your decision was not saved. Reload to see it.")
@@ -94,6 +96,53 @@ def _track_follows(track: Track, decision: Decision) -> None:
     if track.status == TrackStatus.AWAITING_REVIEW:
         track_transition(track=track, to=TrackStatus.REVIEWED)
     Claim.objects.filter(track=track).delete()
+
+
+class CatalogLabelOutcome(str, Enum):
+    RECORDED = "recorded"          # a new catalog decision: the track takes the genre
+    UNCHANGED = "unchanged"        # the catalog said this before, or an editor decided the same
+    KEPT_EDITOR = "kept_editor"    # an editor decided another genre: theirs stands
+
+
+@dataclass(frozen=True)
+class CatalogLabel:
+    outcome: CatalogLabelOutcome
+    decision: Decision | None = None        # the catalog decision recorded
+    editor_decision: Decision | None = None  # with KEPT_EDITOR: the editor's decision that stands
+
+
+@transaction.atomic
+def catalog_label_record(*, editor: AbstractBaseUser, track: Track, genre: Genre) -> CatalogLabel:
+    """Record a genre the catalog already knows (import manifest, CMS) as a decision of source
+    catalog, so exports and training use it.
+
+    Idempotent: the genre the catalog gave last time records nothing. A catalog label never
+    overrides an editor: once an editor has decided the track, a different catalog genre is not
+    recorded (KEPT_EDITOR; the caller reports it) and the track's known genre notes it. Unlike
+    an editor's decision it needs no analysis and no claim, and leaves claims alone.
+    """
+    if not genre.active:
+        raise ReviewError(ReviewErrorCode.GENRE_UNAVAILABLE, f"{genre} is not an active genre any more.")
+    track = Track.objects.select_for_update().get(pk=track.pk)
+    history = track.decisions.select_related("editor", "genre").order_by("-pk")
+    last_catalog = history.filter(source=DecisionSource.CATALOG).first()
+    latest = history.first()
+    if last_catalog is not None and last_catalog.genre_id == genre.pk:
+        return CatalogLabel(CatalogLabelOutcome.UNCHANGED)
+    if latest is not None and latest.source != DecisionSource.CATALOG:
+        Track.objects.filter(pk=track.pk).update(known_genre=genre)
+        if latest.genre_id == genre.pk:
+            return CatalogLabel(CatalogLabelOutcome.UNCHANGED)
+        return CatalogLabel(CatalogLabelOutcome.KEPT_EDITOR, editor_decision=latest)
+    _lock_feed()
+    decision = Decision.objects.create(
+        track=track, analysis=None, model_version=None, proposed=[], genre=genre, action=DecisionAction.LABELLED,
+        source=DecisionSource.CATALOG, editor=editor, note="Known genre from the catalog",
+    )
+    Track.objects.filter(pk=track.pk).update(reviewed_genre=genre, known_genre=genre)
+    if track.status == TrackStatus.AWAITING_REVIEW:  # as the worker does for a track with a genre
+        track_transition(track=track, to=TrackStatus.REVIEWED)
+    return CatalogLabel(CatalogLabelOutcome.RECORDED, decision=decision)
 
 
 def decisions_bulk_accept(*, editor: AbstractBaseUser, tracks: QuerySet[Track], threshold: float) -> list[Decision]:

@@ -5,7 +5,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from catalog.models import Genre, ImportBatch, ModelVersion
-from review.selectors import CONFIDENCE_BANDS
+from review.selectors import CONFIDENCE_BANDS, LABELLED_CHOICES
 
 
 class QueueFilterForm(forms.Form):
@@ -17,6 +17,8 @@ class QueueFilterForm(forms.Form):
     batch = forms.ModelChoiceField(ImportBatch.objects.all(), required=False, label="Import batch")
     since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Added from")
     until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Added until")
+    labelled = forms.ChoiceField(required=False, label="Catalog-labelled", choices=list(LABELLED_CHOICES.items()),
+                                 help_text="Tracks whose genre the catalog already gave.")
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)

@@ -27,24 +27,32 @@ def agreement(request: HttpRequest) -> HttpResponse:
     """Agreement between each model version and the editors: the case study's confusion analysis,
     produced by the review loop itself."""
     _require_lead(request)
-    overview = agreement_overview()
+    include_catalog = _include_catalog(request)
+    overview = agreement_overview(include_catalog=include_catalog)
     chosen = next((a for a in overview if str(a.model_version.pk) == request.GET.get("model_version")),
                   next((a for a in overview if a.model_version.is_active), overview[0] if overview else None))
     context = {**admin.site.each_context(request), "title": "Model–editor agreement", "overview": overview,
-               "chosen": chosen}
+               "chosen": chosen, "include_catalog": include_catalog,
+               "catalog_query": "catalog=1" if include_catalog else ""}
     return TemplateResponse(request, "admin/review/agreement.html", context)
 
 
 def agreement_trend_image(request: HttpRequest) -> HttpResponse:
     _require_lead(request)
+def _include_catalog(request: HttpRequest) -> bool:
+    """`?catalog=1`: catalog labels count as judgements too (left out by default)."""
+    return request.GET.get("catalog") == "1"
+
+
     series = {a.model_version.name: {week: (g.top1_rate, g.top3_rate) for week, g in a.by_week.items()}
-              for a in agreement_overview()}
+              for a in agreement_overview(include_catalog=_include_catalog(request))}
     return HttpResponse(agreement_trend_png(series), content_type="image/png")
 
 
 def agreement_confusion_image(request: HttpRequest, model_version_id: int) -> HttpResponse:
     _require_lead(request)
-    result = version_agreement(model_version=get_object_or_404(ModelVersion, pk=model_version_id))
+    result = version_agreement(model_version=get_object_or_404(ModelVersion, pk=model_version_id),
+                               include_catalog=_include_catalog(request))
     png = confusion_png_bytes(result.labels, result.labels, result.confusion, column_label="model's top-1",
                               title=f"{result.model_version.name}: model vs editors ({result.overall.decisions} decisions)")
     return HttpResponse(png, content_type="image/png")

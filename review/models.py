@@ -29,15 +29,20 @@ class DecisionAction(models.TextChoices):
     ACCEPTED = "accepted", "Accepted the top-1"
     CORRECTED = "corrected", "Picked another of the Top-5"
     OTHER = "other", "Chose a genre outside the Top-5"
+    LABELLED = "labelled", "Known label (no proposal shown)"
 
 
 class DecisionSource(models.TextChoices):
     REVIEW = "review", "Review screen"
     BULK = "bulk", "Bulk accept"
+    CATALOG = "catalog", "Catalog label"
 
 
 class Decision(models.Model):
     """An immutable record of one editor's decision on one track; a correction is a new row.
+
+    A genre the catalog already knew (import manifest, CMS API) is a decision of source
+    ``catalog`` by the importing user or a system user (review.system_users).
 
     Its id orders the change feed the CMS pulls: rows are inserted under a lock so ids commit
     in order (see review.decisions)."""

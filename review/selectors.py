@@ -11,12 +11,15 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from catalog.models import Analysis, Track, TrackStatus
-from review.models import Decision, DecisionAction
+from review.models import Decision, DecisionAction, DecisionSource
 
 # Uncertainty = the margin between the top-1 and top-2 probabilities of the latest analysis:
 # a 0.41/0.40 split is a harder call than a lone 0.30 over fifteen 0.05s, which the top-1
 # probability alone would rank first.
 CONFIDENCE_BANDS = {"low": (0.0, 0.4), "medium": (0.4, 0.7), "high": (0.7, 1.01)}
+# Tracks whose genre the catalog already gave (their latest decision is a catalog label):
+# left out of the queue, taken in too, or the only ones shown.
+LABELLED_CHOICES = {"skip": "skip (default)", "include": "include", "only": "only these"}
 
 
 @dataclass(frozen=True)
@@ -27,17 +30,34 @@ class QueueFilters:
     batch: int | None = None
     since: date | None = None
     until: date | None = None
+    labelled: str = "skip"   # key of LABELLED_CHOICES
 
 
 def _latest(field: str) -> Subquery:
     return Subquery(Analysis.objects.filter(track=OuterRef("pk")).order_by("-created_at", "-pk").values(field)[:1])
 
 
+def _latest_decision_source() -> Subquery:
+    return Subquery(Decision.objects.filter(track=OuterRef("pk")).order_by("-pk").values("source")[:1])
+
+
+def _labelled() -> Q:
+    return Q(latest_source=DecisionSource.CATALOG)
+
+
 def review_queue(*, filters: QueueFilters = QueueFilters(), now: datetime | None = None) -> QuerySet[Track]:
-    """Tracks awaiting review that nobody holds, most uncertain first (then oldest id)."""
+    """Tracks awaiting review that nobody holds, most uncertain first (then oldest id).
+
+    A catalog-labelled track (its latest decision is a catalog label) is reviewed by status; it
+    is left out unless ``filters.labelled`` takes it in, so editors can verify catalog labels."""
     now = now or timezone.now()
+    awaiting = Q(status=TrackStatus.AWAITING_REVIEW)
+    labelled = Q(status__in=(TrackStatus.AWAITING_REVIEW, TrackStatus.REVIEWED)) & _labelled()
+    unlabelled = Q(latest_source__isnull=True) | ~_labelled()
+    wanted = {"include": awaiting | labelled, "only": labelled}.get(filters.labelled, awaiting & unlabelled)
     tracks = (
-        Track.objects.filter(status=TrackStatus.AWAITING_REVIEW)
+        Track.objects.annotate(latest_source=_latest_decision_source())
+        .filter(wanted)
         .exclude(claim__expires_at__gt=now)
         .annotate(margin=_latest("margin"), top_label=_latest("top_label"), top_probability=_latest("top_probability"),
                   analysis_model=_latest("model_version_id"))
@@ -66,8 +86,9 @@ def queue_counts(*, filters: QueueFilters = QueueFilters()) -> dict[str, object]
     bands = {name: tracks.filter(top_probability__gte=low, top_probability__lt=high).count()
              for name, (low, high) in CONFIDENCE_BANDS.items()}
     claimed = Track.objects.filter(status=TrackStatus.AWAITING_REVIEW, claim__expires_at__gt=timezone.now()).count()
+    labelled = review_queue(filters=QueueFilters(labelled="only")).count()
     return {"total": tracks.count(), "by_genre": dict(sorted(by_genre.items())), "by_band": bands,
-            "claimed": claimed}
+            "claimed": claimed, "labelled": labelled}
 
 
 def latest_analysis(track: Track) -> Analysis | None:
@@ -79,7 +100,10 @@ def track_history(track: Track) -> QuerySet[Decision]:
 
 
 def last_decision_id(track: Track) -> int:
-    return track.decisions.order_by("-pk").values_list("pk", flat=True).first() or 0
+    """The track's latest editor decision, which a review form must have seen. Catalog labels
+    are left out: an editor's decision always wins over them, so they never make a form stale."""
+    return (track.decisions.exclude(source=DecisionSource.CATALOG).order_by("-pk")
+            .values_list("pk", flat=True).first() or 0)
 
 
 @dataclass(frozen=True)
@@ -87,17 +111,24 @@ class EditorDay:
     editor: str
     day: date
     decisions: int
-    correction_rate: float
+    correction_rate: float | None
     median_seconds: float | None
 
 
-def editor_statistics(*, since: date | None = None) -> list[EditorDay]:
-    """Decisions per editor per day, the share that changed the model's top-1, median time per track."""
+def editor_statistics(*, since: date | None = None, include_catalog: bool = False) -> list[EditorDay]:
+    """Decisions per editor per day, the share that changed the model's top-1, median time per track.
+
+    Catalog labels are left out unless ``include_catalog``; they had no proposal, so they never
+    count towards the correction rate (None when a day has only those)."""
     decisions = Decision.objects.all()
+    if not include_catalog:
+        decisions = decisions.exclude(source=DecisionSource.CATALOG)
     if since:
         decisions = decisions.filter(created_at__date__gte=since)
+    proposed = ~Q(action=DecisionAction.LABELLED)
     rows = (decisions.annotate(day=TruncDate("created_at")).values("editor__username", "day")
-            .annotate(n=Count("pk"), changed=Count("pk", filter=~Q(action=DecisionAction.ACCEPTED)))
+            .annotate(n=Count("pk"), compared=Count("pk", filter=proposed),
+                      changed=Count("pk", filter=proposed & ~Q(action=DecisionAction.ACCEPTED)))
             .order_by("-day", "editor__username"))
     seconds: dict[tuple[str, date], list[float]] = {}
     for username, day, value in (decisions.annotate(day=TruncDate("created_at"))
@@ -105,7 +136,7 @@ def editor_statistics(*, since: date | None = None) -> list[EditorDay]:
                                                                               "seconds_on_screen")):
         seconds.setdefault((username, day), []).append(value)
     return [EditorDay(editor=row["editor__username"], day=row["day"], decisions=row["n"],
-                      correction_rate=row["changed"] / row["n"],
+                      correction_rate=row["changed"] / row["compared"] if row["compared"] else None,
                       median_seconds=median(seconds[key]) if (key := (row["editor__username"], row["day"])) in seconds
                       else None)
             for row in rows]

@@ -36,7 +36,7 @@ def _filters(request: HttpRequest) -> tuple[QueueFilterForm, QueueFilters]:
     return form, QueueFilters(genre=data["genre"], band=data["band"],
                               model_version=data["model_version"].pk if data["model_version"] else None,
                               batch=data["batch"].pk if data["batch"] else None,
-                              since=data["since"], until=data["until"])
+                              since=data["since"], until=data["until"], labelled=data["labelled"] or "skip")
 
 
 def queue(request: HttpRequest) -> HttpResponse:
@@ -131,5 +131,7 @@ def skip_track(request: HttpRequest, track_id: int) -> HttpResponse:
 def editor_stats(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("review.view_editor_statistics"):
         raise PermissionDenied
-    context = {**admin.site.each_context(request), "title": "Editor statistics", "rows": editor_statistics()}
+    include_catalog = request.GET.get("catalog") == "1"
+    context = {**admin.site.each_context(request), "title": "Editor statistics", "include_catalog": include_catalog,
+               "rows": editor_statistics(include_catalog=include_catalog)}
     return TemplateResponse(request, "admin/review/stats.html", context)

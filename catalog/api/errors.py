@@ -45,6 +45,7 @@ STATUS_BY_CODE: dict[str, int] = {
     IngestErrorCode.TOO_LARGE.value: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     IngestErrorCode.MISSING_FILE.value: status.HTTP_400_BAD_REQUEST,
     IngestErrorCode.UNKNOWN_GENRE.value: status.HTTP_400_BAD_REQUEST,
+    IngestErrorCode.INACTIVE_GENRE.value: status.HTTP_400_BAD_REQUEST,
     IngestErrorCode.EXTERNAL_ID_TAKEN.value: status.HTTP_409_CONFLICT,
     ApiErrorCode.AUDIO_DIFFERS.value: status.HTTP_409_CONFLICT,
     ApiErrorCode.DUPLICATE_AUDIO.value: status.HTTP_409_CONFLICT,

@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.models import Analysis, Genre, Track, TrackStatus
-from review.models import Decision, DecisionAction
+from review.models import Decision, DecisionAction, DecisionSource
 
 UNTRAINED_ANALYSIS_WARNING = "Made by an untrained model: placeholder genres, not predictions."
 IMAGE_KINDS = {"spectrogram": "spectrogram_image", "attention": "attention_image", "top_k": "top_k_image"}
@@ -135,6 +135,12 @@ class TrackFilterSerializer(serializers.Serializer):
 
 # -- tag changes -------------------------------------------------------------------------------
 
+    genre = serializers.CharField(
+        required=False, allow_blank=True, max_length=64,
+        help_text="The genre the CMS already knows (an active genre's name or slug). Recorded as a catalog label "
+                  "(a decision of source `catalog`, used by exports and training); the same genre again records "
+                  "nothing, and it never overrides an editor's decision (the answer's `reviewed_genre` shows what "
+                  "stands). Unknown: 400 `unknown_genre`; inactive: 400 `inactive_genre`.")
 class ChangesQuerySerializer(serializers.Serializer):
     cursor = serializers.CharField(required=False, allow_blank=True,
                                    help_text="next_cursor of the previous page; omit to start at the beginning.")
@@ -159,8 +165,8 @@ class TagChangeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Decision
-        fields = ["id", "track_id", "external_id", "genre", "secondary_genre", "action", "proposal", "editor",
-                  "decided_at"]
+        fields = ["id", "track_id", "external_id", "genre", "secondary_genre", "action", "source", "proposal",
+                  "editor", "decided_at"]
 
     @extend_schema_field(ProposalSerializer)
     def get_proposal(self, decision: Decision) -> dict[str, Any]:
@@ -172,4 +178,6 @@ class TagChangeSerializer(serializers.ModelSerializer):
 class TagChangesPageSerializer(serializers.Serializer):
     changes = TagChangeSerializer(many=True)
     next_cursor = serializers.CharField(help_text="Send as ?cursor= next time (also when there were no changes).")
+    source = serializers.ChoiceField(choices=DecisionSource.choices,
+                                     help_text="review, bulk, or catalog (a genre an import or a CMS already gave).")
     has_more = serializers.BooleanField(help_text="More changes are waiting: ask again at once.")

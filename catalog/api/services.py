@@ -1,4 +1,5 @@
-"""Writes the API makes beyond `track_ingest`: the idempotent upsert by the CMS's external id."""
+"""Writes the API makes beyond `track_ingest`: the idempotent upsert by the CMS's external id, and
+the genre a CMS already knows, recorded as a catalog label."""
 from __future__ import annotations
 
 import hashlib
@@ -6,12 +7,14 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from catalog.api.errors import ApiErrorCode
-from catalog.ingest import CHUNK, IngestErrorCode, IngestRejected, TrackMetadata, human_size, track_ingest
-from catalog.models import Track, TrackSource
+from catalog.ingest import CHUNK, IngestErrorCode, IngestRejected, IngestResult, TrackMetadata, human_size, track_ingest
+from catalog.models import Genre, Track, TrackSource
+from review.decisions import CatalogLabelOutcome, catalog_label_record
 
 METADATA_FIELDS = ("title", "artist", "album")
 
@@ -60,15 +63,41 @@ def _claim_external_id(*, track: Track, external_id: str) -> None:
     track.external_id = external_id
 
 
+def _label(track: Track, genre: Genre | None, labeller: AbstractBaseUser | None) -> bool:
+    """Record the CMS's genre for the track; True when a new catalog decision was made."""
+    if genre is None or labeller is None:
+        return False
+    return catalog_label_record(editor=labeller, track=track, genre=genre).outcome == CatalogLabelOutcome.RECORDED
+
+
+def track_create_from_cms(*, stream: BinaryIO, filename: str, metadata: TrackMetadata, genre: Genre | None = None,
+                          labeller: AbstractBaseUser | None = None) -> IngestResult:
+    """`track_ingest` (source CMS API), then the genre the CMS gave as a catalog label by `labeller`.
+    The genre was checked before (catalog.ingest.known_genre_resolve), so nothing is stored for a bad one."""
+    result = track_ingest(stream=stream, original_filename=filename, source=TrackSource.API, metadata=metadata)
+    _label(result.track, genre, labeller)
+    return result
+
+
 def track_upsert_by_external_id(*, external_id: str, metadata: dict[str, str], stream: BinaryIO | None = None,
-                                filename: str = "") -> UpsertResult:
+                                filename: str = "", genre: Genre | None = None,
+                                labeller: AbstractBaseUser | None = None) -> UpsertResult:
     """Create the track with this external id from `stream`, or update the metadata of the one that
     has it. Only the fields given are set; repeating a request changes nothing.
 
     The audio of an existing track never changes: the same bytes again are accepted and ignored,
     other bytes are refused (409 audio_differs). Audio we already hold under no external id is
-    adopted; under another external id it is refused (409 duplicate_audio).
+    adopted; under another external id it is refused (409 duplicate_audio). A `genre` becomes a
+    catalog label by `labeller` (idempotent; never over an editor's decision).
     """
+    result = _upsert(external_id=external_id, metadata=metadata, stream=stream, filename=filename,
+                     known_genre=genre.name if genre else None)
+    labelled = _label(result.track, genre, labeller)
+    return UpsertResult(result.track, created=result.created, changed=result.changed or labelled)
+
+
+def _upsert(*, external_id: str, metadata: dict[str, str], stream: BinaryIO | None, filename: str,
+            known_genre: str | None) -> UpsertResult:
     track = Track.objects.filter(external_id=external_id).first()
     if track is None:
         if stream is None:
@@ -77,7 +106,7 @@ def track_upsert_by_external_id(*, external_id: str, metadata: dict[str, str], s
         fields = {name: metadata.get(name, "") for name in METADATA_FIELDS}
         try:
             result = track_ingest(stream=stream, original_filename=filename, source=TrackSource.API,
-                                  metadata=TrackMetadata(**fields, external_id=external_id))
+                                  metadata=TrackMetadata(**fields, external_id=external_id, known_genre=known_genre))
         except IngestRejected as error:
             if error.code != IngestErrorCode.EXTERNAL_ID_TAKEN:
                 raise

@@ -23,11 +23,12 @@ from catalog.api.serializers import (
     IMAGE_KINDS, ChangesQuerySerializer, ClassificationSerializer, ClassifyRequestSerializer, ErrorSerializer,
     TagChangesPageSerializer, TrackCreateSerializer, TrackFilterSerializer, TrackSerializer, TrackUpsertSerializer,
 )
-from catalog.api.services import track_upsert_by_external_id
+from catalog.api.services import track_create_from_cms, track_upsert_by_external_id
 from catalog.api.throttling import ApiClientRateThrottle
-from catalog.ingest import IngestErrorCode, IngestRejected, TrackMetadata, human_size, track_ingest
-from catalog.models import TrackSource
+from catalog.ingest import IngestErrorCode, IngestRejected, TrackMetadata, human_size, known_genre_resolve
+from catalog.models import Genre
 from inference.sync import ClassifyRejected, classify_upload, declared_too_large
+from review.system_users import api_client_user
 
 
 def no_such_endpoint(request: HttpRequest, *args: object, **kwargs: object) -> JsonResponse:
@@ -78,6 +79,20 @@ class CmsApiView(APIView):
 
 def _caller(request: Request) -> str:
     return "" if api_client_of(request) else request.user.get_username()
+
+
+def _known_genre(fields: dict[str, object]) -> Genre | None:
+    """The `genre` field, checked before anything is stored (400 unknown_genre / inactive_genre)."""
+    try:
+        return known_genre_resolve(fields.get("genre"))
+    except IngestRejected as error:
+        raise _rejected(error) from None
+
+
+def _labeller(request: Request):
+    """Who a catalog label is by: the signed-in person, or the API client's system user."""
+    client = api_client_of(request)
+    return api_client_user(client) if client is not None else request.user
 
 
 class GenreClassifyView(CmsApiView):
@@ -134,7 +149,8 @@ class TrackListCreateView(CmsApiView, GenericAPIView):
     @extend_schema(operation_id="tracks_create", tags=["tracks"],
                    summary="Upload a track; its analysis is queued",
                    description="201 with the new track; 200 with the existing track when the same audio "
-                               "(same bytes) is already there (its metadata is left as it is).",
+                               "(same bytes) is already there (its metadata is left as it is). A `genre` is "
+                               "recorded as a catalog label in both cases (see the field).",
                    request={"multipart/form-data": TrackCreateSerializer},
                    responses={201: TrackSerializer, 200: TrackSerializer,
                               **_errors(400, 409, 413, 415, *AUTH_ERRORS)})
@@ -144,11 +160,13 @@ class TrackListCreateView(CmsApiView, GenericAPIView):
         data.is_valid(raise_exception=True)
         fields = data.validated_data
         audio = fields["audio"]
+        genre = _known_genre(fields)
         try:
-            result = track_ingest(stream=audio, original_filename=audio.name, source=TrackSource.API,
-                                  metadata=TrackMetadata(title=fields.get("title", ""), artist=fields.get("artist", ""),
-                                                         album=fields.get("album", ""),
-                                                         external_id=fields.get("external_id") or None))
+            result = track_create_from_cms(
+                stream=audio, filename=audio.name, genre=genre, labeller=_labeller(request) if genre else None,
+                metadata=TrackMetadata(title=fields.get("title", ""), artist=fields.get("artist", ""),
+                                       album=fields.get("album", ""), external_id=fields.get("external_id") or None,
+                                       known_genre=genre.name if genre else None))
         except IngestRejected as error:
             raise _rejected(error) from None
         track = selectors.tracks_for_api().get(pk=result.track.pk)
@@ -190,7 +208,8 @@ class TrackByExternalIdView(CmsApiView, GenericAPIView):
             "fields that are sent (200); fields not sent are left as they are. Repeating a request changes "
             "nothing. A track's audio never changes: the same audio again is ignored, other audio is refused "
             "(409 `audio_differs`). Audio already held without an external id is adopted; audio held under "
-            "another external id is refused (409 `duplicate_audio`)."),
+            "another external id is refused (409 `duplicate_audio`). A `genre` is recorded as a catalog label "
+            "(see the field): the same genre again records nothing."),
         request={"multipart/form-data": TrackUpsertSerializer},
         responses={201: TrackSerializer, 200: TrackSerializer, **_errors(400, 409, 413, 415, *AUTH_ERRORS)},
     )
@@ -201,10 +220,12 @@ class TrackByExternalIdView(CmsApiView, GenericAPIView):
         upload = _upload(request)
         data = TrackUpsertSerializer(data=_form(request, upload))
         data.is_valid(raise_exception=True)
-        metadata = {name: value for name, value in data.validated_data.items() if name != "audio"}
+        metadata = {name: value for name, value in data.validated_data.items() if name not in ("audio", "genre")}
+        genre = _known_genre(data.validated_data)
         try:
             result = track_upsert_by_external_id(external_id=external_id, metadata=metadata, stream=upload,
-                                                 filename=getattr(upload, "name", "") or "")
+                                                 filename=getattr(upload, "name", "") or "", genre=genre,
+                                                 labeller=_labeller(request) if genre else None)
         except IngestRejected as error:
             raise _rejected(error) from None
         track = selectors.tracks_for_api().get(pk=result.track.pk)

@@ -151,3 +151,54 @@ def test_the_upsert_adopts_audio_held_without_an_external_id(cms):
                       format="multipart")
     assert adopted.status_code == 200 and adopted.json()["id"] == track_id
     assert adopted.json()["external_id"] == "cms/with/slashes" and adopted.json()["artist"] == "Z"
+
+
+def test_a_genre_sent_with_a_track_is_a_catalog_label_recorded_once(cms):
+    audio = wav_bytes(1.0, freq=450)
+    created = cms.post(URL, {"audio": upload(audio), "external_id": "cms-g", "genre": "jazz"}, format="multipart")
+    assert created.status_code == 201, created.content
+    assert created.json()["reviewed_genre"] == {"slug": "jazz", "name": "Jazz"}
+    decision = Decision.objects.get()
+    assert (decision.source, decision.action, decision.genre.name) == ("catalog", "labelled", "Jazz")
+    assert decision.editor.username.startswith("api-client-") and not decision.editor.is_active
+    assert cms.post(URL, {"audio": upload(audio), "genre": "Jazz"}, format="multipart").status_code == 200
+    assert cms.put(by_external_id("cms-g"), {"genre": "Jazz"}, format="multipart").status_code == 200
+    assert Decision.objects.count() == 1  # the same genre again records nothing
+
+    changed = cms.put(by_external_id("cms-g"), {"genre": "Blues"}, format="multipart")
+    assert changed.status_code == 200 and changed.json()["reviewed_genre"]["name"] == "Blues"
+    assert list(Decision.objects.order_by("pk").values_list("genre__name", "editor__username")) == [
+        ("Jazz", decision.editor.username), ("Blues", decision.editor.username)]
+    feed = cms.get("/api/v1/tags/changes").json()["changes"]
+    assert [(c["genre"]["name"], c["source"], c["action"]) for c in feed] == [("Jazz", "catalog", "labelled"),
+                                                                             ("Blues", "catalog", "labelled")]
+
+
+def test_a_new_track_by_upsert_gets_the_label_and_a_session_user_is_its_editor(session_of, staff):
+    lead = session_of(staff)
+    created = lead.put(by_external_id("cms-s"), {"audio": upload(wav_bytes(1.0, freq=460)), "genre": "Metal"},
+                       format="multipart")
+    assert created.status_code == 201 and created.json()["reviewed_genre"]["name"] == "Metal"
+    assert Decision.objects.get().editor == staff
+
+
+def test_an_unknown_or_inactive_genre_is_a_400_and_nothing_is_stored(cms):
+    from catalog.models import Genre
+
+    response = cms.post(URL, {"audio": upload(wav_bytes(1.0, freq=470)), "genre": "Polka"}, format="multipart")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "unknown_genre"
+    assert "Polka" in response.json()["error"]["message"]
+    response = cms.put(by_external_id("cms-u"), {"audio": upload(wav_bytes(1.0, freq=480)), "genre": "Polka"},
+                       format="multipart")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "unknown_genre"
+    Genre.objects.filter(name="World").update(active=False)
+    response = cms.post(URL, {"audio": upload(wav_bytes(1.0, freq=490)), "genre": "World"}, format="multipart")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "inactive_genre"
+    assert not Track.objects.exists() and not Decision.objects.exists()
+
+
+def test_a_cms_genre_never_overrides_an_editors_decision(cms, decided):
+    track = decided(genre="blues", external_id="cms-e").track
+    response = cms.put(by_external_id("cms-e"), {"genre": "Rock"}, format="multipart")
+    assert response.status_code == 200 and response.json()["reviewed_genre"]["name"] == "Blues"
+    assert track.decisions.count() == 1
