@@ -11,6 +11,7 @@ from django.utils.html import format_html, format_html_join
 from catalog.forms import TrackUploadForm
 from catalog.ingest import BatchSummary, IngestRejected, TrackMetadata, batch_record, track_ingest
 from catalog.models import Analysis, ApiClient, Genre, ImportBatch, ModelVersion, Track, TrackSource
+from catalog.promotion import PromotionRefused
 from catalog.services import model_version_promote
 
 
@@ -195,12 +196,21 @@ class ModelVersionAdmin(admin.ModelAdmin):
         return len(version.labels)
 
     @admin.action(description="Activate the selected model version", permissions=["change"])
-    def activate(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
+    def activate(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> HttpResponse | None:
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one model version to activate.", messages.ERROR)
-            return
-        version = model_version_promote(model_version=queryset.get(), user=request.user, note="Activated in the admin")
+            return None
+        try:
+            version = model_version_promote(model_version=queryset.get(), user=request.user,
+                                            note="Activated in the admin")
+        except PromotionRefused:
+            # The promotion gate found reasons against it: the confirmation page shows them and
+            # takes the written override reason.
+            self.message_user(request, "The promotion gate found reasons against this version: promote it here "
+                              "with a written override reason, or not at all.", messages.WARNING)
+            return HttpResponseRedirect(reverse("review_model_promote", args=[queryset.get().pk]))
         self.message_user(request, f"{version} is now the active model version.", messages.SUCCESS)
+        return None
 
 
 @admin.register(Analysis)

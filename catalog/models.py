@@ -232,13 +232,20 @@ class ApiClient(models.Model):
 
 
 class ModelPromotion(models.Model):
-    """Each change of the active model version: who, when, from what to what, and why."""
+    """Each change of the active model version: who, when, from what to what, and why; what the
+    promotion gate found and, when it was overridden, the written reason."""
 
     from_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     to_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="promotions")
     promoted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+", help_text="Empty when the system activated it (first start).")
     note = models.TextField(blank=True)
+    gate_passed = models.BooleanField(
+        null=True, blank=True, help_text="Whether the promotion gate found nothing against it (empty: before the gate).")
+    gate = models.JSONField(
+        default=dict, blank=True,
+        help_text="The gate's findings and the figures it compared (catalog.promotion.GateResult.as_record).")
+    override_reason = models.TextField(blank=True, help_text="Why it was promoted although the gate found reasons against.")
     promoted_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -26,10 +26,13 @@ def checkpoint_file(model_version: ModelVersion) -> Path:
     return Path(settings.MODELS_DIR) / model_version.checkpoint_path
 
 
-def model_version_register(*, path: Path, name: str | None = None, activate: bool = False) -> ModelVersion:
+def model_version_register(*, path: Path, name: str | None = None, activate: bool = False,
+                           override_reason: str = "") -> ModelVersion:
     """Register a checkpoint (validated by loading it) as a model version.
 
     Registering the same file again returns the existing version instead of a duplicate.
+    Activating goes through the promotion gate (`override_reason` when it finds reasons against;
+    catalog.promotion.PromotionRefused otherwise, and nothing is registered).
     """
     checkpoint = load_checkpoint(path)  # raises CheckpointError with a clear message
     sha256 = file_sha256(path)
@@ -47,7 +50,8 @@ def model_version_register(*, path: Path, name: str | None = None, activate: boo
             notes=str(checkpoint.training.get("notes", "")),
         )
         if activate:
-            model_version_promote(model_version=version, note=f"Registered from {path.name} and activated")
+            model_version_promote(model_version=version, note=f"Registered from {path.name} and activated",
+                                  override_reason=override_reason)
     return version
 
 
@@ -65,7 +69,8 @@ def untrained_model_create(*, activate: bool = True) -> ModelVersion:
     return model_version_register(path=path, name=name, activate=activate)
 
 
-def starter_model_install(*, activate: bool = True, source: Path = STARTER_CHECKPOINT) -> ModelVersion:
+def starter_model_install(*, activate: bool = True, source: Path = STARTER_CHECKPOINT,
+                          override_reason: str = "") -> ModelVersion:
     """Copy the bundled starter checkpoint into MODELS_DIR and register it, so the model version
     does not point into the source tree (which moves with each deploy)."""
     import shutil
@@ -77,4 +82,4 @@ def starter_model_install(*, activate: bool = True, source: Path = STARTER_CHECK
         partial = path.with_suffix(".partial")
         shutil.copyfile(source, partial)
         partial.replace(path)
-    return model_version_register(path=path, name=STARTER_NAME, activate=activate)
+    return model_version_register(path=path, name=STARTER_NAME, activate=activate, override_reason=override_reason)

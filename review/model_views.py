@@ -7,9 +7,11 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from catalog.models import ModelPromotion, ModelVersion
+from catalog.promotion import GateResult, PromotionRefused, promotion_gate
+from catalog.selectors import active_model_version
 from catalog.services import model_version_promote
 from inference.evaluation import confusion_png_bytes
 from inference.pipeline import analysis_enqueue_many
@@ -37,13 +39,13 @@ def agreement(request: HttpRequest) -> HttpResponse:
     return TemplateResponse(request, "admin/review/agreement.html", context)
 
 
-def agreement_trend_image(request: HttpRequest) -> HttpResponse:
-    _require_lead(request)
 def _include_catalog(request: HttpRequest) -> bool:
     """`?catalog=1`: catalog labels count as judgements too (left out by default)."""
     return request.GET.get("catalog") == "1"
 
 
+def agreement_trend_image(request: HttpRequest) -> HttpResponse:
+    _require_lead(request)
     series = {a.model_version.name: {week: (g.top1_rate, g.top3_rate) for week, g in a.by_week.items()}
               for a in agreement_overview(include_catalog=_include_catalog(request))}
     return HttpResponse(agreement_trend_png(series), content_type="image/png")
@@ -68,19 +70,39 @@ def model_versions(request: HttpRequest) -> HttpResponse:
     _require_model_admin(request)
     versions = list(ModelVersion.objects.all())
     picked = [v for v in versions if str(v.pk) in request.GET.getlist("v")][:2] or [v for v in versions[:2]]
+    active = next((v for v in versions if v.is_active), None)
     columns = [{"version": v, "offline": evaluation_summary(v), "live": version_agreement(model_version=v).overall,
-                "pending": tracks_without_analysis(model_version=v).count()} for v in picked]
+                "pending": tracks_without_analysis(model_version=v).count(),
+                "gate": None if v.is_active else promotion_gate(candidate=v, active=active)} for v in picked]
     context = {**admin.site.each_context(request), "title": "Model versions", "versions": versions,
                "columns": columns, "promotions": ModelPromotion.objects.select_related(
                    "from_version", "to_version", "promoted_by")[:10]}
     return TemplateResponse(request, "admin/review/model_versions.html", context)
 
 
-@require_POST
+def _promote_page(request: HttpRequest, version: ModelVersion, gate: GateResult, error: str = "",
+                  status: int = 200) -> HttpResponse:
+    context = {**admin.site.each_context(request), "title": f"Promote {version.name}?", "version": version,
+               "active": active_model_version(), "gate": gate, "error": error,
+               "note": request.POST.get("note", ""), "override_reason": request.POST.get("override_reason", "")}
+    return TemplateResponse(request, "admin/review/model_promote.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
 def model_promote(request: HttpRequest, model_version_id: int) -> HttpResponse:
+    """GET: the confirmation page with the promotion gate's findings. POST: promote; when the gate
+    finds reasons against, only with a written override reason (else the page again, 409)."""
     _require_model_admin(request)
     version = get_object_or_404(ModelVersion, pk=model_version_id)
-    model_version_promote(model_version=version, user=request.user, note=request.POST.get("note", ""))
+    if request.method == "GET":
+        return _promote_page(request, version, promotion_gate(candidate=version, active=active_model_version()))
+    try:
+        model_version_promote(model_version=version, user=request.user, note=request.POST.get("note", ""),
+                              override_reason=request.POST.get("override_reason", ""))
+    except PromotionRefused as refused:
+        return _promote_page(request, version, refused.gate, status=409,
+                             error="Not promoted: the gate found reasons against it. Write why you promote it "
+                                   "anyway (recorded with the promotion), or improve and evaluate the model first.")
     pending = tracks_without_analysis(model_version=version).count()
     messages.success(request, f"{version} is now the active model: new analyses use it. {pending} track(s) have no "
                      "analysis by it yet; queue their re-analysis below if you want it.")

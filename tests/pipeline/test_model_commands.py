@@ -6,7 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from catalog.models import ModelVersion
+from catalog.models import ModelPromotion, ModelVersion
 from inference.checkpoint import create_random_checkpoint, file_sha256, save_checkpoint
 from inference.starter import STARTER_CHECKPOINT
 from tests.factories import GENRES16
@@ -89,6 +89,23 @@ def test_an_earlier_installs_untrained_placeholder_gives_way_to_the_starter_mode
     assert "Active model version: starter-vit-tiny-v1" in run("ensure_default_model")
     assert list(ModelVersion.objects.order_by("name").values_list("name", "is_active")) == [
         ("starter-vit-tiny-v1", True), ("untrained-vit-tiny", False)]
+    first, replaced = ModelPromotion.objects.order_by("pk")
+    assert first.from_version is None and first.override_reason == ""  # a first activation needs no reason
+    assert replaced.gate_passed is False and "replaces the untrained placeholder" in replaced.override_reason
+
+
+def test_activating_a_registered_model_over_a_trained_one_needs_an_override_reason(settings, tmp_path):
+    settings.MODELS_DIR = tmp_path
+    run("ensure_default_model")  # the trained starter model is active
+    path = tmp_path / "mine.safetensors"
+    checkpoint = create_random_checkpoint(labels=GENRES16, preprocessing=TINY)
+    checkpoint.training = {"trained": True}
+    save_checkpoint(checkpoint, path)
+    with pytest.raises(CommandError, match="did not activate it:\n  - mine has no evaluation"):
+        run("register_model", str(path), "--activate")
+    assert ModelVersion.objects.get(name="mine").is_active is False  # registered, not active
+    assert "trained, active" in run("register_model", str(path), "--activate", "--override-reason", "A/B week")
+    assert ModelPromotion.objects.latest("pk").override_reason == "A/B week"
 
 
 def test_a_model_the_platform_chose_is_never_replaced_by_the_starter(settings, tmp_path):

@@ -45,6 +45,9 @@ def test_a_new_version_is_registered_inactive_and_promotion_is_recorded(lead_cli
     page = lead_client.get(reverse("review_model_versions") + f"?v={tiny_model_version.pk}&v={candidate.pk}")
     html = page.content.decode()
     assert page.status_code == 200 and "0.700 / 0.900 / 0.650" in html and "Jazz 0.80" in html and "Promote candidate" in html
+    confirm = lead_client.get(reverse("review_model_promote", args=[candidate.pk])).content.decode()
+    assert 'id="gate-passed"' in confirm and "tiny is untrained (placeholder genres)" in confirm
+    assert 'name="override_reason"' not in confirm  # trained and evaluated, over a placeholder: no override
 
     response = lead_client.post(reverse("review_model_promote", args=[candidate.pk]), {"note": "better on jazz"},
                                 follow=True)
@@ -53,6 +56,7 @@ def test_a_new_version_is_registered_inactive_and_promotion_is_recorded(lead_cli
     promotion = ModelPromotion.objects.latest("pk")
     assert (promotion.from_version, promotion.to_version, promotion.promoted_by.username, promotion.note) == (
         tiny_model_version, candidate, "lena", "better on jazz")
+    assert (promotion.gate_passed, promotion.override_reason) == (True, "")
 
 
 @pytest.mark.django_db(transaction=True)

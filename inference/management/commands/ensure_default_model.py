@@ -12,6 +12,11 @@ from inference.errors import CheckpointError
 from inference.registry import UNTRAINED_NAME, model_version_register, starter_model_install, untrained_model_create
 from inference.starter import STARTER_CHECKPOINT
 
+# The promotion gate asks for a written reason when a model that is not shown to be better replaces
+# the active one; these are the system's, recorded with the promotion. (A first activation, with
+# no model active yet, needs none.)
+CONFIGURED_REASON = "ACOUSTICSENSE_MODEL_CHECKPOINT names this checkpoint: the operator chose it."
+PLACEHOLDER_REASON = "The bundled starter model replaces the untrained placeholder of an earlier install."
 
 class Command(BaseCommand):
     help = ("Activate ACOUSTICSENSE_MODEL_CHECKPOINT if set; otherwise, when no model is active, install the "
@@ -20,7 +25,8 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: object) -> None:
         if settings.MODEL_CHECKPOINT:
             try:
-                version = model_version_register(path=Path(settings.MODEL_CHECKPOINT), activate=True)
+                version = model_version_register(path=Path(settings.MODEL_CHECKPOINT), activate=True,
+                                                 override_reason=CONFIGURED_REASON)
             except (CheckpointError, OSError) as error:
                 raise CommandError(f"ACOUSTICSENSE_MODEL_CHECKPOINT: {error}") from error
         else:
@@ -28,7 +34,7 @@ class Command(BaseCommand):
             # The untrained placeholder of an earlier install gives way to the starter model too.
             placeholder = version is None or (version.name.startswith(UNTRAINED_NAME) and not version.trained)
             if placeholder and settings.DEFAULT_MODEL == "starter" and STARTER_CHECKPOINT.exists():
-                version = starter_model_install(activate=True)
+                version = starter_model_install(activate=True, override_reason=PLACEHOLDER_REASON)
             elif version is None:
                 version = untrained_model_create(activate=True)
         note = "" if version.trained else " (untrained: predictions are placeholders, not real)"
