@@ -45,6 +45,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "acousticsense_site.middleware.AnonymousBodyLimitMiddleware",  # after auth: it asks who is calling
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -107,6 +108,8 @@ STORAGES = {
 MAX_UPLOAD_BYTES = env_megabytes(ENV, "ACOUSTICSENSE_MAX_UPLOAD_MB", 200)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# Without a session or an Authorization header a request body may be at most this large (413 above).
+ANONYMOUS_BODY_MAX_BYTES = 2 * 1024 * 1024
 MAX_AUDIO_SECONDS = env_int(ENV, "ACOUSTICSENSE_MAX_AUDIO_SECONDS", 20 * 60, minimum=1)
 
 # Model: a checkpoint to register and activate on start (bring your own model), and where

@@ -26,24 +26,25 @@ def figures(name: str, **counts: object) -> None:
 
 
 @pytest.fixture
-def live_web(worker_env) -> Iterator[str]:
+def live_web(worker_env, tmp_path) -> Iterator[str]:
     """gunicorn serving the product on a loopback port (4 sync workers), as in production."""
     port = free_port()
     env = dict(worker_env, ACOUSTICSENSE_API_RATE="100000/min", ACOUSTICSENSE_API_CLASSIFY_RATE="100000/min")
+    log = tmp_path / "gunicorn.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "acousticsense_site.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", "4", "--timeout", "120", "--log-level", "warning", "--error-logfile", str(ROOT / "var" / "gunicorn-test.log")],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+         "--workers", "4", "--timeout", "120", "--log-level", "warning", "--error-logfile", str(log)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
         try:
-            requests.get(f"{url}/api/schema/", timeout=2)
+            requests.get(f"{url}/admin/login/", timeout=5)
             break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
-                raise AssertionError(f"gunicorn did not start: {process.stderr.read()}")
+                raise AssertionError(f"gunicorn did not start: {log.read_text() if log.exists() else ''}")
             time.sleep(0.3)
     yield url
     process.terminate()
