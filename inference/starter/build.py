@@ -15,15 +15,14 @@ import dataclasses
 from pathlib import Path
 from typing import Callable, Sequence
 
-from ..audio import supported_extensions
 from ..features import PreprocessingConfig
 from ..model import LoadedModel
 from ..teacher import mapping
 from ..training import initial_state
 from .charts import training_curves_png
 from .distil import DistilConfig, Recording, agreement, distil, student_checkpoint
-from .pool import (SPLITS, PoolError, PoolFile, audio_file, download_packages, file_licence, read_manifest,
-                   unpack_package)
+from .pool import (SPLITS, PoolError, PoolFile, audio_file, decoding_problem, download_packages, file_licence,
+                   read_manifest, unpack_package)
 from .targets import compute_targets, load_targets, save_targets
 
 Say = Callable[[str], None]
@@ -34,14 +33,13 @@ def fetch_pool(files: Sequence[PoolFile], work_dir: Path, *, say: Say = print) -
     packages = list(dict.fromkeys(f.package for f in files))
     say(f"[pool] {len(files)} recordings, {sum(f.duration_s for f in files) / 3600:.1f} h "
         f"from {len(packages)} packages")
+    problem = decoding_problem(files)  # before hours of downloading
+    if problem:
+        raise PoolError(problem)
     debs = download_packages(packages, work_dir / "debs")
     for index, package in enumerate(packages, 1):
         say(f"[pool] unpacking {package} ({index}/{len(packages)})")
         unpack_package(debs[package], work_dir / "unpacked" / package)
-    undecodable = sorted({Path(f.path).suffix.lower().lstrip(".") for f in files} - supported_extensions())
-    if undecodable:
-        raise PoolError(f"this machine cannot decode {', '.join(undecodable)} (the pool needs ffmpeg: apt-get "
-                        "install ffmpeg)")
     checked = []
     for item in files:
         licence = file_licence(item, work_dir / "unpacked" / item.package)
