@@ -116,6 +116,12 @@ class TrackMetadataSerializer(serializers.Serializer):
     title = serializers.CharField(required=False, allow_blank=True, max_length=300)
     artist = serializers.CharField(required=False, allow_blank=True, max_length=300)
     album = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    genre = serializers.CharField(
+        required=False, allow_blank=True, max_length=64,
+        help_text="The genre the CMS already knows (an active genre's name or slug). Recorded as a catalog label "
+                  "(a decision of source `catalog`, used by exports and training); the same genre again records "
+                  "nothing, and it never overrides an editor's decision (the answer's `reviewed_genre` shows what "
+                  "stands). Unknown: 400 `unknown_genre`; inactive: 400 `inactive_genre`.")
 
 
 class TrackCreateSerializer(TrackMetadataSerializer):
@@ -135,12 +141,6 @@ class TrackFilterSerializer(serializers.Serializer):
 
 # -- tag changes -------------------------------------------------------------------------------
 
-    genre = serializers.CharField(
-        required=False, allow_blank=True, max_length=64,
-        help_text="The genre the CMS already knows (an active genre's name or slug). Recorded as a catalog label "
-                  "(a decision of source `catalog`, used by exports and training); the same genre again records "
-                  "nothing, and it never overrides an editor's decision (the answer's `reviewed_genre` shows what "
-                  "stands). Unknown: 400 `unknown_genre`; inactive: 400 `inactive_genre`.")
 class ChangesQuerySerializer(serializers.Serializer):
     cursor = serializers.CharField(required=False, allow_blank=True,
                                    help_text="next_cursor of the previous page; omit to start at the beginning.")
@@ -159,6 +159,8 @@ class TagChangeSerializer(serializers.ModelSerializer):
     genre = GenreRefSerializer()
     secondary_genre = GenreRefSerializer(allow_null=True)
     action = serializers.ChoiceField(choices=DecisionAction.choices)
+    source = serializers.ChoiceField(choices=DecisionSource.choices,
+                                     help_text="review, bulk, or catalog (a genre an import or a CMS already gave).")
     proposal = serializers.SerializerMethodField()
     editor = serializers.CharField(source="editor.get_username")
     decided_at = serializers.DateTimeField(source="created_at")
@@ -178,6 +180,4 @@ class TagChangeSerializer(serializers.ModelSerializer):
 class TagChangesPageSerializer(serializers.Serializer):
     changes = TagChangeSerializer(many=True)
     next_cursor = serializers.CharField(help_text="Send as ?cursor= next time (also when there were no changes).")
-    source = serializers.ChoiceField(choices=DecisionSource.choices,
-                                     help_text="review, bulk, or catalog (a genre an import or a CMS already gave).")
     has_more = serializers.BooleanField(help_text="More changes are waiting: ask again at once.")
