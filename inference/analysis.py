@@ -112,7 +112,7 @@ def analyze_samples(samples: np.ndarray, sr: int, info: AudioInfo, model: Loaded
         regions = top_regions(attention, cfg)
     timings["attention"] = _ms(start)
 
-    window_probs = _softmax(logits)
+    window_probs = _softmax(logits / model.temperature)  # temperature scaling (1.0 when never fitted)
     probs = window_probs.mean(axis=0)
     probs = probs / probs.sum()
     order = np.argsort(-probs, kind="stable")[:top_k]

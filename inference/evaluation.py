@@ -1,5 +1,6 @@
 """Scores of a model on labelled tracks: top-1, top-3, per-genre precision/recall/F1, a confusion
-matrix and its picture. Plain Python (no Django): takes ranked predictions or a loaded model.
+matrix and its picture, and calibration (ECE and reliability bins, with the model's temperature
+and without it). Plain Python (no Django): takes ranked predictions or a loaded model.
 
 Conventions: precision of a genre never predicted is 0 (as is recall of one never true); the
 macro F1 averages over genres that are true or predicted at least once. Predictions outside the
@@ -8,9 +9,13 @@ label list (a model with another taxonomy) count as wrong and land in an "(other
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+
+from .calibration import calibration_summary, nll, untempered
 
 OTHER = "(other)"
 
@@ -77,20 +82,83 @@ def rank_labels(labels: Sequence[str], probabilities: Sequence[float]) -> list[s
     return [labels[i] for i in order]
 
 
+@dataclass
+class Predictions:
+    """One model's probabilities on labelled tracks, in the model's own label order: as served
+    (logits divided by ``temperature``) and untempered (T = 1)."""
+
+    model_labels: list[str]
+    probabilities: np.ndarray = field(repr=False)   # [tracks, labels]
+    untempered: np.ndarray = field(repr=False)      # [tracks, labels]
+    temperature: float | None = 1.0  # None: several (cross-validated predictions of fold models)
+    name: str = ""
+
+    def ranked(self, untempered_: bool = False) -> list[list[str]]:
+        probs = self.untempered if untempered_ else self.probabilities
+        return [rank_labels(self.model_labels, row) for row in probs]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "labels": list(self.model_labels), "temperature": self.temperature,
+                "probabilities": np.round(self.probabilities, 6).tolist(),
+                "untempered": np.round(self.untempered, 6).tolist()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Predictions:
+        n = len(data["labels"])
+        return cls(list(data["labels"]), np.asarray(data["probabilities"], dtype=np.float64).reshape(-1, n),
+                   np.asarray(data["untempered"], dtype=np.float64).reshape(-1, n),
+                   None if data.get("temperature") is None else float(data["temperature"]),
+                   str(data.get("name", "")))
+
+
+def predict(model: Any, items: Iterable[EvaluationItem], *, progress: Callable[[int], None] | None = None,
+            name: str = "") -> Predictions:
+    """Run a loaded model (inference.model.LoadedModel) over each track exactly as the worker
+    does (inference.analysis.analyze_file, without attention)."""
+    from .analysis import analyze_file
+
+    temperature = float(getattr(model, "temperature", 1.0))
+    served, raw = [], []
+    for i, item in enumerate(items):
+        result = analyze_file(item.path, model, top_k=1, with_attention=False)
+        served.append(result.probabilities)
+        window = untempered(np.asarray(result.window_scores), temperature)
+        raw.append(window.mean(axis=0))
+        if progress:
+            progress(i + 1)
+    n = len(model.labels)
+    return Predictions(list(model.labels), np.asarray(served, dtype=np.float64).reshape(-1, n),
+                       np.asarray(raw, dtype=np.float64).reshape(-1, n), temperature, name)
+
+
+def calibration_report(truth: Sequence[str], predictions: Predictions) -> dict[str, Any]:
+    """ECE, NLL and reliability bins as served and before the temperature (T = 1)."""
+    index = {name: i for i, name in enumerate(predictions.model_labels)}
+    known = [i for i, t in enumerate(truth) if t in index]
+    out: dict[str, Any] = {"temperature": predictions.temperature}
+    for suffix, probs in (("", predictions.probabilities), ("_before_temperature", predictions.untempered)):
+        top1 = [predictions.model_labels[int(j)] for j in probs.argmax(axis=1)] if len(probs) else []
+        summary = calibration_summary(probs, [p == t for p, t in zip(top1, truth)])
+        out["ece" + suffix] = summary["ece"]
+        out["mean_confidence" + suffix] = summary["mean_confidence"]
+        out["bins" + suffix] = summary["bins"]
+        out["nll" + suffix] = (nll(probs[known], [index[truth[i]] for i in known]) if known else None)
+    return out
+
+
+def score_predictions(truth: Sequence[str], predictions: Predictions, labels: Sequence[str]) -> dict:
+    """``classification_report`` of the served probabilities plus their ``calibration``."""
+    report = classification_report(truth, predictions.ranked(), labels)
+    report["calibration"] = calibration_report(truth, predictions)
+    return report
+
+
 def evaluate_model(model: Any, items: Iterable[EvaluationItem], labels: Sequence[str], *,
                    progress: Callable[[int], None] | None = None) -> dict:
     """Run a loaded model (inference.model.LoadedModel) over each track exactly as the worker
     does (inference.analysis.analyze_file, without attention) and score it against ``labels``."""
-    from .analysis import analyze_file
-
-    truth, ranked = [], []
-    for i, item in enumerate(items):
-        result = analyze_file(item.path, model, top_k=1, with_attention=False)
-        truth.append(item.genre)
-        ranked.append(rank_labels(result.labels, result.probabilities))
-        if progress:
-            progress(i + 1)
-    return classification_report(truth, ranked, labels)
+    items = list(items)
+    return score_predictions([item.genre for item in items], predict(model, items, progress=progress), labels)
 
 
 def confusion_png_bytes(rows: Sequence[str], columns: Sequence[str], matrix: Any, *, title: str = "",

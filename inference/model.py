@@ -69,6 +69,13 @@ class LoadedModel:
     def trained(self) -> bool:
         return bool(self.training.get("trained", False))
 
+    @property
+    def temperature(self) -> float:
+        """Logits are divided by this before the softmax: fitted on validation tracks at training
+        (inference.calibration); 1.0 for checkpoints without one."""
+        value = self.training.get("temperature", 1.0)
+        return float(value) if isinstance(value, (int, float)) and value > 0 else 1.0
+
     def _autocast(self) -> Any:
         if self.device.type == "cpu" and self.cpu_bf16:
             return torch.autocast("cpu", dtype=torch.bfloat16)

@@ -88,22 +88,50 @@ def pipeline_overview() -> dict[str, object]:
     }
 
 
-def evaluation_summary(model_version: ModelVersion) -> dict[str, Any] | None:
-    """What a comparison page shows: test top-1/top-3/macro F1 of the version and of the model
-    it was compared with, per-genre rows and the confusion picture's URL; None if never evaluated."""
+def evaluation_summary(model_version: ModelVersion, key: str | None = None) -> dict[str, Any] | None:
+    """What a comparison page shows: test top-1/top-3/macro F1 (and ECE) of the version and of the
+    model it was compared with, per-genre rows and the pictures' URLs; None if never evaluated.
+    Without ``key``: the latest evaluation on an export's test split (``metrics["test"]``); with
+    it, that entry of ``metrics["evaluations"]`` (see inference.retraining.model_version_evaluate)."""
     metrics = model_version.metrics or {}
-    test = metrics.get("test")
-    if not test or not test.get("candidate"):
-        return None
+    evaluations = metrics.get("evaluations") or {}
+    if key is None:
+        test = metrics.get("test")
+        if not test or not test.get("candidate"):
+            return None
+        candidate, active, tracks = test["candidate"], test.get("active"), test["tracks"]
+        confusion, export_id = metrics.get("confusion"), metrics.get("export_id")
+        key = metrics.get("evaluation_key") or (f"export:{export_id}:test" if export_id else None)
+        entry = evaluations.get(key) or {}
+        images = {"confusion": metrics.get("confusion_png"), "confusion_active": metrics.get("confusion_active_png"),
+                  "reliability": (entry.get("images") or {}).get("reliability")}
+        description = (entry.get("set") or {}).get("description") or f"export #{export_id}, test split"
+    else:
+        entry = evaluations.get(key)
+        if not entry or not entry.get("candidate"):
+            return None
+        candidate, active, tracks = entry["candidate"], entry.get("active"), entry["tracks"]
+        confusion, export_id = candidate.get("confusion"), entry["set"].get("export_id")
+        images, description = entry.get("images") or {}, entry["set"].get("description", key)
     keys = ("model_version", "trained", "tracks", "top1", "top3", "macro_f1")
-    candidate, active = test["candidate"], test.get("active")
+
+    def brief(scores: dict[str, Any]) -> dict[str, Any]:
+        cal = scores.get("calibration") or {}
+        return {**{k: scores.get(k) for k in keys}, "ece": cal.get("ece"),
+                "ece_before_temperature": cal.get("ece_before_temperature"), "temperature": cal.get("temperature"),
+                "mean": scores.get("mean"), "std": scores.get("std")}
+
     genres = [{"genre": genre, "candidate": scores, "active": active["per_genre"].get(genre) if active else None}
               for genre, scores in candidate["per_genre"].items()]
+
+    def url(name: str) -> str | None:
+        return settings.MEDIA_URL + images[name] if images.get(name) else None
+
     return {
-        "export_id": metrics.get("export_id"), "tracks": test["tracks"],
-        "candidate": {k: candidate.get(k) for k in keys}, "active": {k: active.get(k) for k in keys} if active else None,
-        "per_genre": genres, "confusion": metrics.get("confusion"),
-        "confusion_png_url": settings.MEDIA_URL + metrics["confusion_png"] if metrics.get("confusion_png") else None,
-        "confusion_active_png_url": (settings.MEDIA_URL + metrics["confusion_active_png"]
-                                     if metrics.get("confusion_active_png") else None),
+        "export_id": export_id, "tracks": tracks, "evaluation_key": key, "description": description,
+        "candidate": brief(candidate), "active": brief(active) if active else None,
+        "per_genre": genres, "confusion": confusion,
+        "confusion_png_url": url("confusion"), "confusion_active_png_url": url("confusion_active"),
+        "reliability_png_url": url("reliability"),
+        "evaluations": sorted(evaluations, key=lambda k: evaluations[k].get("evaluated_at") or "", reverse=True),
     }

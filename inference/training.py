@@ -8,8 +8,12 @@ best weights (by validation loss, or accuracy) and the metrics, ready for
 Each track is decoded and turned into a normalised log-mel once (kept in memory). An epoch
 draws ``crops_per_track`` random windows of ``window_frames`` from every training track,
 masks random time and frequency bands (SpecAugment) and optionally mixes pairs (mixup).
-Class weights (inverse frequency) keep rare genres from being ignored. Validation scores each
-validation track as inference does: every window, mean of the per-window softmax.
+Class weights keep rare genres from being ignored without letting a genre with one example
+dominate: by default 1/sqrt(frequency), capped (see ``class_weights``). Validation scores each
+validation track as inference does: every window, mean of the per-window softmax; with no
+validation tracks, training runs the fixed number of epochs and keeps the last one. After
+training, one temperature T is fitted on the validation tracks (``inference.calibration``) and
+stored in the checkpoint's training facts; inference divides the logits by it.
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ import torch
 from torch.nn import functional as F
 
 from .audio import load_audio
+from .calibration import calibration_summary, fit_temperature, nll, track_probabilities
 from .checkpoint import ModelCheckpoint, adapt_image_state_dict, canonical_architecture, load_checkpoint
 from .errors import CheckpointError
 from .features import PreprocessingConfig, cut_windows, log_mel, normalise
@@ -35,6 +40,8 @@ from .model import build_vit, select_device
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
 MONITORS = ("val_loss", "val_accuracy")
+CLASS_WEIGHTS = ("none", "sqrt", "inverse")
+WEIGHT_CAP = 3.0  # no class weighs more than 3× the mean class weight
 
 
 @dataclass(frozen=True)
@@ -65,12 +72,18 @@ class TrainingConfig:
     freq_masks: int = 2
     freq_mask_bins: int = 0     # widest frequency mask; 0: n_mels // 8
     mixup_alpha: float = 0.0    # 0: no mixup; e.g. 0.2
-    class_weights: bool = True
+    class_weights: str = "sqrt"  # "none", "sqrt" (1/sqrt(frequency), capped) or "inverse" (1/frequency)
+    temperature_scaling: bool = True  # fit T on the validation tracks after training
+    temperature_min_tracks: int = 10  # fewer validation tracks than this: T stays 1 (one scalar overfits 3 tracks)
     seed: int = 0
     device: str | None = None   # None/"auto": CUDA when present
     max_duration_s: float = 1200.0
 
     def __post_init__(self) -> None:
+        if isinstance(self.class_weights, bool):  # earlier configs: True meant inverse frequency
+            object.__setattr__(self, "class_weights", "inverse" if self.class_weights else "none")
+        if self.class_weights not in CLASS_WEIGHTS:
+            raise ValueError(f"class_weights must be one of {CLASS_WEIGHTS}")
         canonical_architecture(self.architecture)
         for name in ("epochs", "batch_size", "crops_per_track"):
             if getattr(self, name) < 1:
@@ -93,12 +106,13 @@ class TrainingResult:
     history: list[dict[str, Any]]
     config: TrainingConfig
     init: str = "random"
+    temperature: float = 1.0  # divides the logits at inference (fitted on the val split; 1.0: none)
 
     def checkpoint(self, **training: Any) -> ModelCheckpoint:
         """A checkpoint in the one inference format; ``training`` adds facts (e.g. export_id)."""
         facts = {"trained": True, "epochs": len(self.history), "best_epoch": self.metrics.get("best_epoch"),
                  "metrics": self.metrics, "history": self.history, "config": asdict(self.config),
-                 "init": self.init, **training}
+                 "init": self.init, "temperature": self.temperature, **training}
         return ModelCheckpoint(self.architecture, list(self.labels), self.preprocessing, facts, self.state_dict)
 
 
@@ -134,12 +148,25 @@ def spec_augment(window: np.ndarray, cfg: PreprocessingConfig, config: TrainingC
     return window
 
 
-def class_weights(labels: Sequence[int], n_classes: int) -> np.ndarray:
-    """Inverse-frequency weights (mean 1 over the classes present); absent classes get 1."""
+def class_weights(labels: Sequence[int], n_classes: int, mode: str = "sqrt", cap: float = WEIGHT_CAP) -> np.ndarray:
+    """Per-class loss weights; absent classes get 1.
+
+    "sqrt": 1/sqrt(count), scaled to mean 1 over the classes present, then capped at ``cap``
+    (3× the mean): with 1–5 examples per genre the rarest weighs ≈2.2× the commonest instead of
+    5× (inverse frequency), and a lone example among well-filled genres at most 3× the mean, so
+    predictions are not pushed towards the rarest genres.
+    "inverse": count·weight equal for every present class (mean 1), uncapped (the earlier rule).
+    "none": all 1."""
+    if mode not in CLASS_WEIGHTS:
+        raise ValueError(f"class weights must be one of {CLASS_WEIGHTS}, got {mode!r}")
     counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=n_classes).astype(np.float64)
     present = counts > 0
     weights = np.ones(n_classes)
-    weights[present] = counts[present].sum() / (present.sum() * counts[present])
+    if mode == "inverse":
+        weights[present] = counts[present].sum() / (present.sum() * counts[present])
+    elif mode == "sqrt":
+        raw = 1.0 / np.sqrt(counts[present])
+        weights[present] = np.minimum(raw / raw.mean(), cap)
     return weights.astype(np.float32)
 
 
@@ -196,19 +223,20 @@ def _validation_windows(mels: list[np.ndarray], cfg: PreprocessingConfig) -> tup
     return np.concatenate(windows), np.concatenate(owners)
 
 
-def _track_probabilities(model: torch.nn.Module, windows: np.ndarray, owners: np.ndarray, n_tracks: int,
-                         device: torch.device, batch: int) -> np.ndarray:
-    """Per track: mean of the per-window softmax (what inference.analysis reports)."""
+def _window_logits(model: torch.nn.Module, windows: np.ndarray, device: torch.device, batch: int) -> np.ndarray:
     model.eval()
-    probs = []
+    logits = []
     with torch.inference_mode():
         for i in range(0, len(windows), batch):
             x = torch.as_tensor(windows[i:i + batch], device=device).unsqueeze(1)
-            probs.append(torch.softmax(model(x).float(), dim=-1).cpu().numpy())
-    window_probs = np.concatenate(probs).astype(np.float64)
-    out = np.zeros((n_tracks, window_probs.shape[1]))
-    np.add.at(out, owners, window_probs)
-    return out / np.bincount(owners, minlength=n_tracks)[:, None]
+            logits.append(model(x).float().cpu().numpy())
+    return np.concatenate(logits).astype(np.float64)
+
+
+def _track_probabilities(model: torch.nn.Module, windows: np.ndarray, owners: np.ndarray, n_tracks: int,
+                         device: torch.device, batch: int) -> np.ndarray:
+    """Per track: mean of the per-window softmax (what inference.analysis reports at T = 1)."""
+    return track_probabilities(_window_logits(model, windows, device, batch), owners, n_tracks)
 
 
 def _score(track_probs: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
@@ -241,7 +269,8 @@ def train(examples: Sequence[TrainingExample], labels: Sequence[str], preprocess
           config: TrainingConfig = TrainingConfig(), *, init_state: dict[str, torch.Tensor] | None = None,
           init_note: str = "random", features: dict[str, np.ndarray] | None = None, progress: bool = False,
           on_epoch: Callable[[dict[str, Any]], None] | None = None) -> TrainingResult:
-    """Train on the ``train`` examples, stop early on the ``val`` ones; ``test`` ones are ignored.
+    """Train on the ``train`` examples, stop early on the ``val`` ones (with none: run all epochs,
+    keep the last) and fit the temperature on them; ``test`` ones are ignored.
 
     ``features`` is an optional cache {path: normalised log-mel}; missing tracks are computed
     once and added to it. ``on_epoch`` receives each epoch's entry of the history."""
@@ -277,7 +306,7 @@ def train(examples: Sequence[TrainingExample], labels: Sequence[str], preprocess
     model.to(device)
     train_mels = [cache[e.path] for e in train_set]
     train_labels = np.array([e.label for e in train_set], dtype=np.int64)
-    weights = class_weights(train_labels, n_classes) if config.class_weights else np.ones(n_classes, np.float32)
+    weights = class_weights(train_labels, n_classes, config.class_weights)
     weight_t = torch.as_tensor(weights, device=device)
     val_labels = np.array([e.label for e in val_set], dtype=np.int64)
     val_windows, val_owners = (_validation_windows([cache[e.path] for e in val_set], cfg) if val_set
@@ -334,7 +363,8 @@ def train(examples: Sequence[TrainingExample], labels: Sequence[str], preprocess
             entry["val_loss"], entry["val_accuracy"] = _score(val_probs, val_labels)
         entry["monitor_loss"] = entry.get("val_loss", entry["train_loss"])
         entry["seconds"] = round(time.perf_counter() - epoch_start, 3)
-        improved = _improved(entry, best, config)
+        # Without validation tracks there is nothing to select on: the last epoch is kept.
+        improved = _improved(entry, best, config) if val_set else True
         if improved:
             best, stale = dict(entry), 0
             best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
@@ -348,16 +378,34 @@ def train(examples: Sequence[TrainingExample], labels: Sequence[str], preprocess
         (bar.write if progress else log.info)(line)
         if on_epoch:
             on_epoch(dict(entry))
-        if config.patience and stale >= config.patience:
+        if val_set and config.patience and stale >= config.patience:
             break
     bar.close()
     assert best is not None
     stopped_early = len(history) < config.epochs
+    temperature, calibration = 1.0, {"fitted": False, "reason": "no validation tracks" if not val_set else
+                                     "temperature scaling switched off" if not config.temperature_scaling else
+                                     f"only {len(val_set)} validation tracks (at least "
+                                     f"{config.temperature_min_tracks} needed)"}
+    if val_set and config.temperature_scaling and len(val_set) >= config.temperature_min_tracks:
+        model.load_state_dict(best_state)
+        val_logits = _window_logits(model, val_windows, device, config.batch_size * 4)
+        temperature = fit_temperature(val_logits, val_owners, val_labels)
+        before = track_probabilities(val_logits, val_owners, len(val_set))
+        after = track_probabilities(val_logits, val_owners, len(val_set), temperature)
+        calibration = {
+            "fitted": True, "on": "val", "tracks": len(val_set), "temperature": temperature,
+            "nll_before": nll(before, val_labels), "nll_after": nll(after, val_labels),
+            "ece_before": calibration_summary(before, before.argmax(axis=1) == val_labels)["ece"],
+            "ece_after": calibration_summary(after, after.argmax(axis=1) == val_labels)["ece"],
+        }
     metrics = {
         "best_epoch": best["epoch"], "train_loss": best["train_loss"], "first_train_loss": history[0]["train_loss"],
         "val_loss": best.get("val_loss"), "val_accuracy": best.get("val_accuracy"),
         "train_tracks": len(train_set), "val_tracks": len(val_set), "epochs_run": len(history),
-        "stopped_early": stopped_early, "class_weights": [round(float(w), 6) for w in weights],
+        "stopped_early": stopped_early, "selected": "best validation epoch" if val_set else "last epoch",
+        "class_weights": [round(float(w), 6) for w in weights], "class_weighting": config.class_weights,
+        "temperature": temperature, "calibration": calibration,
         "device": str(device), "feature_seconds": round(feature_s, 3),
         "seconds": round(time.perf_counter() - started, 3),
     }
@@ -365,4 +413,4 @@ def train(examples: Sequence[TrainingExample], labels: Sequence[str], preprocess
         entry.pop("monitor_loss", None)
     return TrainingResult(architecture=architecture, labels=labels, preprocessing=cfg,
                           state_dict=copy.copy(best_state), metrics=metrics, history=history, config=config,
-                          init=init_note)
+                          init=init_note, temperature=temperature)

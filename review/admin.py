@@ -120,7 +120,7 @@ class ClaimAdmin(admin.ModelAdmin):
 from django import forms  # noqa: E402
 from django.utils.html import format_html, format_html_join  # noqa: E402
 
-from review.exports import ExportError, export_directory, label_export_create  # noqa: E402
+from review.exports import ExportError, export_directory, label_export_create, split_rule  # noqa: E402
 from review.models import LabelExport  # noqa: E402
 
 
@@ -128,11 +128,21 @@ class LabelExportCreateForm(forms.ModelForm):
     """The add page is the "Create export" form: everything else is computed by the service."""
 
     with_audio = forms.BooleanField(required=False, label="Include the audio (export.zip)")
+    split = forms.CharField(
+        required=False, initial="0.8,0.1,0.1", label="Split (train,val,test)",
+        help_text="Fractions of a split stratified by genre and grouped by artist, or 'hash' for the fixed "
+                  "artist-hash 80/10/10 rule of earlier exports.")
 
     class Meta:
         model = LabelExport
         fields = ["since"]
         labels = {"since": "Only decisions made after export"}
+
+    def clean_split(self) -> str | dict[str, float]:
+        try:
+            return split_rule(self.cleaned_data.get("split"))
+        except ExportError as exc:
+            raise forms.ValidationError(str(exc)) from exc
 
 
 @admin.register(LabelExport)
@@ -148,7 +158,7 @@ class LabelExportAdmin(admin.ModelAdmin):
         return super().get_form(request, obj, **kwargs)
 
     def get_fields(self, request: HttpRequest, obj: LabelExport | None = None) -> list[str]:
-        return ["since", "with_audio"] if obj is None else self.readonly_fields
+        return ["since", "with_audio", "split"] if obj is None else self.readonly_fields
 
     def get_readonly_fields(self, request: HttpRequest, obj: LabelExport | None = None) -> list[str]:
         return [] if obj is None else self.readonly_fields
@@ -159,7 +169,8 @@ class LabelExportAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: LabelExport, form: forms.ModelForm, change: bool) -> None:
         try:
             export = label_export_create(created_by=request.user, since=form.cleaned_data.get("since"),
-                                         with_audio=form.cleaned_data.get("with_audio", False))
+                                         with_audio=form.cleaned_data.get("with_audio", False),
+                                         split=form.cleaned_data.get("split"))
         except ExportError as exc:
             raise ValueError(str(exc)) from exc
         obj.__dict__.update({k: v for k, v in export.__dict__.items() if not k.startswith("_")})

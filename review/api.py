@@ -33,6 +33,9 @@ class CanExportLabels(permissions.BasePermission):
 class ExportCreateSerializer(serializers.Serializer):
     since = serializers.IntegerField(required=False, min_value=1, help_text="Only decisions after this export.")
     with_audio = serializers.BooleanField(default=False, help_text="Also write a zip with the audio files.")
+    split = serializers.CharField(required=False, default="", help_text=(
+        "train,val,test fractions of a split stratified by genre and grouped by artist (default 0.8,0.1,0.1), "
+        "or 'hash' for the artist-hash rule of earlier exports."))
 
 
 class ExportFileSerializer(serializers.Serializer):
@@ -72,7 +75,8 @@ class ExportListCreateView(APIView):
         body.is_valid(raise_exception=True)
         try:
             export = label_export_create(created_by=request.user, since=body.validated_data.get("since"),
-                                         with_audio=body.validated_data["with_audio"])
+                                         with_audio=body.validated_data["with_audio"],
+                                         split=body.validated_data.get("split") or None)
         except ExportError as error:
             raise ApiError(error.code.value, str(error), status.HTTP_400_BAD_REQUEST) from error
         return Response(ExportSerializer(export, context={"request": request}).data, status=status.HTTP_201_CREATED)

@@ -4,8 +4,12 @@ One row per reviewed track, from its latest decision. The files hold no export i
 rows are sorted by track id, JSON keys are sorted and zip entries carry a fixed date, so the
 same decisions always give the same bytes (the export's number is the folder's name).
 
-Split: a hash of the artist (case-folded, whitespace collapsed) or, when the artist is empty,
-of the track's SHA-256 picks train/val/test (80/10/10), so one artist never spans two splits.
+Split (``split``): by default train/val/test 80/10/10 *stratified by genre and grouped by
+artist* (inference.splits: every genre with an artist is in train, one artist never spans two
+splits, the split depends only on the exported labels); other fractions with e.g. "0.6,0.2,0.2".
+``split="hash"`` keeps the rule of earlier exports: a hash of the artist (case-folded, whitespace
+collapsed) or, when the artist is empty, of the track's SHA-256 picks the split (80/10/10),
+stable as the catalogue grows but blind to genres.
 """
 from __future__ import annotations
 
@@ -26,9 +30,11 @@ from django.db import transaction
 from django.db.models import Max
 
 from catalog.models import Genre
+from inference.splits import DEFAULT_FRACTIONS, parse_fractions, stratified_group_split
 from review.models import Decision, LabelExport
 
-SPLITS = (("train", 80), ("val", 10), ("test", 10))  # percent, in order
+SPLITS = (("train", 80), ("val", 10), ("test", 10))  # percent, in order (the legacy hash rule)
+HASH_SPLIT = "hash"
 MANIFEST_JSONL = "manifest.jsonl"
 MANIFEST_CSV = "manifest.csv"
 EXPORT_JSON = "export.json"
@@ -43,6 +49,7 @@ _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip entry can carry
 class ExportErrorCode(enum.Enum):
     UNKNOWN_EXPORT = "unknown_export"
     MISSING_AUDIO = "missing_audio"
+    BAD_SPLIT = "bad_split"
 
 
 class ExportError(Exception):
@@ -82,7 +89,7 @@ def _row(decision: Decision, labels: list[str]) -> dict[str, Any]:
         "genre": genre,
         "secondary_genre": decision.secondary_genre.name if decision.secondary_genre else "",
         "label_index": labels.index(genre) if genre in labels else None,  # None: genre inactive now
-        "split": split_for(artist=track.artist, sha256=track.sha256),
+        "split": "",  # filled in by _assign_splits, which sees all rows
         "action": decision.action,
         "source": decision.source,
         "model_version": decision.model_version.name if decision.model_version else "",
@@ -170,10 +177,42 @@ def _written(path: Path) -> _Written:
     return _Written(path.name, digest.hexdigest(), path.stat().st_size)
 
 
+def split_rule(split: str | dict[str, float] | None) -> str | dict[str, float]:
+    """``"hash"`` (the legacy rule) or the train/val/test fractions of a stratified split;
+    ExportError (bad_split) when neither."""
+    if split is None or (isinstance(split, str) and not split.strip()):
+        return dict(DEFAULT_FRACTIONS)
+    if isinstance(split, str) and split.strip().lower() == HASH_SPLIT:
+        return HASH_SPLIT
+    try:
+        return parse_fractions(split)
+    except ValueError as exc:
+        raise ExportError(ExportErrorCode.BAD_SPLIT, f"{exc} (or 'hash' for the artist-hash rule)") from exc
+
+
+def _assign_splits(rows: list[dict[str, Any]], rule: str | dict[str, float]) -> dict[str, Any]:
+    """Fill each row's split; returns the split rule as export.json records it."""
+    if rule == HASH_SPLIT:
+        for row in rows:
+            row["split"] = split_for(artist=row["artist"], sha256=row["sha256"])
+        # Byte-for-byte what earlier exports wrote, so they re-run identically.
+        return {"key": "sha256 of the artist (case-folded, whitespace collapsed), else of the track's sha256",
+                "percent": dict(SPLITS)}
+    items = [(split_key(artist=row["artist"], sha256=row["sha256"]), row["genre"]) for row in rows]
+    for row, name in zip(rows, stratified_group_split(items, rule)):
+        row["split"] = name
+    return {"rule": "stratified", "fractions": dict(rule), "stratify": "genre",
+            "group": "artist (case-folded, whitespace collapsed), else the track's sha256",
+            "note": "every genre with an artist has one in train; one artist never spans two splits"}
+
+
 def label_export_create(*, created_by: AbstractBaseUser | None = None, since: int | LabelExport | None = None,
-                        with_audio: bool = False, out: str | Path | None = None) -> LabelExport:
+                        with_audio: bool = False, out: str | Path | None = None,
+                        split: str | dict[str, float] | None = None) -> LabelExport:
     """Export the latest decision of every reviewed track (only those decided after export
-    ``since`` when given) to MEDIA_ROOT/exports/<id>/ (or ``out``) and record it."""
+    ``since`` when given) to MEDIA_ROOT/exports/<id>/ (or ``out``) and record it. ``split``:
+    train,val,test fractions of a stratified split (default 0.8,0.1,0.1) or "hash"."""
+    rule = split_rule(split)
     if since is not None and not isinstance(since, LabelExport):
         found = LabelExport.objects.filter(pk=since).first()
         if found is None:
@@ -185,6 +224,7 @@ def label_export_create(*, created_by: AbstractBaseUser | None = None, since: in
     after = since.last_decision_id if since else 0
     labels = list(Genre.objects.filter(active=True).order_by("order", "name").values_list("name", flat=True))
     rows = [_row(decision, labels) for decision in _decisions(after=after, upto=upto)]
+    recorded_rule = _assign_splits(rows, rule)
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["genre"]] = counts.get(row["genre"], 0) + 1
@@ -193,8 +233,7 @@ def label_export_create(*, created_by: AbstractBaseUser | None = None, since: in
     split_counts = {name: sum(1 for row in rows if row["split"] == name) for name, _ in SPLITS}
     summary = {
         "labels": labels, "rows": len(rows), "counts": counts, "split_counts": split_counts,
-        "split_rule": {"key": "sha256 of the artist (case-folded, whitespace collapsed), else of the track's sha256",
-                       "percent": dict(SPLITS)},
+        "split_rule": recorded_rule,
         "since_export": since.pk if since else None, "after_decision_id": after, "last_decision_id": upto,
         "columns": CSV_COLUMNS,
     }

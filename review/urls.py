@@ -2,7 +2,7 @@
 from django.contrib import admin
 from django.urls import path
 
-from review import model_views, views, workstation_views
+from review import model_views, report_views, views, workstation_views
 
 urlpatterns = [
     path("queue/", admin.site.admin_view(views.queue), name="review_queue"),
@@ -16,6 +16,10 @@ urlpatterns = [
     path("models/<int:model_version_id>/promote/", admin.site.admin_view(model_views.model_promote), name="review_model_promote"),
     path("models/<int:model_version_id>/reanalyze/", admin.site.admin_view(model_views.model_reanalyze),
          name="review_model_reanalyze"),
+    path("models/<int:model_version_id>/report/", admin.site.admin_view(report_views.model_update_report),
+         name="review_model_update_report"),
+    path("models/<int:model_version_id>/report.pdf", admin.site.admin_view(report_views.model_update_report_pdf),
+         name="review_model_update_report_pdf"),
     path("agreement/", admin.site.admin_view(model_views.agreement), name="review_agreement"),
     path("agreement/trend.png", admin.site.admin_view(model_views.agreement_trend_image), name="review_agreement_trend"),
     path("agreement/<int:model_version_id>/confusion.png", admin.site.admin_view(model_views.agreement_confusion_image),

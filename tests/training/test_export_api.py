@@ -39,6 +39,11 @@ def test_an_ml_engineer_creates_an_export_and_downloads_its_files(ml_engineer, a
     incremental = ml_engineer.post(URL, {"since": body["id"]}, format="json").json()
     assert incremental["rows"] == 1 and incremental["counts"] == {"Rock": 1} and incremental["since"] == body["id"]
 
+    legacy = ml_engineer.post(URL, {"split": "hash"}, format="json")
+    assert legacy.status_code == 201 and sum(legacy.json()["split_counts"].values()) == 2
+    bad = ml_engineer.post(URL, {"split": "0.9,0.9,0.1"}, format="json")
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_split"
+
 
 def test_bad_requests_and_people_without_the_permission_are_refused(ml_engineer, django_user_model, db):
     unknown = ml_engineer.post(URL, {"since": 999}, format="json")

@@ -53,8 +53,8 @@ def test_manifest_has_one_row_per_reviewed_track_from_its_latest_decision(audio_
     assert row["decision_id"] == latest.pk and row["decided_at"].startswith(f"{latest.created_at:%Y-%m-%dT%H:%M:%S}")
     assert len(row["proposed"]) == 5 and set(row["proposed"][0]) == {"genre", "probability"}
     assert row["label_index"] == export.labels.index("Blues")
-    assert row["split"] == split_for(artist="Ada", sha256=first.sha256)
-    assert rows[1]["split"] == split_for(artist="", sha256=second.sha256)
+    # Default split: stratified by genre, grouped by artist; a genre's only artist trains.
+    assert [r["split"] for r in rows] == ["train", "train"]
 
     table = list(csv.DictReader(io.StringIO((export_directory(export) / MANIFEST_CSV).read_text())))
     assert list(table[0]) == CSV_COLUMNS
@@ -62,6 +62,8 @@ def test_manifest_has_one_row_per_reviewed_track_from_its_latest_decision(audio_
     assert json.loads(table[0]["proposed"]) == row["proposed"]
 
     meta = json.loads((export_directory(export) / EXPORT_JSON).read_text())
+    assert meta["split_rule"]["rule"] == "stratified"
+    assert meta["split_rule"]["fractions"] == {"train": 0.8, "val": 0.1, "test": 0.1}
     assert meta["labels"] == export.labels == [g for g in export.labels]  # active genres, taxonomy order
     assert meta["labels"][:3] == ["Blues", "Classical", "Country"]
     assert export.rows == 2 and export.counts == {"Blues": 1, "Metal": 1}
@@ -79,13 +81,43 @@ def test_one_artist_never_spans_two_splits():
 
 
 def test_a_second_track_of_the_same_artist_lands_in_the_same_split(audio_track, decide):
+    # The artist-hash rule of earlier exports is still there, and still stable as labels grow.
     artist = artist_in("test")
     decide(audio_track("low", artist=artist), "Jazz")
-    first = export_rows(label_export_create())
+    first = label_export_create(split="hash")
     decide(audio_track("high", artist=artist.upper() + " "), "Rock")
-    second = export_rows(label_export_create())
-    assert [row["split"] for row in first] == ["test"]
-    assert [row["split"] for row in second] == ["test", "test"]
+    second = label_export_create(split="hash")
+    assert [row["split"] for row in export_rows(first)] == ["test"]
+    assert [row["split"] for row in export_rows(second)] == ["test", "test"]
+    meta = json.loads((export_directory(second) / EXPORT_JSON).read_text())
+    assert meta["split_rule"] == {  # byte for byte what earlier exports wrote
+        "key": "sha256 of the artist (case-folded, whitespace collapsed), else of the track's sha256",
+        "percent": {"train": 80, "val": 10, "test": 10}}
+
+
+def test_the_default_split_is_stratified_by_genre_and_grouped_by_artist(audio_track, decide, media):
+    genres = ["Jazz"] * 10 + ["Rock"] * 10 + ["Metal"] * 2
+    for n, genre in enumerate(genres):
+        decide(audio_track("low", artist=f"{genre} {n // 2}"), genre)  # two tracks per artist
+    export = label_export_create()
+    rows = export_rows(export)
+    per_artist = {}
+    for row in rows:
+        per_artist.setdefault(row["artist"], set()).add(row["split"])
+    assert all(len(splits) == 1 for splits in per_artist.values())
+    for genre in ("Jazz", "Rock"):  # 5 artists each: 4 train, the fifth in val or test
+        splits = [r["split"] for r in rows if r["genre"] == genre]
+        assert splits.count("train") == 8 and len(set(splits)) == 2
+    assert {r["split"] for r in rows if r["genre"] == "Metal"} == {"train"}  # its only artist trains
+    assert export.split_counts["train"] == 18
+
+    again = label_export_create(split="0.8,0.1,0.1", out=media / "again")
+    assert _files(again) == _files(export)  # the same labels give the same split, byte for byte
+    call_command("export_labels", "--split", "0.6,0.2,0.2", stdout=io.StringIO())
+    meta = json.loads((export_directory(LabelExport.objects.latest("pk")) / EXPORT_JSON).read_text())
+    assert meta["split_rule"]["fractions"] == {"train": 0.6, "val": 0.2, "test": 0.2}
+    with pytest.raises(ExportError, match="sum to 1"):
+        label_export_create(split="0.8,0.8,0.1")
 
 
 def test_running_the_export_again_gives_byte_identical_files(audio_track, decide, editor, tmp_path):

@@ -31,7 +31,8 @@ from tests.training.synthetic import TIMBRES, write_clip
 
 REPO = Path(__file__).resolve().parents[2]
 DEIT_NPZ = REPO.parent / "shared" / "model-init" / "deit_tiny_patch16_224_imagenet.npz"
-FAST = TrainingConfig(epochs=8, batch_size=16, lr=1e-3, patience=4, crops_per_track=4, seed=0)
+FAST = TrainingConfig(epochs=8, batch_size=16, lr=1e-3, patience=4, crops_per_track=4, seed=0,
+                      temperature_min_tracks=6)
 
 
 @pytest.fixture(scope="module")
@@ -54,16 +55,22 @@ def test_training_lowers_the_loss_and_beats_chance_on_validation(synthetic_set):
     assert best["val_loss"] < math.log(3)  # better than a uniform guess
     assert best["val_accuracy"] >= 2 / 3  # chance is 1/3
     assert (best["train_tracks"], best["val_tracks"]) == (18, 6)
-    assert best["class_weights"] == [1.0, 1.0, 1.0]
+    assert best["class_weights"] == [1.0, 1.0, 1.0] and best["class_weighting"] == "sqrt"
+    # A temperature was fitted on the validation tracks; it can only lower their NLL.
+    cal = best["calibration"]
+    assert cal["fitted"] and cal["tracks"] == 6 and cal["temperature"] == result.temperature > 0
+    assert cal["nll_after"] <= cal["nll_before"] + 1e-6
 
     # The result is the one inference format: saved, loaded and run exactly like the worker does.
     ckpt = result.checkpoint(export_id=7)
     assert ckpt.training["trained"] and ckpt.training["export_id"] == 7
+    assert ckpt.training["temperature"] == result.temperature
     assert ckpt.training["epochs"] == len(history) and ckpt.training["metrics"] == best
     path = Path(synthetic_set[0].path).parent / "trained.safetensors"
     save_checkpoint(ckpt, path)
     loaded = model_from_checkpoint(load_checkpoint(path), device="cpu")
     assert loaded.trained and loaded.labels == list(TIMBRES) and loaded.preprocessing == TINY
+    assert loaded.temperature == result.temperature  # inference divides the logits by it
     val = [e for e in synthetic_set if e.split == "val"]
     right = sum(analyze_file(e.path, loaded, top_k=1, with_attention=False).top_k[0][0] == TIMBRES[e.label]
                 for e in val)
@@ -76,6 +83,9 @@ def test_training_is_repeatable_with_the_same_seed(synthetic_set):
     one = train(synthetic_set, list(TIMBRES), TINY, config, features=features)
     two = train(synthetic_set, list(TIMBRES), TINY, config, features=features)
     assert len(features) == len(synthetic_set)  # the log-mel of each track was computed once
+    # 6 validation tracks are too few to fit a temperature by default: T stays 1.
+    assert one.temperature == 1.0 and one.metrics["calibration"] == {
+        "fitted": False, "reason": "only 6 validation tracks (at least 10 needed)"}
     assert one.history[0]["train_loss"] == pytest.approx(two.history[0]["train_loss"], rel=1e-5)
     assert torch.allclose(one.state_dict["head.weight"], two.state_dict["head.weight"], atol=1e-6)
 
@@ -92,8 +102,18 @@ def test_spec_augment_masks_bands_with_silence():
 
 
 def test_class_weights_balance_rare_genres():
-    weights = class_weights([0, 0, 0, 1], 3)
+    weights = class_weights([0, 0, 0, 1], 3, "inverse")
     assert weights.tolist() == pytest.approx([4 / 6, 2.0, 1.0])  # count·weight equal for present classes
+    tempered = class_weights([0, 0, 0, 1], 3)  # the default: 1/sqrt(count), mean 1
+    ratio = 3 ** 0.5
+    assert tempered.tolist() == pytest.approx([2 / (1 + ratio), 2 * ratio / (1 + ratio), 1.0])
+
+
+def test_earlier_configs_with_a_boolean_for_class_weights_still_load():
+    assert TrainingConfig(class_weights=True).class_weights == "inverse"
+    assert TrainingConfig(class_weights=False).class_weights == "none"
+    with pytest.raises(ValueError):
+        TrainingConfig(class_weights="cube")
 
 
 def test_init_from_a_checkpoint_keeps_reorders_or_reinitialises_the_head(tmp_path):
@@ -121,7 +141,8 @@ def test_init_from_the_imagenet_deit_tiny_npz():
 
 
 def test_training_and_evaluation_core_import_without_django():
-    code = "import inference.training, inference.evaluation, sys; print(' '.join(sys.modules))"
+    code = ("import inference.training, inference.evaluation, inference.splits, inference.calibration, "
+            "inference.update_report, sys; print(' '.join(sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True,
                          timeout=120)
     assert "django" not in {name.split(".")[0] for name in out.stdout.split()}
@@ -142,7 +163,7 @@ def test_train_model_registers_an_inactive_version_scored_next_to_the_active_one
             for i in range(per_genre):
                 track = audio_track(kind, seed=next(seeds), artist=artists[split][label * per_genre + i])
                 decide(track, genre)
-    export = label_export_create()
+    export = label_export_create(split="hash")  # the artists were chosen for the artist-hash rule
     assert export.labels == three_genres and export.split_counts == {"train": 15, "val": 6, "test": 3}
 
     out = io.StringIO()

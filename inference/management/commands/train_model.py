@@ -1,5 +1,5 @@
 """Train a genre ViT on an export's train split; register it as an inactive model version and
-score it against the active model on the export's test split."""
+score it against the active model on the export's test split (or cross-validate with --folds)."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from inference.errors import AudioError, CheckpointError
 from inference.features import PreprocessingConfig
 from inference.retraining import TrainingSetupError, model_train_from_export
-from inference.training import MONITORS, TrainingConfig
+from inference.training import CLASS_WEIGHTS, MONITORS, TrainingConfig
 
 
 def _preprocessing(value: str) -> PreprocessingConfig:
@@ -39,7 +39,20 @@ class Command(BaseCommand):
                             help="random windows per training track per epoch")
         parser.add_argument("--mixup", type=float, nargs="?", const=0.2, default=0.0, metavar="ALPHA",
                             help="mix pairs of windows (Beta(ALPHA, ALPHA); ALPHA defaults to 0.2)")
-        parser.add_argument("--no-class-weights", action="store_true")
+        parser.add_argument("--class-weights", choices=CLASS_WEIGHTS, default=defaults.class_weights,
+                            help="none, sqrt (1/sqrt(frequency), capped at 3× the mean; default) or inverse")
+        parser.add_argument("--no-class-weights", action="store_true", help="the same as --class-weights none")
+        parser.add_argument("--split", metavar="T,V,E",
+                            help="re-split the export: train,val,test fractions, stratified by genre and grouped "
+                                 "by artist (default: the export's own split column)")
+        parser.add_argument("--val-fraction", type=float, metavar="F",
+                            help="share of the non-test tracks that validates; 0: train on all of them for "
+                                 "--epochs (no early stopping, no temperature)")
+        parser.add_argument("--folds", type=int, metavar="K",
+                            help="K-fold cross-validation on every track (mean ± spread of top-1/top-3/macro F1), "
+                                 "then train the registered model on every track")
+        parser.add_argument("--no-temperature", action="store_true",
+                            help="do not fit a temperature on the validation tracks")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--device", help="cpu, cuda or cuda:N (default: ACOUSTICSENSE_DEVICE, else CUDA when present)")
         parser.add_argument("--init", type=Path, metavar="PATH",
@@ -54,8 +67,9 @@ class Command(BaseCommand):
             config = TrainingConfig(
                 architecture=o["arch"], epochs=o["epochs"], batch_size=o["batch_size"], lr=o["lr"],
                 weight_decay=o["weight_decay"], patience=o["patience"], monitor=o["monitor"],
-                crops_per_track=o["crops"], mixup_alpha=o["mixup"], class_weights=not o["no_class_weights"],
-                seed=o["seed"], device=o["device"],
+                crops_per_track=o["crops"], mixup_alpha=o["mixup"],
+                class_weights="none" if o["no_class_weights"] else o["class_weights"],
+                temperature_scaling=not o["no_temperature"], seed=o["seed"], device=o["device"],
             )
             preprocessing = _preprocessing(o["preprocessing"]) if o["preprocessing"] else None
         except (ValueError, CheckpointError) as exc:
@@ -66,14 +80,21 @@ class Command(BaseCommand):
         try:
             version = model_train_from_export(
                 export=o["export"], config=config, preprocessing=preprocessing, init=o["init"], name=o["name"],
-                evaluate=not o["no_evaluate"], progress=verbose,
+                evaluate=not o["no_evaluate"], progress=verbose, split=o["split"], val_fraction=o["val_fraction"],
+                folds=o["folds"], on_fold=self._fold_line if verbose else None,
             )
         except (TrainingSetupError, CheckpointError, AudioError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         m = version.metrics
         t = m["training"]
-        self.stdout.write(f"Registered {version.name} (inactive): best epoch {t['best_epoch']} of {t['epochs_run']}, "
-                          f"val accuracy {_pct(t['val_accuracy'])}, {t['seconds']:.0f} s on {t['device']}.")
+        self.stdout.write(f"Registered {version.name} (inactive): {t['selected']} {t['best_epoch']} of "
+                          f"{t['epochs_run']} ({t['train_tracks']} train / {t['val_tracks']} val tracks), "
+                          f"val accuracy {_pct(t['val_accuracy'])}, T = {t['temperature']:g}, "
+                          f"{t['seconds']:.0f} s on {t['device']}.")
+        for key, entry in (m.get("evaluations") or {}).items():
+            if key.startswith("cv:"):
+                for line in cv_lines(entry):
+                    self.stdout.write("  " + line)
         test = m.get("test") or {}
         for role in ("candidate", "active"):
             scores = test.get(role)
@@ -85,6 +106,24 @@ class Command(BaseCommand):
             self.stdout.write(f"  {test['note']}")
         if m.get("confusion_png"):
             self.stdout.write(f"  confusion matrix: MEDIA_ROOT/{m['confusion_png']}")
+
+
+    def _fold_line(self, fold: int, figures: dict) -> None:
+        self.stdout.write(f"  fold {fold + 1}: {figures['tracks']} held-out tracks, top-1 {_pct(figures['top1'])}, "
+                          f"top-3 {_pct(figures['top3'])}, macro F1 {figures['macro_f1']:.3f}")
+
+
+def cv_lines(entry: dict) -> list[str]:
+    """The cross-validated estimate (mean ± spread over the folds) of the candidate and the active."""
+    lines = [f"{entry['set']['description']}:"]
+    for role in ("candidate", "active"):
+        scores = entry.get(role)
+        if scores and scores.get("mean"):
+            mean, std = scores["mean"], scores["std"]
+            lines.append(f"  {scores['model_version']}: top-1 {_pct(mean['top1'])} ± {_pct(std['top1'])}, "
+                         f"top-3 {_pct(mean['top3'])} ± {_pct(std['top3'])}, "
+                         f"macro F1 {mean['macro_f1']:.3f} ± {std['macro_f1']:.3f}")
+    return lines
 
 
 def _pct(value: float | None) -> str:
