@@ -123,6 +123,8 @@ INFERENCE_DEVICE = ENV.get("ACOUSTICSENSE_DEVICE", "")  # "", "cpu", "cuda", "cu
 # CPU threads torch may use per process; 0 keeps torch's default (one per core). With several
 # workers on one machine, cores / workers avoids them fighting over cores.
 TORCH_THREADS = env_int(ENV, "ACOUSTICSENSE_TORCH_THREADS", 0)
+# Every analysis also says music / speech / other (YAMNet on ≤ 32 frames, shipped weights).
+CONTENT_CHECK = env_bool(ENV, "ACOUSTICSENSE_CONTENT_CHECK", True)
 # How long opening a track in the review screen holds it for that editor.
 REVIEW_CLAIM_MINUTES = env_int(ENV, "ACOUSTICSENSE_REVIEW_CLAIM_MINUTES", 10, minimum=1)
 # How long a worker may stay silent before its running job is retried by another worker.

@@ -37,7 +37,7 @@ class AnalysisInline(admin.StackedInline):
     model = Analysis
     extra = 0
     can_delete = False
-    fields = ["model_version", "proposal", "images", "is_silent", "timings_ms", "created_at"]
+    fields = ["model_version", "proposal", "images", "is_silent", "content", "content_scores", "timings_ms", "created_at"]
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Track | None = None) -> bool:
@@ -215,8 +215,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 @admin.register(Analysis)
 class AnalysisAdmin(admin.ModelAdmin):
-    list_display = ["track", "model_version", "top_label", "top_probability", "margin", "is_silent", "created_at"]
-    list_filter = ["model_version", "top_label", "is_silent"]
+    list_display = ["track", "model_version", "top_label", "top_probability", "margin", "is_silent", "content", "created_at"]
+    list_filter = ["model_version", "top_label", "is_silent", "content"]
     search_fields = ["track__title", "track__artist", "track__external_id"]
     list_select_related = ["track", "model_version"]
 

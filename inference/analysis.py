@@ -14,6 +14,7 @@ import numpy as np
 
 from .attention import AttentionRegion, stitch_windows, top_regions
 from .audio import AudioInfo, is_silent, load_audio
+from .content import ContentResult, hear_content
 from .features import cut_windows, log_mel, normalise
 from .model import LoadedModel
 
@@ -37,6 +38,7 @@ class AnalysisResult:
     trained: bool
     model_sha256: str = ""
     architecture: str = ""
+    content: ContentResult | None = None
 
     def to_json_dict(self) -> dict[str, Any]:
         """Plain JSON types only; leaves out the big arrays (mel_db, attention)."""
@@ -55,6 +57,7 @@ class AnalysisResult:
             "trained": bool(self.trained),
             "model_sha256": self.model_sha256,
             "architecture": self.architecture,
+            "content": self.content.to_dict() if self.content else None,
         }
 
 
@@ -75,8 +78,10 @@ def _ms(start: float) -> float:
 
 def analyze_samples(samples: np.ndarray, sr: int, info: AudioInfo, model: LoadedModel, *, top_k: int = 5,
                     with_attention: bool = True, batch_size: int = 16,
-                    timings_ms: dict[str, float] | None = None, silent: bool | None = None) -> AnalysisResult:
-    """Analyse mono float samples at rate ``sr`` (resampled to the model's rate if needed)."""
+                    timings_ms: dict[str, float] | None = None, silent: bool | None = None,
+                    content_model: object | None = None) -> AnalysisResult:
+    """Analyse mono float samples at rate ``sr`` (resampled to the model's rate if needed); with a
+    ``content_model`` (YAMNet), also say whether it is music, speech or other."""
     labels, cfg = model.labels, model.preprocessing
     _check_top_k(top_k, len(labels))
     if batch_size < 1:
@@ -112,6 +117,12 @@ def analyze_samples(samples: np.ndarray, sr: int, info: AudioInfo, model: Loaded
         regions = top_regions(attention, cfg)
     timings["attention"] = _ms(start)
 
+    content = None
+    if content_model is not None:
+        start = time.perf_counter()
+        content = hear_content(content_model, samples, cfg.sample_rate)
+        timings["content"] = _ms(start)
+
     window_probs = _softmax(logits / model.temperature)  # temperature scaling (1.0 when never fitted)
     probs = window_probs.mean(axis=0)
     probs = probs / probs.sum()
@@ -132,11 +143,13 @@ def analyze_samples(samples: np.ndarray, sr: int, info: AudioInfo, model: Loaded
         trained=model.trained,
         model_sha256=model.sha256,
         architecture=model.architecture,
+        content=content,
     )
 
 
 def analyze_file(path: str | Path, model: LoadedModel, *, top_k: int = 5, with_attention: bool = True,
-                 batch_size: int = 16, max_duration_s: float = 1200) -> AnalysisResult:
+                 batch_size: int = 16, max_duration_s: float = 1200,
+                 content_model: object | None = None) -> AnalysisResult:
     """Decode and analyse one audio file; AudioError (with a code) when the file is unusable."""
     _check_top_k(top_k, len(model.labels))  # fail before paying for the decode
     start = time.perf_counter()
@@ -144,14 +157,16 @@ def analyze_file(path: str | Path, model: LoadedModel, *, top_k: int = 5, with_a
     decode_ms = _ms(start)
     return analyze_samples(decoded.samples, decoded.sample_rate, decoded.info, model, top_k=top_k,
                            with_attention=with_attention, batch_size=batch_size,
-                           timings_ms={"decode": decode_ms}, silent=decoded.is_silent)
+                           timings_ms={"decode": decode_ms}, silent=decoded.is_silent,
+                           content_model=content_model)
 
 
-def warm_up(model: LoadedModel, *, render: bool = True) -> None:
+def warm_up(model: LoadedModel, *, render: bool = True, content_model: object | None = None) -> None:
     """Pay the one-off costs (librosa/soxr imports, first forward, font cache) once per worker."""
     rng = np.random.default_rng(0)
     samples = (0.1 * rng.standard_normal(44100 * 2)).astype(np.float32)
-    result = analyze_samples(samples, 44100, AudioInfo(2.0, 44100, 1, "wav"), model, top_k=1)
+    result = analyze_samples(samples, 44100, AudioInfo(2.0, 44100, 1, "wav"), model, top_k=1,
+                             content_model=content_model)
     if render:
         from .render import render_analysis_images
 

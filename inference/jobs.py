@@ -20,7 +20,7 @@ def analyze_track(*, track_id: int, model_version_id: int) -> str:
     from inference.analysis import analyze_file  # torch stays out of processes that only enqueue
     from inference.render import render_analysis_images
     from inference.results import analysis_store
-    from inference.runtime import model_for
+    from inference.runtime import content_model, model_for
 
     track = Track.objects.filter(pk=track_id).first()
     if track is None:
@@ -35,7 +35,8 @@ def analyze_track(*, track_id: int, model_version_id: int) -> str:
     try:
         model = model_for(model_version)
         started = time.perf_counter()
-        result = analyze_file(track.audio.path, model, max_duration_s=settings.MAX_AUDIO_SECONDS)
+        result = analyze_file(track.audio.path, model, max_duration_s=settings.MAX_AUDIO_SECONDS,
+                              content_model=content_model())
         images = render_analysis_images(result, model.preprocessing)
         result.timings_ms["total"] = round((time.perf_counter() - started) * 1000, 1)
         analysis_store(track=track, model_version=model_version, result=result, images=images)

@@ -44,10 +44,14 @@ def analysis_store(*, track: Track, model_version: ModelVersion, result: Analysi
                 window_starts_s=stored["window_starts_s"], window_scores=stored["window_scores"],
                 embedding=stored["embedding"], attention_regions=stored["regions"],
                 is_silent=result.is_silent, timings_ms=stored["timings_ms"],
+                content=result.content.label if result.content else "",
+                content_scores=result.content.scores if result.content else {},
                 spectrogram_image=_image_name(track, model_version, "spectrogram"),
                 attention_image=_image_name(track, model_version, "attention") if "attention" in images else "",
                 top_k_image=_image_name(track, model_version, "top_k"),
             )
+            if abs((track.duration_s or 0) - result.audio.duration_s) > 0.5:  # a truncated file's header lied
+                Track.objects.filter(pk=track.pk).update(duration_s=result.audio.duration_s)
             done = TrackStatus.REVIEWED if track.reviewed_genre_id else TrackStatus.AWAITING_REVIEW
             track_transition(track=track, to=done, expected=TrackStatus.ANALYZING)
     except BaseException:

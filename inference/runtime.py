@@ -14,6 +14,7 @@ from inference.registry import checkpoint_file
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _cached: tuple[int, str, LoadedModel] | None = None
+_content_model: object | None = None
 
 
 def model_for(model_version: ModelVersion) -> LoadedModel:
@@ -30,6 +31,24 @@ def model_for(model_version: ModelVersion) -> LoadedModel:
 
             torch.set_num_threads(settings.TORCH_THREADS)
         loaded = load_model(path, device=settings.INFERENCE_DEVICE or None)
-        warm_up(loaded)  # also loads the audio libraries and renders once, so job 1 is not slow
+        # also loads the audio libraries and renders once, so job 1 is not slow
+        warm_up(loaded, content_model=_content_model_locked(loaded))
         _cached = (model_version.pk, model_version.checkpoint_sha256, loaded)
         return loaded
+
+
+def content_model() -> object | None:
+    """The process's YAMNet for the music/speech/other check (None when the check is off)."""
+    with _lock:
+        return _content_model_locked(_cached[2] if _cached else None)
+
+
+def _content_model_locked(loaded: LoadedModel | None) -> object | None:
+    global _content_model
+    if not settings.CONTENT_CHECK:
+        return None
+    if _content_model is None:
+        from inference.teacher.yamnet import load_yamnet
+
+        _content_model = load_yamnet(device=loaded.device if loaded is not None else "cpu")
+    return _content_model

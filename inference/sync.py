@@ -61,6 +61,7 @@ class Classification:
     warning: str | None
     images: dict[str, bytes] | None = None   # spectrogram, attention, top_k PNGs (workstation only)
     regions: list[str] | None = None         # most-attended regions as text (with images)
+    content: dict[str, object] | None = None  # music / speech / other with scores (None when the check is off)
 
 
 def parse_top_k(raw: object, n_labels: int) -> int:
@@ -93,9 +94,10 @@ def _copy_limited(stream: BinaryIO, target: Path, limit: int) -> None:
 
 
 def _classify(*, model_version: ModelVersion, stream: BinaryIO, filename: str, top_k: int,
-              with_images: bool = False) -> tuple[list[GenreScore], float, dict[str, bytes] | None, list[str] | None]:
+              with_images: bool = False) -> tuple[list[GenreScore], float, dict[str, bytes] | None, list[str] | None,
+                                                  dict[str, object] | None]:
     from inference.analysis import analyze_file  # torch only in processes that classify
-    from inference.runtime import model_for
+    from inference.runtime import content_model, model_for
 
     model = model_for(model_version)
     with tempfile.TemporaryDirectory(prefix="classify-") as tmp:
@@ -104,7 +106,7 @@ def _classify(*, model_version: ModelVersion, stream: BinaryIO, filename: str, t
         _copy_limited(stream, path, settings.MAX_UPLOAD_BYTES)
         try:
             result = analyze_file(path, model, top_k=top_k, with_attention=with_images,
-                                  max_duration_s=settings.MAX_AUDIO_SECONDS)
+                                  max_duration_s=settings.MAX_AUDIO_SECONDS, content_model=content_model())
         except AudioError as error:
             raise ClassifyRejected(error.code, error.message) from error
     images = regions = None
@@ -114,7 +116,8 @@ def _classify(*, model_version: ModelVersion, stream: BinaryIO, filename: str, t
         images = render_analysis_images(result, model.preprocessing)
         regions = [region.text for region in result.regions]
     scores = [GenreScore(label, round(float(p), 6)) for label, p in result.top_k]
-    return scores, float(result.audio.duration_s), images, regions
+    content = result.content.to_dict() if result.content else None
+    return scores, float(result.audio.duration_s), images, regions, content
 
 
 def classify_upload(*, stream: BinaryIO | None, filename: str, top_k: object, client: ApiClient | None,
@@ -139,7 +142,7 @@ def classify_upload(*, stream: BinaryIO | None, filename: str, top_k: object, cl
             raise ClassifyRejected(IngestErrorCode.MISSING_FILE,
                                    "No audio: send the file as the multipart form field 'audio'.")
         record.top_k = top_k = parse_top_k(top_k, len(model_version.labels))
-        results, duration_s, images, regions = _classify(model_version=model_version, stream=stream,
+        results, duration_s, images, regions, content = _classify(model_version=model_version, stream=stream,
                                                          filename=filename, top_k=top_k, with_images=with_images)
     except ClassifyRejected as rejected:
         record.status_code, record.error_code = rejected.status_code, rejected.code
@@ -155,7 +158,7 @@ def classify_upload(*, stream: BinaryIO | None, filename: str, top_k: object, cl
     return Classification(results=results, model_version=model_version.name, trained=model_version.trained,
                           duration_s=round(duration_s, 3), latency_ms=record.latency_ms,
                           warning=None if model_version.trained else UNTRAINED_WARNING, images=images,
-                          regions=regions)
+                          regions=regions, content=content)
 
 
 def _save(record: ClassificationCall, started: float) -> None:

@@ -36,6 +36,19 @@ class GenreScoreSerializer(serializers.Serializer):
     confidence = serializers.FloatField(min_value=0, max_value=1)
 
 
+class ContentScoresSerializer(serializers.Serializer):
+    music = serializers.FloatField()
+    speech = serializers.FloatField()
+    other = serializers.FloatField()
+
+
+class ContentSerializer(serializers.Serializer):
+    label = serializers.ChoiceField(choices=["music", "speech", "other"],
+                                    help_text="What the audio is, as a sound-event model hears it: genres only "
+                                              "describe music.")
+    scores = ContentScoresSerializer(help_text="Each family's mean score (0–1) over the frames heard.")
+
+
 class ClassificationSerializer(serializers.Serializer):
     results = GenreScoreSerializer(many=True)
     model_version = serializers.CharField()
@@ -43,6 +56,7 @@ class ClassificationSerializer(serializers.Serializer):
     duration_s = serializers.FloatField(help_text="Length of the audio in seconds.")
     latency_ms = serializers.FloatField(help_text="Server-side time to answer.")
     warning = serializers.CharField(required=False, help_text="Present when the model is untrained.")
+    content = ContentSerializer(allow_null=True, help_text="Music, speech or other; null when the check is off.")
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         data = super().to_representation(instance)
@@ -65,10 +79,15 @@ class AnalysisSummarySerializer(serializers.ModelSerializer):
     top_k = serializers.SerializerMethodField()
     images = serializers.SerializerMethodField()
     warning = serializers.SerializerMethodField()
+    content = serializers.SerializerMethodField()
 
     class Meta:
         model = Analysis
-        fields = ["id", "model_version", "trained", "top_k", "is_silent", "created_at", "images", "warning"]
+        fields = ["id", "model_version", "trained", "top_k", "is_silent", "content", "created_at", "images", "warning"]
+
+    @extend_schema_field(ContentSerializer(allow_null=True))
+    def get_content(self, analysis: Analysis) -> dict[str, Any] | None:
+        return {"label": analysis.content, "scores": analysis.content_scores} if analysis.content else None
 
     @extend_schema_field(GenreScoreSerializer(many=True))
     def get_top_k(self, analysis: Analysis) -> list[dict[str, Any]]:

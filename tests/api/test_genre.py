@@ -25,6 +25,8 @@ def test_a_clip_gets_top_k_genres_and_an_untrained_model_says_so(cms):
     assert body["model_version"] == "tiny" and body["trained"] is False
     assert "untrained" in body["warning"]
     assert body["duration_s"] == pytest.approx(3.0, abs=0.01) and body["latency_ms"] > 0
+    assert body["content"]["label"] == "other"  # a bare sine tone is not music (YAMNet: "Sine wave")
+    assert set(body["content"]["scores"]) == {"music", "speech", "other"}
     call = ClassificationCall.objects.get()
     assert (call.status_code, call.error_code, call.top_k, call.model_version.name) == (200, "", 3, "tiny")
     assert call.client.name == "Token CMS" and call.duration_s == pytest.approx(3.0, abs=0.01)

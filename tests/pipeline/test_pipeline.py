@@ -129,6 +129,7 @@ def worker_is_healthy() -> bool:
 def test_real_recordings_go_through_the_pipeline(shared_audio, ingest, run_worker):
     stereo = ingest((shared_audio / "macleod-vibe-ace.stereo44k.ogg").read_bytes(), name="vibe-ace.ogg")
     short = ingest((shared_audio / "sorohan-trumpet-loop.ogg").read_bytes(), name="trumpet.ogg")
+    speech = ingest((shared_audio / "librispeech-198-209-0000.ogg").read_bytes(), name="speech.ogg")
     assert (stereo.channels, stereo.sample_rate, stereo.format) == (2, 44100, "ogg")
     assert 61 < stereo.duration_s < 62 and 5 < short.duration_s < 6
 
@@ -139,3 +140,5 @@ def test_real_recordings_go_through_the_pipeline(shared_audio, ingest, run_worke
         analysis = Analysis.objects.get(track=track)
         assert len(analysis.window_scores) == len(analysis.window_starts_s) >= 1
         assert analysis.attention_regions and all("text" in region for region in analysis.attention_regions)
+        assert analysis.content == "music" and analysis.content_scores["music"] > 0.5
+    assert Analysis.objects.get(track=speech).content == "speech"  # the worker says so; editors see it

@@ -118,3 +118,14 @@ def test_a_lead_bulk_accepts_after_a_confirmation_page(client, make_editor, awai
     assert client.get(reverse("review_stats")).status_code == 200
     history = client.get(reverse("admin:catalog_track_change", args=[sure.pk])).content.decode()
     assert "lena</a>" in history and "Bulk accept" in history
+
+
+def test_the_review_screen_says_when_the_audio_is_not_music(reviewer_client, awaiting):
+    spoken = awaiting({"Hip-Hop": 0.6})
+    spoken.analyses.update(content="speech", content_scores={"music": 0.01, "speech": 0.98, "other": 0.01})
+    sung = awaiting({"Folk": 0.7})
+    sung.analyses.update(content="music", content_scores={"music": 0.9, "speech": 0.05, "other": 0.05})
+    page = reviewer_client.get(reverse("review_track", args=[spoken.pk])).content.decode()
+    assert 'id="content-verdict" class="as-warn"' in page and "speech — not music?" in page
+    page = reviewer_client.get(reverse("review_track", args=[sung.pk])).content.decode()
+    assert "not music?" not in page and ">music</span>" in page

@@ -26,6 +26,7 @@ class Command(BaseCommand):
                checkpoint: Path | None, **options: object) -> None:
         from inference.analysis import analyze_file
         from inference.render import render_analysis_images
+        from inference.runtime import content_model
 
         model = self._model(checkpoint)
         if not 1 <= top_k <= len(model.labels):
@@ -36,7 +37,7 @@ class Command(BaseCommand):
         for path in tqdm(files, desc="Classifying", unit="file", disable=len(files) < 2):
             try:
                 result = analyze_file(path, model, top_k=top_k, with_attention=images is not None,
-                                      max_duration_s=settings.MAX_AUDIO_SECONDS)
+                                      max_duration_s=settings.MAX_AUDIO_SECONDS, content_model=content_model())
             except (InferenceError, FileNotFoundError) as error:
                 failures += 1
                 results.append({"file": str(path), "error": getattr(error, "message", None) or str(error)})
@@ -50,7 +51,7 @@ class Command(BaseCommand):
             if not json:
                 self._table(path, result, trained=model.trained)
         if json:
-            keep = ("file", "error", "top_k", "audio", "is_silent", "regions", "trained", "timings_ms")
+            keep = ("file", "error", "top_k", "audio", "is_silent", "content", "regions", "trained", "timings_ms")
             self.stdout.write(_json_dumps([{k: r[k] for k in keep if k in r} for r in results]))
         if failures:
             raise CommandError(f"{failures} of {len(files)} file(s) could not be classified.")
@@ -78,6 +79,10 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING("  untrained model: placeholder scores, not a real prediction"))
         if result.is_silent:
             self.stdout.write(self.style.WARNING("  the audio is silent"))
+        if result.content:
+            scores = ", ".join(f"{name} {score:.0%}" for name, score in result.content.scores.items())
+            line = f"  content: {result.content.label} ({scores})"
+            self.stdout.write(line if result.content.label == "music" else self.style.WARNING(line + ": not music?"))
         for rank, (label, probability) in enumerate(result.top_k, start=1):
             bar = "█" * round(probability * 30)
             self.stdout.write(f"  {rank}. {label:<12} {probability:6.1%}  {bar}")
