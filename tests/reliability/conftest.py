@@ -2,6 +2,8 @@
 against the test database and Redis, as the audit did; each prints one line of figures."""
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -34,7 +36,20 @@ def live_web(worker_env, tmp_path) -> Iterator[str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "acousticsense_site.wsgi:application", "--bind", f"127.0.0.1:{port}",
          "--workers", "4", "--timeout", "120", "--log-level", "warning", "--error-logfile", str(log)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def stop() -> None:
+        """The master and its workers: gracefully (database connections close), then for sure."""
+        for sig, wait_s in ((signal.SIGTERM, 15), (signal.SIGKILL, 30)):
+            try:
+                os.killpg(process.pid, sig)
+                process.wait(timeout=wait_s)
+                return
+            except ProcessLookupError:
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -43,12 +58,13 @@ def live_web(worker_env, tmp_path) -> Iterator[str]:
             break
         except (requests.ConnectionError, requests.Timeout):
             if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
+                stop()
                 raise AssertionError(f"gunicorn did not start: {log.read_text() if log.exists() else ''}")
             time.sleep(0.3)
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
+    try:
+        yield url
+    finally:
+        stop()
 
 
 @pytest.fixture
