@@ -9,10 +9,11 @@ from catalog.models import Track, TrackStatus
 S = TrackStatus
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     S.PENDING: frozenset({S.QUEUED, S.FAILED}),
-    # queued -> pending: the queue lost the job (Redis flushed) and it must be enqueued again.
-    S.QUEUED: frozenset({S.ANALYZING, S.FAILED, S.PENDING}),
-    # analyzing -> queued: the worker died mid-job and the job is handed to another worker.
-    S.ANALYZING: frozenset({S.AWAITING_REVIEW, S.REVIEWED, S.FAILED, S.QUEUED}),
+    # No way back from queued or analyzing: a lost job is queued again with the track's status
+    # left as it is (inference.pipeline.tracks_recover), so a track a worker has just moved
+    # forward can never be moved back by a recovery that saw it a moment earlier.
+    S.QUEUED: frozenset({S.ANALYZING, S.FAILED}),
+    S.ANALYZING: frozenset({S.AWAITING_REVIEW, S.REVIEWED, S.FAILED}),
     S.AWAITING_REVIEW: frozenset({S.REVIEWED, S.QUEUED}),
     # reviewed -> queued: re-analysis under a new model version; the editor's genre is kept.
     S.REVIEWED: frozenset({S.QUEUED, S.AWAITING_REVIEW}),

@@ -3,16 +3,20 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 from django.conf import settings
 from rq import get_current_job
 
 from catalog.models import Analysis, ModelVersion, Track, TrackStatus
 from catalog.status import IllegalStatusTransition, track_transition
-from inference.errors import InferenceError
+from inference.errors import ErrorCode, InferenceError
 
 log = logging.getLogger(__name__)
 WORKER_LOST = "The worker analysing this track stopped (killed or out of memory) and no retries were left."
+MISSING_FILE = "The stored audio file is missing."
+NEEDS_DECODER = ("This {format} file needs ffmpeg, which the analysis workers do not have: install ffmpeg "
+                 "(with ffprobe) on every worker, then retry the track.")
 
 
 def analyze_track(*, track_id: int, model_version_id: int) -> str:
@@ -40,12 +44,14 @@ def analyze_track(*, track_id: int, model_version_id: int) -> str:
         images = render_analysis_images(result, model.preprocessing)
         result.timings_ms["total"] = round((time.perf_counter() - started) * 1000, 1)
         analysis_store(track=track, model_version=model_version, result=result, images=images)
-    except InferenceError as error:  # bad audio or checkpoint: retrying cannot help
-        track_transition(track=track, to=TrackStatus.FAILED, reason=error.message, expected=TrackStatus.ANALYZING)
-        return f"failed: {error.code.value}"
-    except FileNotFoundError:
-        track_transition(track=track, to=TrackStatus.FAILED, reason="The stored audio file is missing.",
-                         expected=TrackStatus.ANALYZING)
+    except InferenceError as error:
+        if (needs := _decoder_missing_here(track, error)) is None:  # bad audio or checkpoint: retrying cannot help
+            track_transition(track=track, to=TrackStatus.FAILED, reason=error.message, expected=TrackStatus.ANALYZING)
+            return f"failed: {error.code.value}"
+        _retry_or_fail(track, NEEDS_DECODER.format(format=needs), error)
+        return f"failed: needs {needs}"
+    except FileNotFoundError as error:  # e.g. a worker whose media folder is not mounted (yet)
+        _retry_or_fail(track, MISSING_FILE, error)
         return "failed: missing file"
     except Exception as error:
         job = get_current_job()
@@ -54,6 +60,29 @@ def analyze_track(*, track_id: int, model_version_id: int) -> str:
             track_transition(track=track, to=TrackStatus.FAILED, reason=reason[:2000], expected=TrackStatus.ANALYZING)
         raise
     return "analysed"
+
+
+class RetryLater(Exception):
+    """A failure this worker, or another one, may not hit next time; RQ retries with backoff."""
+
+
+def _retry_or_fail(track: Track, reason: str, error: Exception) -> None:
+    """Raise for RQ to retry the job (RETRY_INTERVALS_S) while it has retries; then fail the track."""
+    job = get_current_job()
+    if job is not None and job.retries_left:
+        raise RetryLater(f"{reason} Retrying ({job.retries_left} left).") from error
+    track_transition(track=track, to=TrackStatus.FAILED, reason=reason, expected=TrackStatus.ANALYZING)
+
+
+def _decoder_missing_here(track: Track, error: InferenceError) -> str | None:
+    """The format, when this worker rejected the file only for lacking ffmpeg (another worker,
+    or this one once ffmpeg is installed, can decode it)."""
+    from inference.audio import FFMPEG_EXTENSIONS, ffmpeg_available
+
+    ext = Path(track.audio.name).suffix.lower().lstrip(".")
+    if error.code == ErrorCode.UNSUPPORTED_FORMAT and ext in FFMPEG_EXTENSIONS and not ffmpeg_available():
+        return ext
+    return None
 
 
 def _finish_without_analysis(track: Track) -> None:

@@ -13,6 +13,7 @@ from django.core.management import CommandError, call_command
 from rq.job import Job
 
 from catalog.models import Analysis, Track, TrackStatus
+from catalog.status import track_transition
 from inference.pipeline import QUEUE, analysis_enqueue, analysis_job_id, tracks_recover
 from inference.results import cached_result
 from tests.fixtures import ROOT, wait_for, wav_bytes
@@ -80,9 +81,11 @@ def test_tracks_whose_jobs_vanished_from_redis_are_queued_again(ingest, run_work
     import redis
 
     tracks = [ingest(), ingest()]
-    assert tracks_recover() == 0  # their jobs are queued: nothing to repair
+    assert tracks_recover().requeued == 0  # their jobs are queued: nothing to repair
+    track_transition(track=tracks[1], to=TrackStatus.ANALYZING)  # a worker had started this one
     redis.Redis.from_url(redis_url).flushdb()  # e.g. a Redis restarted without persistence
-    assert tracks_recover() == 2
+    assert tracks_recover().requeued == 2  # what the pipeline page's button does
+    assert [status(t) for t in tracks] == [TrackStatus.QUEUED, TrackStatus.ANALYZING]  # never moved back
     run_worker()
     assert [status(t) for t in tracks] == [TrackStatus.AWAITING_REVIEW] * 2
 

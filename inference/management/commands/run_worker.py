@@ -1,5 +1,6 @@
 """Run analysis workers: a supervisor that starts a fresh worker process after every
---max-jobs jobs (bounding memory), warms the model once per process, and re-queues lost work."""
+--max-jobs jobs (bounding memory), warms the model once per process, and re-queues lost work
+(on start and every maintenance pass, see inference/worker.py)."""
 from __future__ import annotations
 
 import argparse
@@ -14,7 +15,7 @@ import django_rq
 from django.core.management.base import BaseCommand, CommandParser
 
 from catalog.selectors import active_model_version
-from inference.pipeline import QUEUE, tracks_recover
+from inference.pipeline import QUEUE
 from inference.worker import AnalysisWorker
 
 log = logging.getLogger("inference.worker")
@@ -43,9 +44,8 @@ class Command(BaseCommand):
         version = active_model_version()
         if version is not None:
             model_for(version)  # load and warm once, before the first job
-        recovered = tracks_recover()
-        if recovered:
-            log.warning("Re-queued %d track(s) whose jobs were lost", recovered)
+        # The worker's first maintenance pass, before its first job, runs `tracks_recover`
+        # (as the pipeline page's button does), then one every heartbeat period (at most 30 s).
         queues = [django_rq.get_queue(QUEUE), django_rq.get_queue("default")]
         worker = AnalysisWorker(queues, connection=queues[0].connection)
         worker.work(burst=burst, max_jobs=max_jobs, with_scheduler=True, logging_level="INFO")
