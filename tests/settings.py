@@ -1,30 +1,28 @@
 """The product's settings for tests.
 
 var/ (database file, secret key, media) moves to a temporary folder so tests never touch a
-developer's data. DATABASE_URL and REDIS_URL from the environment are kept (CI points them at
-PostgreSQL and Redis); tests use Redis database 15. Where no Redis answers (a laptop without
-one), a real redis-server is started for the run.
+developer's data. DATABASE_URL from the environment is kept (CI points it at PostgreSQL). Every
+run starts a real redis-server of its own on a free port (tests flush it); a server it finds
+running is never touched.
 """
 import atexit
 import os
 import tempfile
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 # Before torch loads: worker processes run beside the tests, and spinning OpenMP threads
 # would slow both several-fold on a 2-core machine.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("ACOUSTICSENSE_VAR_DIR", tempfile.mkdtemp(prefix="acousticsense-test-var-"))
 
-from acousticsense_site.localredis import free_port, redis_reachable, start_redis  # noqa: E402
+from acousticsense_site.localredis import free_port, start_redis  # noqa: E402
 
 
 def _test_redis_url() -> str:
-    configured = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    if redis_reachable(configured):
-        return urlunparse(urlparse(configured)._replace(path="/15"))
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        raise RuntimeError(f"CI must provide a Redis at REDIS_URL={configured}")
+    """A Redis this run owns: tests flush it before every test, so never one found running (another
+    process's data would go). ACOUSTICSENSE_TEST_REDIS_URL names one on purpose."""
+    if explicit := os.environ.get("ACOUSTICSENSE_TEST_REDIS_URL"):
+        return explicit
     port = free_port()
     process = start_redis(port=port, data_dir=Path(tempfile.mkdtemp(prefix="redis-")), persist=False)
     atexit.register(process.terminate)
