@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
 
 from inference.latency_chart import render_latency_histogram
-from inference.models import ClassificationCall
+from inference.models import ClassificationCall, RetrainRun, TeacherTarget
 
 HISTOGRAM_MAX_CALLS = 10_000
 
@@ -44,3 +44,31 @@ class ClassificationCallAdmin(admin.ModelAdmin):
         calls = self.get_changelist_instance(request).get_queryset(request)
         latencies = list(calls.order_by("-pk").values_list("latency_ms", flat=True)[:HISTOGRAM_MAX_CALLS])
         return HttpResponse(render_latency_histogram(latencies), content_type="image/png")
+
+
+class _ReadOnly(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(TeacherTarget)
+class TeacherTargetAdmin(_ReadOnly):
+    """The cached teacher-ensemble targets adaptation trains on (written by the workers' jobs)."""
+
+    list_display = ["track", "mapping_version", "status", "seconds", "worker", "updated_at"]
+    list_filter = ["mapping_version", "status"]
+    search_fields = ["track__title", "track__artist", "error"]
+    list_select_related = ["track"]
+    raw_id_fields = ["track"]
+
+
+@admin.register(RetrainRun)
+class RetrainRunAdmin(_ReadOnly):
+    """Runs of the closed loop (manage.py retrain, the pipeline page's button, schedules)."""
+
+    list_display = ["pk", "status", "step", "started_by", "started_at", "finished_at", "export", "candidate"]
+    list_filter = ["status"]
+    readonly_fields = ["log", "error", "options", "progress"]

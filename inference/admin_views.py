@@ -1,4 +1,5 @@
-"""The staff pipeline page: where the tracks are, what the queue and workers are doing."""
+"""The staff pipeline page: where the tracks are, what the queue and workers are doing, how far the
+catalog's teacher targets are, and the closed loop's runs."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
@@ -22,10 +23,34 @@ def recovery_message(report: RecoveryReport) -> str:
     return message
 
 
+def _post(request: HttpRequest) -> None:
+    action = request.POST.get("action", "recover")
+    if action == "teacher_targets" and request.user.has_perm("catalog.change_track"):
+        from inference.teacher_targets import teacher_targets_enqueue
+
+        done = teacher_targets_enqueue()
+        messages.success(request, f"Teacher targets ({done.mapping_version}): queued {done.queued} track(s); "
+                                  f"{done.cached} already have one, {done.already_queued} were queued already.")
+    elif action == "retrain" and request.user.has_perm("catalog.change_modelversion"):
+        from inference.retrain import RetrainOptions, retrain_enqueue
+
+        options = RetrainOptions(adapt_on="catalog" if request.POST.get("adapt") else None)
+        if retrain_enqueue(options=options, started_by=request.user.get_username()):
+            messages.success(request, "Queued a retrain run" + (" with adaptation on the catalog" if options.adapt_on
+                                                                 else "") + ": a worker runs it; its steps show below.")
+        else:
+            messages.warning(request, "A retrain run is already running or queued: not queueing another.")
+    elif action == "recover" and request.user.has_perm("catalog.change_track"):
+        messages.success(request, recovery_message(tracks_recover()))
+    else:
+        messages.error(request, "You do not have the permission for that.")
+
+
 @staff_member_required
 def pipeline_status(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST" and request.user.has_perm("catalog.change_track"):
-        messages.success(request, recovery_message(tracks_recover()))
+    if request.method == "POST":
+        _post(request)
         return HttpResponseRedirect(reverse("pipeline"))
-    context = {**admin.site.each_context(request), "title": "Analysis pipeline", **pipeline_overview()}
+    context = {**admin.site.each_context(request), "title": "Analysis pipeline", **pipeline_overview(),
+               "can_retrain": request.user.has_perm("catalog.change_modelversion")}
     return TemplateResponse(request, "admin/pipeline.html", context)

@@ -29,8 +29,8 @@ from inference.features import PreprocessingConfig
 from inference.model import load_model, model_from_checkpoint
 from inference.registry import checkpoint_file, model_version_register
 from inference.splits import parse_fractions, resplit, stratified_group_folds
-from inference.training import TrainingConfig, TrainingExample, initial_state, train
-from review.exports import split_key
+from inference.training import SoftExample, TrainingConfig, TrainingExample, initial_state, train
+from review.exports import export_rows, split_key
 from review.models import LabelExport
 
 log = logging.getLogger(__name__)
@@ -213,6 +213,7 @@ def model_cross_validate(*, export: LabelExport | int, folds: int, config: Train
                          preprocessing: PreprocessingConfig, init_state: dict | None = None, init_note: str = "random",
                          val_fraction: float = 0.0, against: ModelVersion | None | str = "active",
                          progress: bool = False, on_fold: Callable[[int, dict[str, Any]], None] | None = None,
+                         adaptation: list[SoftExample] | None = None,
                          ) -> tuple[EvaluationSet, list[str], Predictions, Predictions | None, list[dict], list[int]]:
     """K-fold cross-validation on every labelled track of the export: folds stratified by genre
     and grouped by artist; each fold's model trains on the other folds (with ``val_fraction`` of
@@ -248,7 +249,7 @@ def model_cross_validate(*, export: LabelExport | int, folds: int, config: Train
         examples = [TrainingExample(path=str(media / rows[i]["audio"]), label=int(rows[i]["label_index"]),
                                     split=name) for i, name in zip(pool, splits)]
         result = train(examples, labels, preprocessing, config, init_state=init_state, init_note=init_note,
-                       features=features, progress=progress)
+                       features=features, progress=progress, adaptation=adaptation or ())
         model = model_from_checkpoint(result.checkpoint(), device=settings.INFERENCE_DEVICE or None)
         fold_pred = predict(model, [evaluation.items[i] for i in held])
         probs[held], raw[held] = fold_pred.probabilities, fold_pred.untempered
@@ -298,7 +299,8 @@ def model_train_from_export(*, export: LabelExport | int, config: TrainingConfig
                             on_epoch: Callable[[dict[str, Any]], None] | None = None,
                             split: str | dict[str, float] | None = None, val_fraction: float | None = None,
                             folds: int | None = None,
-                            on_fold: Callable[[int, dict[str, Any]], None] | None = None) -> ModelVersion:
+                            on_fold: Callable[[int, dict[str, Any]], None] | None = None,
+                            adapt_on: str | None = None, adapt_limit: int | None = None) -> ModelVersion:
     """Train on the export's train split, save the checkpoint under MODELS_DIR, register it as an
     inactive model version and (unless ``evaluate=False``) score it on the test split.
 
@@ -306,7 +308,11 @@ def model_train_from_export(*, export: LabelExport | int, config: TrainingConfig
     artist); ``val_fraction`` sets the validating share of the non-test tracks (0: train on all
     of them for ``config.epochs``). ``folds`` = K first cross-validates on every track (stored as
     ``metrics["evaluations"]["cv:export:N:kK"]``), then trains the registered model on every
-    track (``val_fraction`` of them validating)."""
+    track (``val_fraction`` of them validating).
+
+    ``adapt_on="catalog"`` adds the unlabelled catalog tracks (no decision, not in the export)
+    that have a cached teacher target (inference.teacher_targets), at most ``adapt_limit``, with
+    the teachers' distribution as target, weighted by ``config.adapt_weight``."""
     export = label_export(export)
     labels = list(export.labels)
     if len(labels) < 2:
@@ -318,7 +324,8 @@ def model_train_from_export(*, export: LabelExport | int, config: TrainingConfig
                                    val_fraction=val_fraction or 0.0)
     else:
         examples = export_examples(export, split=split, val_fraction=val_fraction)
-    if not any(e.split == "train" for e in examples):
+    adaptation, adaptation_facts = _adaptation(export, labels, adapt_on, adapt_limit, config.seed)
+    if not any(e.split == "train" for e in examples) and not adaptation:
         raise TrainingSetupError(f"Export #{export.pk} has no tracks in its train split.")
     missing = [e.path for e in examples if not Path(e.path).is_file()]
     if missing:
@@ -345,10 +352,12 @@ def model_train_from_export(*, export: LabelExport | int, config: TrainingConfig
     if folds is not None:
         cross = model_cross_validate(export=export, folds=folds, config=config, preprocessing=preprocessing,
                                      init_state=init_state, init_note=init_note, val_fraction=val_fraction or 0.0,
-                                     progress=progress, on_fold=on_fold)
+                                     progress=progress, on_fold=on_fold, adaptation=adaptation)
     result = train(examples, labels, preprocessing, config, init_state=init_state, init_note=init_note,
-                   progress=progress, on_epoch=on_epoch)
+                   progress=progress, on_epoch=on_epoch, adaptation=adaptation)
     m = result.metrics
+    if adaptation_facts is not None:
+        m["adaptation"] = {**(m.get("adaptation") or {}), **adaptation_facts}
     split_facts = {"source": ("every track (cross-validation)" if folds is not None else
                               f"stratified {fractions_text(parse_fractions(split))}" if split is not None
                               else "the export's split column"),
@@ -357,7 +366,9 @@ def model_train_from_export(*, export: LabelExport | int, config: TrainingConfig
     m["split"] = split_facts
     notes = (f"Trained on export #{export.pk} ({m['train_tracks']} train / {m['val_tracks']} val tracks), "
              f"{'best' if m['val_tracks'] else 'last'} epoch {m['best_epoch']} of {m['epochs_run']}, "
-             f"T = {result.temperature:g}, init: {init_note}.")
+             f"T = {result.temperature:g}, init: {init_note}."
+             + (f" Adapted on {len(adaptation)} unlabelled catalog tracks (teacher targets "
+                f"{adaptation_facts['mapping_version']}, weight {config.adapt_weight:g})." if adaptation else ""))
     models_dir.mkdir(parents=True, exist_ok=True)
     save_checkpoint(result.checkpoint(export_id=export.pk, notes=notes, split=split_facts), path)
     version = model_version_register(path=path, name=name, activate=False)
@@ -370,6 +381,24 @@ def model_train_from_export(*, export: LabelExport | int, config: TrainingConfig
     elif evaluate:
         model_version_evaluate(model_version=version, export=export, split=split)
     return version
+
+
+def _adaptation(export: LabelExport, labels: list[str], adapt_on: str | None, limit: int | None,
+                seed: int) -> tuple[list[SoftExample], dict[str, Any] | None]:
+    if adapt_on is None:
+        return [], None
+    if adapt_on != "catalog":
+        raise TrainingSetupError(f"{adapt_on!r}: adaptation is on the catalog only (--adapt-on catalog).")
+    from inference.teacher_targets import adaptation_examples
+
+    exported = {row["track_id"] for row in export_rows(export)}
+    examples, facts = adaptation_examples(labels=labels, exclude_track_ids=exported, limit=limit, seed=seed)
+    if not examples:
+        raise TrainingSetupError(
+            f"None of the {facts['unlabelled_tracks']} unlabelled catalog tracks has a usable teacher target "
+            f"({facts['mapping_version']}; {facts['without_targets']} have none yet): queue them with "
+            "`manage.py teacher_targets --wait`, or run `manage.py retrain --adapt-on catalog`, which waits for them.")
+    return examples, facts
 
 
 def evaluation_keys(model_version: ModelVersion) -> list[str]:

@@ -85,7 +85,18 @@ def pipeline_overview() -> dict[str, object]:
         "status_counts": [(TrackStatus(s).label, s, n) for s, n in track_counts_by_status().items()],
         "queue": queue, "workers": workers, "redis_error": redis_error,
         "analysed_last_hour": (done := analysed_since(minutes=60)), "throughput": done / 60, "failed": failed_tracks(), "batches": recent_batches(),
+        **adaptation_overview(),
     }
+
+
+def adaptation_overview() -> dict[str, object]:
+    """The pipeline page's closed-loop part: teacher-target progress for the current mapping
+    version, the latest failures, and the latest retrain runs."""
+    from inference.models import RetrainRun
+    from inference.teacher_targets import teacher_target_failures, teacher_target_progress
+
+    return {"teacher_targets": teacher_target_progress(), "teacher_failures": teacher_target_failures(limit=10),
+            "retrain_runs": list(RetrainRun.objects.select_related("candidate", "export")[:5])}
 
 
 def evaluation_summary(model_version: ModelVersion, key: str | None = None) -> dict[str, Any] | None:

@@ -14,6 +14,13 @@ validation track as inference does: every window, mean of the per-window softmax
 validation tracks, training runs the fixed number of epochs and keeps the last one. After
 training, one temperature T is fitted on the validation tracks (``inference.calibration``) and
 stored in the checkpoint's training facts; inference divides the logits by it.
+
+Adaptation: ``SoftExample``s are unlabelled tracks with the teacher ensemble's genre
+distribution as their target (``inference.teacher.ensemble``). Each step then also draws a batch
+of their crops, and the loss is the labelled cross-entropy plus ``adapt_weight`` × the soft
+cross-entropy against the teacher's distribution (the clip's, or with ``adapt_target="window"``
+the mean of the teacher windows inside the crop). With no labelled training tracks, the soft
+loss alone trains (an epoch is then ``crops_per_track`` crops of every adaptation track).
 """
 from __future__ import annotations
 
@@ -41,6 +48,8 @@ log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
 MONITORS = ("val_loss", "val_accuracy")
 CLASS_WEIGHTS = ("none", "sqrt", "inverse")
+ADAPT_TARGETS = ("clip", "window")
+DEFAULT_ADAPT_WEIGHT = 0.5  # chosen on a validation split by bench/bench_adaptation.py (README)
 WEIGHT_CAP = 3.0  # no class weighs more than 3× the mean class weight
 
 
@@ -78,6 +87,8 @@ class TrainingConfig:
     seed: int = 0
     device: str | None = None   # None/"auto": CUDA when present
     max_duration_s: float = 1200.0
+    adapt_weight: float = DEFAULT_ADAPT_WEIGHT  # weight of the soft (teacher) loss against the labelled loss
+    adapt_target: str = "clip"  # "clip": the clip's distribution; "window": the teacher windows inside the crop
 
     def __post_init__(self) -> None:
         if isinstance(self.class_weights, bool):  # earlier configs: True meant inverse frequency
@@ -92,6 +103,32 @@ class TrainingConfig:
             raise ValueError("lr must be positive; patience and mixup_alpha must not be negative")
         if self.monitor not in MONITORS:
             raise ValueError(f"monitor must be one of {MONITORS}")
+        if self.adapt_weight < 0 or self.adapt_target not in ADAPT_TARGETS:
+            raise ValueError(f"adapt_weight must not be negative and adapt_target one of {ADAPT_TARGETS}")
+
+
+@dataclass(frozen=True, eq=False)
+class SoftExample:
+    """One unlabelled track for adaptation: its audio and the teacher ensemble's distribution over
+    the label list, for the whole clip and (optionally) per teacher window of ``window_s`` seconds."""
+
+    path: str
+    clip: np.ndarray                   # (labels,), sums to 1
+    windows: np.ndarray | None = None  # (teacher windows, labels); rows sum to 1 or 0 (no signal)
+    window_s: float = 0.0
+
+    def target(self, t0: float, t1: float) -> np.ndarray:
+        """The mean of the teacher windows centred in [t0, t1) (the nearest one if none); the
+        clip's distribution when there are no windows or they carry no signal there."""
+        if self.windows is None or not len(self.windows) or self.window_s <= 0:
+            return self.clip
+        centres = (np.arange(len(self.windows)) + 0.5) * self.window_s
+        inside = (centres >= t0) & (centres < t1)
+        if not inside.any():
+            inside = np.arange(len(self.windows)) == int(np.argmin(np.abs(centres - (t0 + t1) / 2)))
+        row = self.windows[inside].mean(axis=0)
+        total = row.sum()
+        return row / total if total > 0 else self.clip
 
 
 @dataclass
@@ -123,13 +160,52 @@ def track_features(path: str | Path, cfg: PreprocessingConfig, *, max_duration_s
 
 
 def _random_crop(mel: np.ndarray, cfg: PreprocessingConfig, rng: np.random.Generator) -> np.ndarray:
+    return _random_crop_at(mel, cfg, rng)[0]
+
+
+def _random_crop_at(mel: np.ndarray, cfg: PreprocessingConfig, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """A float32 window of ``window_frames`` at a random start (padded with silence when short)."""
     frames = mel.shape[1]
     if frames <= cfg.window_frames:
         crop = np.full((cfg.n_mels, cfg.window_frames), cfg.floor_value, dtype=np.float32)
         crop[:, :frames] = mel
-        return crop
+        return crop, 0
     start = int(rng.integers(0, frames - cfg.window_frames + 1))
-    return mel[:, start:start + cfg.window_frames].copy()
+    return mel[:, start:start + cfg.window_frames].astype(np.float32), start
+
+
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean over the batch of −Σ target·log softmax(logits)."""
+    return -(targets * F.log_softmax(logits.float(), dim=-1)).sum(dim=-1).mean()
+
+
+class _AdaptationStream:
+    """Batches of (crops, soft targets) from the adaptation tracks: every track once per shuffled
+    pass, passes repeated as needed. Its own random generator, so runs without adaptation draw
+    exactly the crops they drew before adaptation existed."""
+
+    def __init__(self, examples: Sequence[SoftExample], mels: list[np.ndarray], cfg: PreprocessingConfig,
+                 config: TrainingConfig) -> None:
+        self.examples, self.mels, self.cfg, self.config = list(examples), mels, cfg, config
+        self.rng = np.random.default_rng([config.seed, 1])
+        self.order: list[int] = []
+
+    def batch(self, size: int) -> tuple[np.ndarray, np.ndarray]:
+        chosen = []
+        while len(chosen) < size:
+            if not self.order:
+                self.order = list(self.rng.permutation(len(self.examples)))
+            chosen.append(self.order.pop())
+        crops, targets = [], []
+        for i in chosen:
+            crop, start = _random_crop_at(self.mels[i], self.cfg, self.rng)
+            crops.append(spec_augment(crop, self.cfg, self.config, self.rng))
+            if self.config.adapt_target == "window":
+                t0 = self.cfg.frames_to_seconds(start)
+                targets.append(self.examples[i].target(t0, t0 + self.cfg.seconds_per_window))
+            else:
+                targets.append(self.examples[i].clip)
+        return np.stack(crops), np.stack(targets).astype(np.float32)
 
 
 def spec_augment(window: np.ndarray, cfg: PreprocessingConfig, config: TrainingConfig,
@@ -268,12 +344,15 @@ def optimizer_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
 def train(examples: Sequence[TrainingExample], labels: Sequence[str], preprocessing: PreprocessingConfig,
           config: TrainingConfig = TrainingConfig(), *, init_state: dict[str, torch.Tensor] | None = None,
           init_note: str = "random", features: dict[str, np.ndarray] | None = None, progress: bool = False,
-          on_epoch: Callable[[dict[str, Any]], None] | None = None) -> TrainingResult:
+          on_epoch: Callable[[dict[str, Any]], None] | None = None,
+          adaptation: Sequence[SoftExample] = ()) -> TrainingResult:
     """Train on the ``train`` examples, stop early on the ``val`` ones (with none: run all epochs,
-    keep the last) and fit the temperature on them; ``test`` ones are ignored.
+    keep the last) and fit the temperature on them; ``test`` ones are ignored. ``adaptation``:
+    unlabelled tracks with the teachers' distribution as target (see the module docstring).
 
     ``features`` is an optional cache {path: normalised log-mel}; missing tracks are computed
-    once and added to it. ``on_epoch`` receives each epoch's entry of the history."""
+    once and added to it (adaptation tracks as float16). ``on_epoch`` receives each epoch's entry
+    of the history."""
     from tqdm import tqdm
 
     cfg = preprocessing
@@ -282,16 +361,23 @@ def train(examples: Sequence[TrainingExample], labels: Sequence[str], preprocess
     n_classes = len(labels)
     train_set = [e for e in examples if e.split == "train"]
     val_set = [e for e in examples if e.split == "val"]
-    if not train_set:
-        raise ValueError("no training examples (split 'train')")
+    adaptation = list(adaptation)
+    if not train_set and not adaptation:
+        raise ValueError("no training examples (split 'train') and no adaptation tracks")
     bad = [e for e in examples if not 0 <= e.label < n_classes]
     if bad:
         raise ValueError(f"label index {bad[0].label} of {bad[0].path} is outside the {n_classes} labels")
+    odd = [a for a in adaptation if np.shape(a.clip) != (n_classes,)]
+    if odd:
+        raise ValueError(f"the adaptation target of {odd[0].path} is not over the {n_classes} labels")
     started = time.perf_counter()
     cache = features if features is not None else {}
     for example in tqdm([*train_set, *val_set], desc="features", unit="track", disable=not progress, leave=False):
         if example.path not in cache:
             cache[example.path] = track_features(example.path, cfg, max_duration_s=config.max_duration_s)
+    for soft in tqdm(adaptation, desc="adaptation features", unit="track", disable=not progress, leave=False):
+        if soft.path not in cache:  # float16: a catalog is many tracks
+            cache[soft.path] = track_features(soft.path, cfg, max_duration_s=config.max_duration_s).astype(np.float16)
     feature_s = time.perf_counter() - started
 
     rng = np.random.default_rng(config.seed)
@@ -306,14 +392,17 @@ def train(examples: Sequence[TrainingExample], labels: Sequence[str], preprocess
     model.to(device)
     train_mels = [cache[e.path] for e in train_set]
     train_labels = np.array([e.label for e in train_set], dtype=np.int64)
-    weights = class_weights(train_labels, n_classes, config.class_weights)
+    weights = (class_weights(train_labels, n_classes, config.class_weights) if train_set
+               else np.ones(n_classes, dtype=np.float32))
+    stream = (_AdaptationStream(adaptation, [cache[a.path] for a in adaptation], cfg, config)
+              if adaptation else None)
     weight_t = torch.as_tensor(weights, device=device)
     val_labels = np.array([e.label for e in val_set], dtype=np.int64)
     val_windows, val_owners = (_validation_windows([cache[e.path] for e in val_set], cfg) if val_set
                                else (None, None))
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    samples_per_epoch = len(train_set) * config.crops_per_track
+    samples_per_epoch = (len(train_set) or len(adaptation)) * config.crops_per_track
     steps_per_epoch = math.ceil(samples_per_epoch / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     warmup = min(steps_per_epoch * config.warmup_epochs, total_steps // 2)
@@ -337,26 +426,41 @@ def train(examples: Sequence[TrainingExample], labels: Sequence[str], preprocess
         model.train()
         owners = np.repeat(np.arange(len(train_set)), config.crops_per_track)
         rng.shuffle(owners)
-        losses = []
+        losses, labelled_losses, adapt_losses = [], [], []
         for step in range(steps_per_epoch):
-            chosen = owners[step * config.batch_size:(step + 1) * config.batch_size]
-            batch = np.stack([spec_augment(_random_crop(train_mels[i], cfg, rng), cfg, config, rng) for i in chosen])
-            x = torch.as_tensor(batch, device=device).unsqueeze(1)
-            y = torch.as_tensor(train_labels[chosen], device=device)
+            loss = torch.zeros((), device=device)
             with autocast:
-                if config.mixup_alpha > 0 and len(chosen) > 1:
-                    lam = float(rng.beta(config.mixup_alpha, config.mixup_alpha))
-                    perm = torch.as_tensor(rng.permutation(len(chosen)), device=device)
-                    logits = model(lam * x + (1 - lam) * x[perm]).float()
-                    loss = (lam * F.cross_entropy(logits, y, weight=weight_t)
-                            + (1 - lam) * F.cross_entropy(logits, y[perm], weight=weight_t))
-                else:
-                    loss = F.cross_entropy(model(x).float(), y, weight=weight_t)
+                if train_set:
+                    chosen = owners[step * config.batch_size:(step + 1) * config.batch_size]
+                    batch = np.stack([spec_augment(_random_crop(train_mels[i], cfg, rng), cfg, config, rng)
+                                      for i in chosen])
+                    x = torch.as_tensor(batch, device=device).unsqueeze(1)
+                    y = torch.as_tensor(train_labels[chosen], device=device)
+                    if config.mixup_alpha > 0 and len(chosen) > 1:
+                        lam = float(rng.beta(config.mixup_alpha, config.mixup_alpha))
+                        perm = torch.as_tensor(rng.permutation(len(chosen)), device=device)
+                        logits = model(lam * x + (1 - lam) * x[perm]).float()
+                        labelled = (lam * F.cross_entropy(logits, y, weight=weight_t)
+                                    + (1 - lam) * F.cross_entropy(logits, y[perm], weight=weight_t))
+                    else:
+                        labelled = F.cross_entropy(model(x).float(), y, weight=weight_t)
+                    labelled_losses.append(float(labelled.detach()))
+                    loss = loss + labelled
+                if stream is not None:
+                    crops, targets = stream.batch(config.batch_size)
+                    xa = torch.as_tensor(crops, device=device).unsqueeze(1)
+                    soft = soft_cross_entropy(model(xa).float(), torch.as_tensor(targets, device=device))
+                    adapt_losses.append(float(soft.detach()))
+                    loss = loss + (config.adapt_weight if train_set else 1.0) * soft
             losses.append(optimizer_step(model, optimizer, scheduler, loss))
             bar.update(1)
             bar.set_postfix(epoch=epoch, loss=f"{losses[-1]:.3f}")
         entry: dict[str, Any] = {"epoch": epoch, "train_loss": float(np.mean(losses)),
                                  "lr": float(optimizer.param_groups[0]["lr"])}
+        if stream is not None:
+            entry["adapt_loss"] = float(np.mean(adapt_losses))
+            if labelled_losses:
+                entry["labelled_loss"] = float(np.mean(labelled_losses))
         if val_set:
             val_probs = _track_probabilities(model, val_windows, val_owners, len(val_set), device,
                                              config.batch_size * 4)
@@ -373,6 +477,7 @@ def train(examples: Sequence[TrainingExample], labels: Sequence[str], preprocess
         entry["best"] = improved
         history.append(entry)
         line = (f"epoch {epoch}/{config.epochs}: train loss {entry['train_loss']:.4f}"
+                + (f" (teacher soft loss {entry['adapt_loss']:.4f})" if stream is not None else "")
                 + (f", val loss {entry['val_loss']:.4f}, val acc {entry['val_accuracy']:.3f}" if val_set else "")
                 + (" *" if improved else ""))
         (bar.write if progress else log.info)(line)
@@ -406,6 +511,8 @@ def train(examples: Sequence[TrainingExample], labels: Sequence[str], preprocess
         "stopped_early": stopped_early, "selected": "best validation epoch" if val_set else "last epoch",
         "class_weights": [round(float(w), 6) for w in weights], "class_weighting": config.class_weights,
         "temperature": temperature, "calibration": calibration,
+        "adaptation": ({"tracks": len(adaptation), "weight": config.adapt_weight if train_set else None,
+                        "target": config.adapt_target, "alone": not train_set} if adaptation else None),
         "device": str(device), "feature_seconds": round(feature_s, 3),
         "seconds": round(time.perf_counter() - started, 3),
     }

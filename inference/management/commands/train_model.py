@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from inference.errors import AudioError, CheckpointError
 from inference.features import PreprocessingConfig
 from inference.retraining import TrainingSetupError, model_train_from_export
-from inference.training import CLASS_WEIGHTS, MONITORS, TrainingConfig
+from inference.training import ADAPT_TARGETS, CLASS_WEIGHTS, DEFAULT_ADAPT_WEIGHT, MONITORS, TrainingConfig
 
 
 def _preprocessing(value: str) -> PreprocessingConfig:
@@ -61,6 +61,7 @@ class Command(BaseCommand):
                             help="preprocessing config (JSON or a JSON file); default: --init's, else the defaults")
         parser.add_argument("--name", help="model version name (default: <arch>-export<N>-<time>)")
         parser.add_argument("--no-evaluate", action="store_true", help="skip the test-split evaluation")
+        add_adaptation_arguments(parser)
 
     def handle(self, *args: object, **o: object) -> None:
         try:
@@ -70,6 +71,7 @@ class Command(BaseCommand):
                 crops_per_track=o["crops"], mixup_alpha=o["mixup"],
                 class_weights="none" if o["no_class_weights"] else o["class_weights"],
                 temperature_scaling=not o["no_temperature"], seed=o["seed"], device=o["device"],
+                adapt_weight=o["adapt_weight"], adapt_target=o["adapt_target"],
             )
             preprocessing = _preprocessing(o["preprocessing"]) if o["preprocessing"] else None
         except (ValueError, CheckpointError) as exc:
@@ -82,6 +84,7 @@ class Command(BaseCommand):
                 export=o["export"], config=config, preprocessing=preprocessing, init=o["init"], name=o["name"],
                 evaluate=not o["no_evaluate"], progress=verbose, split=o["split"], val_fraction=o["val_fraction"],
                 folds=o["folds"], on_fold=self._fold_line if verbose else None,
+                adapt_on=o["adapt_on"], adapt_limit=o["adapt_limit"],
             )
         except (TrainingSetupError, CheckpointError, AudioError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
@@ -91,6 +94,8 @@ class Command(BaseCommand):
                           f"{t['epochs_run']} ({t['train_tracks']} train / {t['val_tracks']} val tracks), "
                           f"val accuracy {_pct(t['val_accuracy'])}, T = {t['temperature']:g}, "
                           f"{t['seconds']:.0f} s on {t['device']}.")
+        if t.get("adaptation"):
+            self.stdout.write("  " + adaptation_line(t["adaptation"]))
         for key, entry in (m.get("evaluations") or {}).items():
             if key.startswith("cv:"):
                 for line in cv_lines(entry):
@@ -124,6 +129,27 @@ def cv_lines(entry: dict) -> list[str]:
                          f"top-3 {_pct(mean['top3'])} ± {_pct(std['top3'])}, "
                          f"macro F1 {mean['macro_f1']:.3f} ± {std['macro_f1']:.3f}")
     return lines
+
+
+def add_adaptation_arguments(parser: CommandParser) -> None:
+    """--adapt-on, --adapt-weight, --adapt-target, --adapt-limit (train_model and retrain)."""
+    parser.add_argument("--adapt-on", choices=("catalog",),
+                        help="also train on the unlabelled catalog tracks against the teacher ensemble's genre "
+                             "distribution (cached teacher targets: manage.py teacher_targets)")
+    parser.add_argument("--adapt-weight", type=float, default=DEFAULT_ADAPT_WEIGHT, metavar="W",
+                        help=f"weight of the teacher (soft) loss against the labelled loss (default {DEFAULT_ADAPT_WEIGHT:g}, "
+                             "measured: README)")
+    parser.add_argument("--adapt-target", choices=ADAPT_TARGETS, default="clip",
+                        help="clip: the clip's distribution for every crop; window: the teacher windows inside the crop")
+    parser.add_argument("--adapt-limit", type=int, default=2000, metavar="N",
+                        help="use at most N catalog tracks (their log-mels are kept in memory, ≈2 MB per 3 minutes)")
+
+
+def adaptation_line(facts: dict) -> str:
+    weight = "alone (no labelled tracks)" if facts.get("alone") else f"weight {facts.get('weight')}"
+    return (f"adaptation: {facts.get('used')} of {facts.get('unlabelled_tracks')} unlabelled catalog tracks "
+            f"({facts.get('without_targets')} without teacher targets yet, {facts.get('no_signal')} with no signal for "
+            f"these labels), {facts.get('mapping_version')}, {weight}, {facts.get('target')} targets")
 
 
 def _pct(value: float | None) -> str:
