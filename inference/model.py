@@ -31,6 +31,16 @@ def select_device(prefer: str | torch.device | None = None) -> torch.device:
     return device
 
 
+def cpu_has_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """True when the CPU has native bf16 arithmetic (AVX512-BF16 or AMX): only there is bf16
+    autocast faster than fp32; on AVX2-only CPUs it ran ≈8× slower (STACK-NOTES)."""
+    try:
+        flags = next((line for line in cpuinfo.read_text().splitlines() if line.startswith("flags")), "")
+    except OSError:
+        return False
+    return bool({"avx512_bf16", "amx_bf16"} & set(flags.split()))
+
+
 def build_vit(architecture: str, *, num_classes: int, n_mels: int, window_frames: int) -> nn.Module:
     """A timm ViT reading one-channel n_mels × window_frames windows; never downloads weights."""
     timm = import_timm()

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from ..checkpoint import DEFAULT_ARCHITECTURE, ModelCheckpoint, canonical_architecture
 from ..features import PreprocessingConfig, cut_windows
-from ..model import build_vit, select_device
+from ..model import build_vit, cpu_has_bf16, select_device
 from ..training import optimizer_step, spec_augment
 from .targets import crop_target
 
@@ -41,7 +41,8 @@ class DistilConfig:
     freq_masks: int = 2
     freq_mask_bins: int = 0
     mixup_alpha: float = 0.3  # inputs and soft targets mixed alike
-    balance_power: float = 0.5  # sampling ∝ hours^-power of the recording's teacher top-1 genre
+    balance_power: float = 0.0  # sampling ∝ hours^-power of its top-1 genre (pool v2: already in its weight)
+    synthetic_share: float = 0.0  # share of training crops drawn from labelled synthetic grooves
     seed: int = 0
     device: str = "auto"
 
@@ -50,6 +51,8 @@ class DistilConfig:
         for name in ("epochs", "crops_per_epoch", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
+        if not 0.0 <= self.synthetic_share < 1.0:
+            raise ValueError("synthetic_share must be in [0, 1)")
 
 
 @dataclass
@@ -59,6 +62,8 @@ class Recording:
     file_id: str
     mel: np.ndarray  # [n_mels, frames], normalised (float16 is fine)
     scores: np.ndarray  # [teacher windows, genres], rows sum to 1 (or 0 when no tag fired)
+    weight: float = 1.0  # the pool manifest's sampling weight (package balance)
+    synthetic: bool = False  # a rendered groove: its rows are its intended genre (hard label)
 
     def teacher_mean(self) -> np.ndarray:
         return self.scores.mean(axis=0)
@@ -73,12 +78,20 @@ class DistilRun:
     seconds: float = 0.0
 
 
-def sampling_weights(recordings: Sequence[Recording], power: float) -> np.ndarray:
-    """Longer recordings are drawn more often, over-represented teacher genres less often."""
+def sampling_weights(recordings: Sequence[Recording], power: float, synthetic_share: float = 0.0) -> np.ndarray:
+    """Longer recordings are drawn more often, over-represented genres less often, each scaled by
+    its manifest weight; synthetic grooves get exactly ``synthetic_share`` of the draws (none at 0)."""
     durations = np.array([r.mel.shape[1] for r in recordings], dtype=np.float64)
     top1 = np.array([int(np.argmax(r.teacher_mean())) for r in recordings])
-    per_genre = np.bincount(top1, weights=durations)
-    weights = durations * per_genre[top1] ** -power
+    synthetic = np.array([r.synthetic for r in recordings])
+    weights = np.zeros(len(recordings))
+    for group, share in ((~synthetic, 1.0 - synthetic_share), (synthetic, synthetic_share)):
+        if not group.any() or share <= 0:
+            continue
+        per_genre = np.bincount(top1[group], weights=durations[group], minlength=recordings[0].scores.shape[1])
+        raw = durations[group] * per_genre[top1[group]] ** -power * np.array(
+            [r.weight for r, g in zip(recordings, group) if g])
+        weights[group] = share * raw / raw.sum()
     return weights / weights.sum()
 
 
@@ -184,9 +197,10 @@ def distil(train: Sequence[Recording], val: Sequence[Recording], cfg: Preprocess
         run.seconds = saved["seconds"]
         start_epoch = saved["epoch"] + 1
         say(f"[distil:{init_note}] resuming after epoch {saved['epoch']}")
-    weights = sampling_weights(train, config.balance_power)
+    weights = sampling_weights(train, config.balance_power, config.synthetic_share)
+    # bf16 where the hardware has it (≈2× faster training on AVX512-BF16), fp32 elsewhere.
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
-                else torch.autocast("cpu", enabled=False))
+                else torch.autocast("cpu", dtype=torch.bfloat16, enabled=cpu_has_bf16()))
     for epoch in range(start_epoch, config.epochs + 1):
         started = time.perf_counter()
         model.train()

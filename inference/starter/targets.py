@@ -1,9 +1,10 @@
-"""Per-recording cache of what distillation needs: the student's log-mel and the teacher's tags.
+"""Per-recording cache of what distillation needs: the student's log-mel and the teachers' outputs.
 
-Each recording is decoded twice, once through the teacher's own front end (16 kHz, musicnn
-windows of ≈3 s) and once exactly as the product decodes an upload, so the student learns from
-the features it will see in production. Tag probabilities are cached raw (not as genres), so a
-new tag → genre mapping needs no teacher run.
+Each recording is decoded twice, once through the teachers' own front end (16 kHz; musicnn
+windows of ≈3 s, YAMNet frames of 0.975 s every 0.48 s) and once exactly as the product decodes
+an upload, so the student learns from the features it will see in production. Tag and class
+probabilities are cached raw (not as genres), so a new mapping needs no teacher run. The
+ensemble target of a musicnn window takes the YAMNet frames whose centres fall inside it.
 """
 from __future__ import annotations
 
@@ -27,39 +28,88 @@ class RecordingTargets:
     mel: np.ndarray
     msd: np.ndarray  # (teacher windows, 50)
     mtt: np.ndarray  # (teacher windows, 50)
+    yamnet: np.ndarray | None = None  # (YAMNet frames, 521), frames every YAMNET_HOP_S
 
-    def genre_scores(self) -> np.ndarray:
-        """(teacher windows, genres) normalised genre scores under the current mapping."""
-        return mapping.genre_scores({"MSD": self.msd, "MTT": self.mtt}).astype(np.float32)
+    def genre_scores(self, *, ensemble: bool = False,
+                     weights: mapping.TeacherWeights = mapping.TeacherWeights()) -> np.ndarray:
+        """(musicnn windows, genres): musicnn's normalised genre scores, or with ``ensemble`` the
+        v2 ensemble with YAMNet (mapping v2) on the same windows."""
+        musicnn = mapping.genre_scores({"MSD": self.msd, "MTT": self.mtt})
+        if not ensemble:
+            return musicnn.astype(np.float32)
+        if self.yamnet is None:
+            raise ValueError("these targets were cached without YAMNet; delete them to recompute")
+        yamnet = yamnet_on_windows(mapping.yamnet_genre_scores(self.yamnet), len(musicnn))
+        return mapping.ensemble_scores(musicnn, yamnet, weights).astype(np.float32)
+
+
+YAMNET_HOP_S = 7680 / SAMPLE_RATE     # 0.48 s
+YAMNET_FRAME_S = 15600 / SAMPLE_RATE  # 0.975 s
+
+
+def yamnet_on_windows(frame_scores: np.ndarray, n_windows: int) -> np.ndarray:
+    """(n_windows, genres): per musicnn window, the mean of the YAMNet frames centred inside it
+    (the nearest frame when none is)."""
+    centres = np.arange(len(frame_scores)) * YAMNET_HOP_S + YAMNET_FRAME_S / 2
+    out = np.zeros((n_windows, frame_scores.shape[1]), dtype=np.float64)
+    for window in range(n_windows):
+        t0, t1 = window * TEACHER_WINDOW_S, (window + 1) * TEACHER_WINDOW_S
+        inside = (centres >= t0) & (centres < t1)
+        if n_windows == 1 or not inside.any():
+            inside = np.ones(len(centres), dtype=bool) if n_windows == 1 else (
+                np.arange(len(centres)) == int(np.argmin(np.abs(centres - (t0 + t1) / 2))))
+        out[window] = frame_scores[inside].mean(axis=0)
+    return out
 
 
 def compute_targets(path: Path, *, teachers: dict[str, object], cfg: PreprocessingConfig,
-                    max_duration_s: float = 3600.0) -> RecordingTargets:
-    """Decode ``path`` for both models and run both teachers over every ≈3-s window (pool
-    recordings may be longer than the 20 minutes the product accepts from an upload)."""
+                    yamnet: object | None = None, max_duration_s: float = 3600.0,
+                    excerpt_s: float | None = None) -> RecordingTargets:
+    """Decode ``path`` for the student and the teachers and run every teacher over the recording
+    (pool recordings may be longer than the 20 minutes the product accepts).
+
+    With ``excerpt_s``, a longer recording is cut to that many seconds from its middle first, and
+    the teachers hear the same excerpt (resampled from the student's decode): the pool's cost
+    then grows with its number of recordings, not their length.
+    """
     from ..audio import load_audio
     from ..features import log_mel, normalise
     from ..teacher.musicnn import tag_probabilities
-    from ..teacher.preprocess import teacher_windows
+    from ..teacher.preprocess import load_teacher_audio, split_windows, teacher_log_mel
 
     decoded = load_audio(path, target_sr=cfg.sample_rate, max_duration_s=max_duration_s)
-    mel = normalise(log_mel(decoded.samples, cfg), cfg).astype(np.float16)
-    windows = teacher_windows(path)
+    student = decoded.samples
+    excerpted = excerpt_s is not None and student.size > excerpt_s * cfg.sample_rate
+    if excerpted:
+        length = int(excerpt_s * cfg.sample_rate)
+        start = (student.size - length) // 2
+        student = student[start:start + length]
+    mel = normalise(log_mel(student, cfg), cfg).astype(np.float16)
+    # Once, for both teachers (both read 16 kHz).
+    samples = load_teacher_audio(student, cfg.sample_rate) if excerpted else load_teacher_audio(path)
+    windows = split_windows(teacher_log_mel(samples))
+    frames = None
+    if yamnet is not None:
+        from ..teacher.yamnet import yamnet_scores
+
+        frames = yamnet_scores(yamnet, samples)[1].astype(np.float16)
     return RecordingTargets(mel=mel, msd=tag_probabilities(teachers["MSD"], windows),
-                            mtt=tag_probabilities(teachers["MTT"], windows))
+                            mtt=tag_probabilities(teachers["MTT"], windows), yamnet=frames)
 
 
 def save_targets(targets: RecordingTargets, path: Path) -> None:
     """Write atomically, so an interrupted build never leaves a half cache entry behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial.npz")
-    np.savez(partial, mel=targets.mel, msd=targets.msd, mtt=targets.mtt)
+    extra = {} if targets.yamnet is None else {"yamnet": targets.yamnet}
+    np.savez(partial, mel=targets.mel, msd=targets.msd, mtt=targets.mtt, **extra)
     os.replace(partial, path)
 
 
 def load_targets(path: Path) -> RecordingTargets:
     with np.load(path) as data:
-        return RecordingTargets(mel=data["mel"], msd=data["msd"], mtt=data["mtt"])
+        return RecordingTargets(mel=data["mel"], msd=data["msd"], mtt=data["mtt"],
+                                yamnet=data["yamnet"] if "yamnet" in data.files else None)
 
 
 def crop_target(scores: np.ndarray, start_frame: int, cfg: PreprocessingConfig) -> np.ndarray:

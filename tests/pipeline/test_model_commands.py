@@ -72,7 +72,7 @@ def test_a_fresh_install_gets_the_trained_starter_model_copied_out_of_the_source
     settings.MODELS_DIR = tmp_path
     assert settings.DEFAULT_MODEL == "starter"
     text = run("ensure_default_model")
-    assert "Active model version: starter-vit-tiny-v1" in text and "untrained" not in text
+    assert "Active model version: starter-vit-tiny-v2" in text and "untrained" not in text
     version = ModelVersion.objects.get()
     assert (version.is_active, version.trained, version.labels) == (True, True, GENRES16)
     assert (tmp_path / version.checkpoint_path).is_file()  # in MODELS_DIR, not in the package
@@ -86,9 +86,9 @@ def test_an_earlier_installs_untrained_placeholder_gives_way_to_the_starter_mode
     settings.DEFAULT_MODEL = "untrained"
     run("ensure_default_model")
     settings.DEFAULT_MODEL = "starter"
-    assert "Active model version: starter-vit-tiny-v1" in run("ensure_default_model")
+    assert "Active model version: starter-vit-tiny-v2" in run("ensure_default_model")
     assert list(ModelVersion.objects.order_by("name").values_list("name", "is_active")) == [
-        ("starter-vit-tiny-v1", True), ("untrained-vit-tiny", False)]
+        ("starter-vit-tiny-v2", True), ("untrained-vit-tiny", False)]
     first, replaced = ModelPromotion.objects.order_by("pk")
     assert first.from_version is None and first.override_reason == ""  # a first activation needs no reason
     assert replaced.gate_passed is False and "replaces the untrained placeholder" in replaced.override_reason
@@ -115,3 +115,41 @@ def test_a_model_the_platform_chose_is_never_replaced_by_the_starter(settings, t
     run("register_model", str(path), "--activate")
     run("ensure_default_model")
     assert ModelVersion.objects.get(is_active=True).name == "ours" and ModelVersion.objects.count() == 1
+
+
+def _previous_starter(tmp_path, *, promoted_by=None) -> ModelVersion:
+    """An install's v1 starter (a stand-in checkpoint under v1's name), activated by the system or a lead."""
+    from django.contrib.auth import get_user_model
+
+    from catalog.services import model_version_promote
+    from inference.registry import model_version_register
+
+    path = tmp_path / "acousticsense-starter-v1.safetensors"
+    checkpoint = create_random_checkpoint(labels=GENRES16, preprocessing=TINY, seed=1)
+    checkpoint.training = {"trained": True}
+    save_checkpoint(checkpoint, path)
+    version = model_version_register(path=path, name="starter-vit-tiny-v1", activate=promoted_by is None)
+    if promoted_by is not None:
+        lead = get_user_model().objects.create_user(promoted_by, is_staff=True)
+        model_version_promote(model_version=version, user=lead, note="we like v1", override_reason="chosen")
+    return version
+
+
+def test_the_new_starter_replaces_the_old_one_the_system_activated(settings, tmp_path):
+    settings.MODELS_DIR = tmp_path
+    _previous_starter(tmp_path)
+    assert "Active model version: starter-vit-tiny-v2" in run("ensure_default_model")
+    assert list(ModelVersion.objects.order_by("name").values_list("name", "is_active")) == [
+        ("starter-vit-tiny-v1", False), ("starter-vit-tiny-v2", True)]
+    assert "replaces the previous one" in ModelPromotion.objects.latest("pk").override_reason
+    run("ensure_default_model")
+    assert ModelVersion.objects.count() == 2
+
+
+def test_an_old_starter_a_lead_promoted_stays_active_and_the_new_one_waits_beside_it(settings, tmp_path):
+    settings.MODELS_DIR = tmp_path
+    _previous_starter(tmp_path, promoted_by="lena")
+    text = run("ensure_default_model")
+    assert "Registered starter-vit-tiny-v2 (inactive)" in text and "Active model version: starter-vit-tiny-v1" in text
+    assert list(ModelVersion.objects.order_by("name").values_list("name", "is_active")) == [
+        ("starter-vit-tiny-v1", True), ("starter-vit-tiny-v2", False)]

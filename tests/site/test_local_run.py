@@ -88,7 +88,7 @@ def test_run_command_serves_the_admin_and_ctrl_c_stops_everything(tmp_path, brow
         assert "Select track to change" in browser.content()
         browser.screenshot(path=str(artifacts_dir / "admin-track-list.png"), full_page=True)
         browser.goto(login["url"] + "catalog/modelversion/")
-        assert "starter-vit-tiny-v1" in browser.content()  # the bundled, trained starter model
+        assert "starter-vit-tiny-v2" in browser.content()  # the bundled, trained starter model
         brahms = SHARED_AUDIO / "brahms-hungarian-dance-5.ogg"
         if brahms.is_file():  # real predictions straight away: a classical recording is called Classical
             browser.goto(login["url"] + "catalog/track/upload/")

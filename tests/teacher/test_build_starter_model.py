@@ -1,5 +1,6 @@
-"""`build_starter_model` end to end on a tiny pool: a real .deb, the real teacher, a short
-distillation, the float16 checkpoint and the report; then a second run resumes without redoing."""
+"""`build_starter_model` end to end on a tiny pool: a real .deb, the real (shipped) teachers, a
+short distillation, the float16 checkpoint and the report; then a second run resumes without
+redoing anything."""
 from __future__ import annotations
 
 import json
@@ -49,69 +50,70 @@ def _tiny_pool(tmp_path: Path) -> tuple[Path, Path]:
     return work, manifest
 
 
-def _build(work: Path, manifest: Path, output: Path, teacher_dir: Path, *extra: str) -> str:
+def _build(work: Path, manifest: Path, output: Path, *extra: str) -> str:
     out = StringIO()
-    call_command("build_starter_model", "--teacher-dir", str(teacher_dir), "--work-dir", str(work),
-                 "--manifest", str(manifest), "--output", str(output), "--inits", "random", "--epochs", "1",
-                 "--crops-per-epoch", "16", "--batch-size", "8", "--device", "cpu", *extra, stdout=out,
-                 verbosity=0)
+    call_command("build_starter_model", "--work-dir", str(work), "--manifest", str(manifest), "--output", str(output),
+                 "--inits", "random", "--epochs", "1", "--crops-per-epoch", "16", "--batch-size", "8",
+                 "--device", "cpu", "--groove-minutes", "0", *extra, stdout=out, verbosity=0)
     return out.getvalue()
 
 
-def test_the_recipe_writes_a_float16_starter_checkpoint_and_a_report_then_resumes(tmp_path, teacher_dir):
+def test_the_recipe_writes_a_float16_starter_checkpoint_and_a_report_then_resumes(tmp_path):
     work, manifest = _tiny_pool(tmp_path)
     listen_dir = tmp_path / "listen"
     listen_dir.mkdir()
     (listen_dir / "tone.wav").write_bytes(wav_bytes(7.0, 330.0, sr=22050))
     output = tmp_path / "starter.safetensors"
-    text = _build(work, manifest, output, teacher_dir, "--listen", str(listen_dir))
+    text = _build(work, manifest, output, "--listen", str(listen_dir))
     assert "[pool] 3 recordings, 0.0 h from 1 packages" in text and "[done]" in text
 
     ckpt = load_checkpoint(output)
     assert ckpt.trained and ckpt.labels == list(mapping.GENRES)
-    assert ckpt.training["mapping_version"] == mapping.MAPPING_VERSION
-    assert set(ckpt.training["uncovered_genres"]) == set(mapping.UNCOVERED_GENRES)
+    assert ckpt.training["mapping_version"] == mapping.ENSEMBLE_VERSION
+    assert ckpt.training["teacher_weights"] == {"musicnn": 0.5, "yamnet": 0.5}
+    assert ckpt.training["uncovered_genres"] == []
     from safetensors import safe_open
 
     with safe_open(str(output), framework="pt") as handle:
         assert handle.get_tensor("head.weight").dtype.is_floating_point
         assert str(handle.get_tensor("head.weight").dtype) == "torch.float16"
     report = json.loads((work / "report.json").read_text())
-    assert report["chosen_init"] == "random" and report["test"]["recordings"] == 1
+    assert report["chosen_run"] == "random" and report["test"]["recordings"] == 1
     assert [row["file"] for row in report["listen"]] == ["tone.wav"]
-    assert len(report["listen"][0]["student"]) == 3 and len(report["listen"][0]["teacher"]) == 3
+    assert len(report["listen"][0]["student"]) == 3 and len(report["listen"][0]["ensemble"]) == 3
+    assert report["listen"][0]["content"] in {"music", "speech", "other"}
     assert (work / "test-confusion.png").read_bytes()[:4] == b"\x89PNG"
     assert (work / "training-curves.png").read_bytes()[:4] == b"\x89PNG"
-    assert [e["epoch"] for e in report["init_comparison"]["random"]["history"]] == [1]
+    assert [e["epoch"] for e in report["runs"]["random"]["history"]] == [1]
 
-    cached = {p: p.stat().st_mtime_ns for p in (work / "targets").glob("*.npz")}
+    cached = {p: p.stat().st_mtime_ns for p in (work / "targets-v2").glob("*.npz")}
     assert len(cached) == 3
-    again = _build(work, manifest, output, teacher_dir)
+    again = _build(work, manifest, output)
     assert "[distil:random] resuming after epoch 1" in again
-    assert {p: p.stat().st_mtime_ns for p in (work / "targets").glob("*.npz")} == cached  # no teacher rerun
+    assert {p: p.stat().st_mtime_ns for p in (work / "targets-v2").glob("*.npz")} == cached  # no teacher rerun
 
 
-def test_a_licence_that_changed_in_the_package_stops_the_build(tmp_path, teacher_dir):
+def test_a_licence_that_changed_in_the_package_stops_the_build(tmp_path):
     work, manifest = _tiny_pool(tmp_path)
     text = manifest.read_text().replace("CC0-1.0", "CC-BY-4.0", 1)
     manifest.write_text(text)
     with pytest.raises(CommandError, match="the manifest says CC-BY-4.0, the package now says CC0-1.0"):
-        _build(work, manifest, tmp_path / "never.safetensors", teacher_dir)
-    assert not (tmp_path / "never.safetensors").exists() and not (work / "targets").exists()
+        _build(work, manifest, tmp_path / "never.safetensors")
+    assert not (tmp_path / "never.safetensors").exists() and not (work / "targets-v2").exists()
 
 
-def test_the_deit_init_without_its_weights_is_a_clear_error(tmp_path, teacher_dir):
+def test_the_deit_init_without_its_weights_is_a_clear_error(tmp_path):
     work, manifest = _tiny_pool(tmp_path)
     with pytest.raises(CommandError, match="needs --deit-init"):
-        _build(work, manifest, tmp_path / "x.safetensors", teacher_dir, "--inits", "deit")
+        _build(work, manifest, tmp_path / "x.safetensors", "--inits", "deit")
 
 
-def test_missing_teacher_or_init_weights_stop_the_build_before_any_download(tmp_path, teacher_dir):
+def test_missing_teacher_or_init_weights_stop_the_build_before_any_download(tmp_path):
     work, manifest = _tiny_pool(tmp_path)
     shutil.rmtree(work / "debs")  # anything fetched would land here
     with pytest.raises(CommandError, match="missing: .*MSD_musicnn.h5"):
-        _build(work, manifest, tmp_path / "x.safetensors", tmp_path)
+        _build(work, manifest, tmp_path / "x.safetensors", "--teacher-dir", str(tmp_path))
     with pytest.raises(CommandError, match="missing: .*nope.npz"):
-        _build(work, manifest, tmp_path / "x.safetensors", teacher_dir, "--inits", "random,deit",
+        _build(work, manifest, tmp_path / "x.safetensors", "--inits", "random,deit",
                "--deit-init", str(tmp_path / "nope.npz"))
     assert not (work / "debs").exists()

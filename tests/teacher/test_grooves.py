@@ -66,3 +66,20 @@ def test_rendered_clips_decode_sound_and_are_listed_and_a_rerun_renders_nothing(
 
     monkeypatch.setattr(grooves, "_render_clip", must_not_render)
     assert render_grooves(tmp_path, **options) == clips
+
+
+def test_the_recipe_turns_grooves_into_hard_labelled_recordings(tools, tmp_path):
+    from inference.starter.build import groove_recordings, groove_split
+    from tests.fixtures import TINY
+
+    seconds = 7.0
+    found = groove_recordings(tmp_path, TINY, minutes_per_genre=seconds / 60, seed=0, progress=False,
+                              clip_seconds=seconds, genres=["Reggae", "Latin"], soundfonts=SMALL_FONT)
+    recordings = found["train"] + found["test"]
+    assert sorted(r.file_id.split(":")[0] for r in recordings) == ["groove", "groove"]
+    for recording in recordings:
+        assert recording.synthetic and recording.mel.shape[0] == TINY.n_mels
+        genre = mapping.GENRES[int(recording.scores.sum(axis=0).argmax())]
+        assert genre in {"Reggae", "Latin"} and np.all(recording.scores.sum(axis=1) == 1.0)
+        assert recording in found[groove_split(recording.file_id.split(":", 1)[1])]
+    assert {mapping.GENRES[int(r.scores[0].argmax())] for r in recordings} == {"Reggae", "Latin"}

@@ -108,3 +108,16 @@ def test_rare_teacher_genres_are_drawn_more_often_per_hour(pool):
     genre0 = sum(w for r, w in zip(lopsided, weights) if r.scores.mean(0).argmax() == 0)
     assert genre0 < 7 / 9  # 7 of 9 recordings are genre 0, but they get less than 7/9 of the draws
     assert sampling_weights(lopsided, power=0.0) == pytest.approx(np.full(9, 1 / 9))
+
+
+def test_synthetic_grooves_get_exactly_their_share_of_draws_and_manifest_weights_count(pool):
+    real = pool["train"][:4]
+    grooves = [Recording(f"groove{i}", r.mel, r.scores, synthetic=True) for i, r in enumerate(pool["train"][:2])]
+    weights = sampling_weights(real + grooves, power=0.0, synthetic_share=0.15)
+    assert weights[4:].sum() == pytest.approx(0.15) and weights.sum() == pytest.approx(1.0)
+    assert sampling_weights(real + grooves, power=0.0, synthetic_share=0.0)[4:].sum() == 0.0
+    heavy = [Recording(r.file_id, r.mel, r.scores, weight=3.0 if i == 0 else 1.0) for i, r in enumerate(real)]
+    drawn = sampling_weights(heavy, power=0.0)
+    durations = np.array([r.mel.shape[1] for r in heavy], dtype=float)
+    expected = durations * np.array([3.0, 1.0, 1.0, 1.0])
+    assert drawn == pytest.approx(expected / expected.sum())
