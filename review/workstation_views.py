@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
+from catalog.api.throttling import ApiClientRateThrottle
 from inference.sync import ClassifyRejected, classify_upload
 from review.views import require_reviewer
 
@@ -21,10 +22,23 @@ def workstation(request: HttpRequest) -> HttpResponse:
     return TemplateResponse(request, "admin/review/workstation.html", context)
 
 
+class _ClassifyScope:
+    """The workstation spends what /api/genre spends: it shares that rate, per signed-in user."""
+
+    throttle_scope = "classify"
+
+
 @require_POST
 def workstation_analyse(request: HttpRequest) -> JsonResponse:
     """Analyse the dropped file now, in this process, with the active model (same service as /api/genre)."""
     require_reviewer(request)
+    throttle = ApiClientRateThrottle()
+    if not throttle.allow_request(request, _ClassifyScope()):
+        wait = max(1, round(throttle.wait() or 1))
+        response = JsonResponse({"error": {"code": "throttled", "message": f"Too many analyses; try again in {wait} s."}},
+                                status=429)
+        response["Retry-After"] = str(wait)
+        return response
     upload = request.FILES.get("audio")
     try:
         result = classify_upload(stream=upload, filename=upload.name if upload else "", top_k=5, client=None,

@@ -67,7 +67,8 @@ class ApiClientAuthentication(authentication.BaseAuthentication):
 
 
 def api_client_of(request: Request) -> ApiClient | None:
-    return request.auth if isinstance(request.auth, ApiClient) else None
+    auth = getattr(request, "auth", None)  # a plain Django request (the workstation) has none
+    return auth if isinstance(auth, ApiClient) else None
 
 
 class CanUseCmsApi(permissions.BasePermission):

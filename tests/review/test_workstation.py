@@ -46,3 +46,13 @@ def test_a_reviewer_drops_a_file_and_sees_the_results(live_server, browser, rita
     attention = page.get_attribute("#ws-image", "src")
     page.uncheck("#overlay")
     assert page.get_attribute("#ws-image", "src") != attention
+
+
+def test_the_workstation_shares_the_classify_rate_of_the_api(client, rita, settings, redis_url):
+    settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "classify": "2/min"}
+    client.force_login(rita)
+    url = reverse("review_workstation_analyse")
+    answers = [client.post(url, {"audio": SimpleUploadedFile("tone.wav", wav_bytes(seconds=2))}) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert answers[2].json()["error"]["code"] == "throttled" and int(answers[2]["Retry-After"]) >= 1
+    assert ClassificationCall.objects.filter(caller="workstation:rita").count() == 2  # the refused one cost nothing
