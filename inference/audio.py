@@ -34,6 +34,8 @@ MAX_SAMPLE_RATE = 384_000
 MAX_CHANNELS = 16
 MAX_DECODE_SAMPLES = 192_000 * 2 * 20 * 60  # rate × channels × seconds: 20 minutes of 192 kHz stereo
 BLOCK_FRAMES = 1 << 16
+# Shorter than this is a click, not a track: no window of it says anything about a genre.
+MIN_AUDIO_SECONDS = 0.5
 # libsndfile's container names → the format name we report.
 _SNDFILE_FORMATS = {"WAV": "wav", "WAVEX": "wav", "RF64": "wav", "FLAC": "flac", "OGG": "ogg", "MP3": "mp3"}
 
@@ -96,6 +98,7 @@ def _check_file(path: Path) -> str:
 def _check_info(info: AudioInfo, max_duration_s: float) -> AudioInfo:
     if info.duration_s <= 0:
         raise AudioError(ErrorCode.EMPTY_FILE, detail="no audio frames")
+    _check_length(info.duration_s)
     if info.sample_rate > MAX_SAMPLE_RATE:
         raise AudioError(ErrorCode.UNSUPPORTED_LAYOUT,
                          detail=f"{info.sample_rate} Hz; at most {MAX_SAMPLE_RATE} Hz")
@@ -112,6 +115,12 @@ def _check_info(info: AudioInfo, max_duration_s: float) -> AudioInfo:
             limit=format_duration(max_duration_s),
         )
     return info
+
+
+def _check_length(seconds: float) -> None:
+    if seconds < MIN_AUDIO_SECONDS - 1e-6:
+        raise AudioError(ErrorCode.TOO_SHORT, duration=format_duration(seconds),
+                         limit=format_duration(MIN_AUDIO_SECONDS))
 
 
 def _sndfile_info(path: Path, ext: str) -> AudioInfo:
@@ -249,5 +258,6 @@ def load_audio(path: str | Path, *, target_sr: int, max_duration_s: float = 1200
         raise AudioError(ErrorCode.EMPTY_FILE, detail="no audio frames")
     if not np.isfinite(np.sum(samples, dtype=np.float64)):  # corrupt float WAVs exist; NaN would poison every window
         np.nan_to_num(samples, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    _check_length(samples.size / target_sr)  # a truncated file can promise more than it holds
     decoded = AudioInfo(round(samples.size / target_sr, 3), info.sample_rate, info.channels, info.format)
     return DecodedAudio(samples=samples, sample_rate=target_sr, info=decoded, is_silent=is_silent(samples))

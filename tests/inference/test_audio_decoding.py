@@ -155,3 +155,12 @@ def test_text_renamed_to_m4a_is_undecodable(tmp_path):
     with pytest.raises(AudioError) as err:
         probe_audio(path)
     assert err.value.code is ErrorCode.UNDECODABLE
+
+
+def test_a_10_ms_clip_is_refused_as_too_short_with_the_minimum(tmp_path):
+    path = tmp_path / "click.wav"
+    sf.write(path, np.full(160, 0.5, dtype=np.float32), 16000)
+    with pytest.raises(AudioError) as refused:
+        probe_audio(path)
+    assert refused.value.code == ErrorCode.TOO_SHORT and "minimum is 0.5 s" in refused.value.message
+    assert audio.MIN_AUDIO_SECONDS == 0.5
