@@ -29,7 +29,9 @@ def _test_redis_url() -> str:
     return f"redis://127.0.0.1:{port}/15"
 
 
-os.environ["REDIS_URL"] = _test_redis_url()  # before the settings module reads it; children inherit it
+# Before the settings module reads it. Processes the tests start (workers, gunicorn) load these
+# settings too: they inherit the URL and use the same server instead of starting their own.
+os.environ["REDIS_URL"] = os.environ["ACOUSTICSENSE_TEST_REDIS_URL"] = _test_redis_url()
 
 from acousticsense_site.settings import *  # noqa: E402,F403
 
