@@ -43,10 +43,18 @@ def references(teacher_dir: Path) -> dict[str, dict[str, np.ndarray]]:
 
 @pytest.fixture(scope="session")
 def teachers(teacher_dir: Path) -> dict[str, tuple[object, list[str]]]:
-    """"MSD"/"MTT" → (model, labels), each loaded once."""
+    """"MSD"/"MTT" → (fast model, labels) from the HDF5 releases, each loaded once."""
     from inference.teacher.musicnn import load_musicnn
 
     return {name: load_musicnn(teacher_dir / f"{name}_musicnn.h5") for name in TEACHERS}
+
+
+@pytest.fixture(scope="session")
+def replayed_teachers(teacher_dir: Path) -> dict[str, object]:
+    """"MSD"/"MTT" → the node-by-node KerasGraph replay: the reference the fast module must match."""
+    from inference.teacher.musicnn import load_musicnn
+
+    return {name: load_musicnn(teacher_dir / f"{name}_musicnn.h5", replay=True)[0] for name in TEACHERS}
 
 
 @pytest.fixture(scope="session")
