@@ -10,8 +10,8 @@ Two forms of the same network, both read from the file's ``model_config`` JSON (
   reference, gives any intermediate layer, and can be trained.
 - :class:`MusicnnNet` is built from a KerasGraph after checking the graph node by node: the
   same computation channels-first, with each front-end BatchNorm and max-pool moved onto the
-  pooled tensor. It is what :func:`load_musicnn` returns: on 2 cores ≈2.4× faster than the
-  replay on an idle machine and ≈5–9× on a busy one (bench/bench_teachers.py).
+  pooled tensor. It is what :func:`load_musicnn` returns: on 2 cores 2–3.5× faster than the
+  replay (bench/bench_teachers.py), at the CPU's float32 arithmetic floor.
 
 Weights come from the HDF5 release (h5py; conv kernels HWIO → OIHW, Dense kernels transposed,
 BatchNormalization's statistics and epsilon as stored) or from the converted safetensors files
