@@ -60,7 +60,7 @@ class RetrainOptions:
 
     adapt_on: str | None = None
     adapt_weight: float | None = None   # None: the training default (inference.training.DEFAULT_ADAPT_WEIGHT)
-    adapt_target: str = "clip"
+    adapt_target: str = "recalibrated"  # clip, window or recalibrated (see train_model --adapt-target)
     adapt_limit: int | None = 2000
     teachers: str = "workers"           # "workers": queue and wait; "here": compute in this process
     teacher_timeout_s: float = 6 * 3600
@@ -96,7 +96,7 @@ class RetrainOptions:
                               lr=self.lr, patience=self.patience, crops_per_track=self.crops,
                               class_weights=self.class_weights, seed=self.seed, device=self.device,
                               adapt_weight=DEFAULT_ADAPT_WEIGHT if self.adapt_weight is None else self.adapt_weight,
-                              adapt_target=self.adapt_target)
+                              adapt_target="clip" if self.adapt_target == "recalibrated" else self.adapt_target)
 
 
 # --- the lock ----------------------------------------------------------------------------------
@@ -323,7 +323,7 @@ def retrain(*, options: RetrainOptions, started_by: str = "", say: Say = print,
 
                 def on_progress(p: dict[str, Any]) -> None:
                     state.progress(teacher_targets=p)
-                    line = (f"  {p['done']}/{p['tracks']} unlabelled tracks have targets, {p['queued'] or 0} queued "
+                    line = (f"  {p['done']}/{p['tracks']} catalog tracks have targets, {p['queued'] or 0} queued "
                             f"or running, {p['failed']} failed")
                     if line != last_line[0]:
                         last_line[0] = line
@@ -343,7 +343,8 @@ def retrain(*, options: RetrainOptions, started_by: str = "", say: Say = print,
             version = model_train_from_export(
                 export=export, config=config, init=init, name=options.name, evaluate=False,
                 progress=progress_bars, on_epoch=epoch_line, val_fraction=options.val_fraction,
-                adapt_on=options.adapt_on, adapt_limit=options.adapt_limit)
+                adapt_on=options.adapt_on, adapt_limit=options.adapt_limit,
+                adapt_recalibrate=options.adapt_target == "recalibrated")
             run.candidate = version
             run.save(update_fields=["candidate"])
             t = version.metrics["training"]

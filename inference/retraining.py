@@ -300,7 +300,8 @@ def model_train_from_export(*, export: LabelExport | int, config: TrainingConfig
                             split: str | dict[str, float] | None = None, val_fraction: float | None = None,
                             folds: int | None = None,
                             on_fold: Callable[[int, dict[str, Any]], None] | None = None,
-                            adapt_on: str | None = None, adapt_limit: int | None = None) -> ModelVersion:
+                            adapt_on: str | None = None, adapt_limit: int | None = None,
+                            adapt_recalibrate: bool = False) -> ModelVersion:
     """Train on the export's train split, save the checkpoint under MODELS_DIR, register it as an
     inactive model version and (unless ``evaluate=False``) score it on the test split.
 
@@ -312,7 +313,9 @@ def model_train_from_export(*, export: LabelExport | int, config: TrainingConfig
 
     ``adapt_on="catalog"`` adds the unlabelled catalog tracks (no decision, not in the export)
     that have a cached teacher target (inference.teacher_targets), at most ``adapt_limit``, with
-    the teachers' distribution as target, weighted by ``config.adapt_weight``."""
+    the teachers' distribution as target, weighted by ``config.adapt_weight``. With
+    ``adapt_recalibrate`` that target is the teachers' clip scores recalibrated to the export's
+    labels (a logistic regression fitted on the training tracks' own teacher targets)."""
     export = label_export(export)
     labels = list(export.labels)
     if len(labels) < 2:
@@ -324,7 +327,9 @@ def model_train_from_export(*, export: LabelExport | int, config: TrainingConfig
                                    val_fraction=val_fraction or 0.0)
     else:
         examples = export_examples(export, split=split, val_fraction=val_fraction)
-    adaptation, adaptation_facts = _adaptation(export, labels, adapt_on, adapt_limit, config.seed)
+    adaptation, adaptation_facts = _adaptation(export, labels, adapt_on, adapt_limit, config.seed,
+                                               recalibrate_on=[e for e in examples if e.split == "train"]
+                                               if adapt_recalibrate else None)
     if not any(e.split == "train" for e in examples) and not adaptation:
         raise TrainingSetupError(f"Export #{export.pk} has no tracks in its train split.")
     missing = [e.path for e in examples if not Path(e.path).is_file()]
@@ -383,8 +388,8 @@ def model_train_from_export(*, export: LabelExport | int, config: TrainingConfig
     return version
 
 
-def _adaptation(export: LabelExport, labels: list[str], adapt_on: str | None, limit: int | None,
-                seed: int) -> tuple[list[SoftExample], dict[str, Any] | None]:
+def _adaptation(export: LabelExport, labels: list[str], adapt_on: str | None, limit: int | None, seed: int,
+                recalibrate_on: list[TrainingExample] | None = None) -> tuple[list[SoftExample], dict[str, Any] | None]:
     if adapt_on is None:
         return [], None
     if adapt_on != "catalog":
@@ -398,7 +403,33 @@ def _adaptation(export: LabelExport, labels: list[str], adapt_on: str | None, li
             f"None of the {facts['unlabelled_tracks']} unlabelled catalog tracks has a usable teacher target "
             f"({facts['mapping_version']}; {facts['without_targets']} have none yet): queue them with "
             "`manage.py teacher_targets --wait`, or run `manage.py retrain --adapt-on catalog`, which waits for them.")
+    if recalibrate_on is not None:
+        examples, facts["recalibration"] = _recalibrated(export, labels, examples, recalibrate_on)
+        if facts["recalibration"]["used"]:
+            facts["used"] = len(examples)
     return examples, facts
+
+
+def _recalibrated(export: LabelExport, labels: list[str], examples: list[SoftExample],
+                  train_examples: list[TrainingExample]) -> tuple[list[SoftExample], dict[str, Any]]:
+    """The adaptation targets recalibrated to the labels, fitted on the training tracks' teacher
+    scores; the mapped targets unchanged (with the reason) when too few labelled tracks have one."""
+    from dataclasses import replace
+
+    from inference.teacher.ensemble import fit_teacher_calibration
+    from inference.teacher_targets import teacher_features_of
+
+    media = Path(settings.MEDIA_ROOT)
+    track_of = {str(media / row["audio"]): row["track_id"] for row in export_rows(export)}
+    features = teacher_features_of(track_of[e.path] for e in train_examples if e.path in track_of)
+    fitted = [(features[track_of[e.path]], e.label) for e in train_examples if track_of.get(e.path) in features]
+    if len({label for _, label in fitted}) < 2:
+        return examples, {"used": False, "labelled_tracks": len(fitted),
+                          "reason": "fewer than 2 genres among the training tracks with teacher targets"}
+    calibration = fit_teacher_calibration(np.stack([f for f, _ in fitted]), [label for _, label in fitted], labels)
+    out = [replace(e, clip=calibration.distribution(e.features).astype(np.float32), windows=None)
+           for e in examples if e.features is not None]
+    return out, {"used": True, **calibration.facts(), "without_teacher_targets": len(train_examples) - len(fitted)}
 
 
 def evaluation_keys(model_version: ModelVersion) -> list[str]:

@@ -56,16 +56,21 @@ def _job_timeout_s(duration_s: float | None) -> int:
 
 # --- selectors -----------------------------------------------------------------------------------
 
+def catalog_tracks() -> QuerySet[Track]:
+    """Every track that teacher targets are computed for: all but failed ones (their audio did not
+    decode). Unlabelled ones are adaptation's data; labelled ones recalibrate the teachers."""
+    return Track.objects.exclude(status=TrackStatus.FAILED)
+
+
 def unlabelled_tracks() -> QuerySet[Track]:
-    """Catalog tracks no editor or catalog label has decided: adaptation's unlabelled data.
-    Failed tracks are left out (their audio did not decode)."""
-    return Track.objects.filter(decisions__isnull=True).exclude(status=TrackStatus.FAILED).distinct()
+    """Catalog tracks no editor or catalog label has decided: adaptation's unlabelled data."""
+    return catalog_tracks().filter(decisions__isnull=True).distinct()
 
 
 def tracks_without_targets(*, mapping_version: str = ENSEMBLE_VERSION,
                            tracks: QuerySet[Track] | None = None) -> QuerySet[Track]:
-    """Those of ``tracks`` (default: the unlabelled ones) with no cached target for this mapping."""
-    tracks = unlabelled_tracks() if tracks is None else tracks
+    """Those of ``tracks`` (default: the catalog's) with no cached target for this mapping."""
+    tracks = catalog_tracks() if tracks is None else tracks
     done = TeacherTarget.objects.filter(mapping_version=mapping_version, status=TeacherTargetStatus.DONE)
     return tracks.exclude(pk__in=done.values("track_id"))
 
@@ -92,9 +97,9 @@ def live_teacher_jobs(*, mapping_version: str = ENSEMBLE_VERSION) -> set[int]:
 
 
 def teacher_target_progress(*, mapping_version: str = ENSEMBLE_VERSION) -> dict[str, Any]:
-    """For the pipeline page and ``retrain``: unlabelled catalog tracks, how many have a target for
-    this mapping version, how many are queued or running, how many failed, and what is left."""
-    candidates = unlabelled_tracks()
+    """For the pipeline page and ``retrain``: catalog tracks, how many have a target for this
+    mapping version, how many are queued or running, how many failed, and what is left."""
+    candidates = catalog_tracks()
     rows = TeacherTarget.objects.filter(mapping_version=mapping_version, track__in=candidates.values("pk"))
     done = rows.filter(status=TeacherTargetStatus.DONE).count()
     failed_ids = set(rows.filter(status=TeacherTargetStatus.FAILED).values_list("track_id", flat=True))
@@ -133,11 +138,11 @@ class TeacherQueueing:
 
 def teacher_targets_enqueue(*, tracks: Iterable[Track] | QuerySet[Track] | None = None,
                             mapping_version: str = ENSEMBLE_VERSION) -> TeacherQueueing:
-    """Queue a teacher-target job for every track (default: every unlabelled catalog track) that has
-    no cached target for this mapping version and no live job; resumable and idempotent."""
+    """Queue a teacher-target job for every track (default: every catalog track) that has no cached
+    target for this mapping version and no live job; resumable and idempotent."""
     if mapping_version != ENSEMBLE_VERSION:
         raise ValueError(f"this code computes {ENSEMBLE_VERSION} targets, not {mapping_version}")
-    chosen = list(unlabelled_tracks().only("pk", "duration_s") if tracks is None else tracks)
+    chosen = list(catalog_tracks().only("pk", "duration_s") if tracks is None else tracks)
     done = set(TeacherTarget.objects.filter(mapping_version=mapping_version, status=TeacherTargetStatus.DONE)
                .values_list("track_id", flat=True))
     cached = sum(1 for t in chosen if t.pk in done)
@@ -283,6 +288,22 @@ def on_teacher_target_failure(job: Job, connection: Any, exc_type: type, exc_val
 
 # --- what training reads -------------------------------------------------------------------------
 
+def _features(row: TeacherTarget) -> np.ndarray | None:
+    """The teachers' clip genre scores (musicnn's, then YAMNet's): what recalibration reads."""
+    clips = row.teacher_clips or {}
+    if not clips.get("musicnn") or not clips.get("yamnet"):
+        return None
+    return np.concatenate([np.asarray(clips["musicnn"], dtype=np.float64),
+                           np.asarray(clips["yamnet"], dtype=np.float64)])
+
+
+def teacher_features_of(track_ids: Iterable[int], *, mapping_version: str = ENSEMBLE_VERSION) -> dict[int, np.ndarray]:
+    """Track id → the teachers' clip genre scores, for the tracks that have a cached target."""
+    rows = TeacherTarget.objects.filter(mapping_version=mapping_version, status=TeacherTargetStatus.DONE,
+                                        track_id__in=list(track_ids)).only("track_id", "teacher_clips")
+    return {row.track_id: f for row in rows if (f := _features(row)) is not None}
+
+
 def _spread(sha256: str, seed: int) -> str:
     return hashlib.sha256(f"{seed}:{sha256}".encode()).hexdigest()
 
@@ -325,7 +346,7 @@ def adaptation_examples(*, labels: Sequence[str], exclude_track_ids: Iterable[in
                                   row.genres, labels) if row.windows else None
             examples.append(SoftExample(path=str(path), clip=clip.astype(np.float32),
                                         windows=None if windows is None else windows.astype(np.float32),
-                                        window_s=row.window_s))
+                                        window_s=row.window_s, features=_features(row)))
             weights.add(tuple(sorted(row.weights.items())))
     total = candidates.count()
     facts = {"source": "catalog", "mapping_version": mapping_version, "unlabelled_tracks": total,

@@ -1,5 +1,5 @@
-"""Teacher targets for adaptation are computed by real worker processes, once per track and
-mapping version: queueing again skips cached and queued tracks, and a worker finds nothing to do."""
+"""Teacher targets are computed by real worker processes, once per track and mapping version:
+queueing again skips cached and queued tracks, and a worker then finds nothing to do."""
 from __future__ import annotations
 
 import django_rq
@@ -22,22 +22,22 @@ def test_teacher_targets_are_computed_by_a_worker_once_and_cached(ingest, run_wo
     tracks = [ingest() for _ in range(3)]
     run_worker()  # the analyses
     editor = django_user_model.objects.create_superuser("lead", "lead@example.com", "pw")
-    labelled, unlabelled = tracks[0], tracks[1:]
+    labelled = tracks[0]  # labelled tracks get targets too: they recalibrate the teachers to the labels
     decision_submit(editor=editor, track=labelled, data=DecisionInput(
         genre=Genre.objects.get(name="Jazz"), secondary_genre=None, seen_decision_id=last_decision_id(labelled)))
 
     first = teacher_targets_enqueue()
-    assert (first.queued, first.cached, first.already_queued) == (2, 0, 0)  # the labelled track is not adaptation data
+    assert (first.queued, first.cached, first.already_queued) == (3, 0, 0)
     again = teacher_targets_enqueue()
-    assert (again.queued, again.already_queued) == (0, 2)  # same job ids: a no-op
-    assert sorted(django_rq.get_queue(TEACHER_QUEUE).job_ids) == sorted(teacher_job_id(t.pk) for t in unlabelled)
+    assert (again.queued, again.already_queued) == (0, 3)  # same job ids: a no-op
+    assert sorted(django_rq.get_queue(TEACHER_QUEUE).job_ids) == sorted(teacher_job_id(t.pk) for t in tracks)
     progress = teacher_target_progress()
-    assert (progress["tracks"], progress["done"], progress["queued"], progress["failed"]) == (2, 0, 2, 0)
+    assert (progress["tracks"], progress["done"], progress["queued"], progress["failed"]) == (3, 0, 3, 0)
 
     run_worker()
 
     rows = {row.track_id: row for row in TeacherTarget.objects.all()}
-    assert set(rows) == {t.pk for t in unlabelled}
+    assert set(rows) == {t.pk for t in tracks}
     for row in rows.values():
         assert row.status == TeacherTargetStatus.DONE and row.mapping_version == ENSEMBLE_VERSION
         assert row.weights == {"musicnn": 0.5, "yamnet": 0.5} and row.genres == list(GENRES)
@@ -46,17 +46,17 @@ def test_teacher_targets_are_computed_by_a_worker_once_and_cached(ingest, run_wo
         assert set(row.teacher_clips) == {"musicnn", "yamnet"} and row.worker and row.seconds > 0
     computed_at = {pk: row.updated_at for pk, row in rows.items()}
     progress = teacher_target_progress()
-    assert (progress["done"], progress["queued"], progress["percent"]) == (2, 0, 100.0)
+    assert (progress["done"], progress["queued"], progress["percent"]) == (3, 0, 100.0)
 
     third = teacher_targets_enqueue()
-    assert (third.queued, third.cached) == (0, 2) and django_rq.get_queue(TEACHER_QUEUE).count == 0
-    assert teacher_target_job(track_id=unlabelled[0].pk, mapping_version=ENSEMBLE_VERSION) == "cached already"
+    assert (third.queued, third.cached) == (0, 3) and django_rq.get_queue(TEACHER_QUEUE).count == 0
+    assert teacher_target_job(track_id=tracks[1].pk, mapping_version=ENSEMBLE_VERSION) == "cached already"
     run_worker()
     assert {row.track_id: row.updated_at for row in TeacherTarget.objects.all()} == computed_at  # no work done
 
     client.force_login(editor)
     page = client.get(reverse("pipeline")).content.decode()
-    assert "2 / 2" in page and ENSEMBLE_VERSION in page and "Queue teacher targets for the catalog" in page
+    assert "3 / 3" in page and ENSEMBLE_VERSION in page and "Queue teacher targets for the catalog" in page
 
 
 def test_a_track_whose_audio_is_gone_is_counted_as_failed_with_its_reason(ingest, run_worker, client,

@@ -13,10 +13,11 @@ from inference.checkpoint import create_random_checkpoint
 from inference.evaluation import EvaluationItem, evaluate_model
 from inference.model import model_from_checkpoint
 from inference.models import TeacherTarget
+from inference.retraining import _adaptation
 from inference.teacher import mapping
 from inference.teacher.ensemble import clip_distribution, ensemble_targets, over_labels
 from inference.training import SoftExample, TrainingConfig, TrainingExample, train
-from review.exports import label_export_create
+from review.exports import export_rows, label_export_create
 from tests.fixtures import TINY
 from tests.training.conftest import artist_in
 from tests.training.synthetic import TIMBRES, write_clip
@@ -100,13 +101,14 @@ def test_the_ensemble_target_is_the_mean_of_its_windows_over_the_16_genres():
 
 
 def _target_row(track, genre: str) -> TeacherTarget:
+    """A cached target whose teachers both hear ``genre`` (as a worker's job would store it)."""
     clip = [0.02] * 16
     clip[mapping.GENRES.index(genre)] = 0.7
-    total = sum(clip)
+    clip = [c / sum(clip) for c in clip]
     return TeacherTarget.objects.create(track=track, mapping_version=mapping.ENSEMBLE_VERSION,
                                         weights={"musicnn": 0.5, "yamnet": 0.5}, genres=list(mapping.GENRES),
-                                        clip=[c / total for c in clip], window_s=2.992,
-                                        windows=[[c / total for c in clip]])
+                                        clip=clip, window_s=2.992, windows=[clip],
+                                        teacher_clips={"musicnn": clip, "yamnet": clip})
 
 
 def test_train_model_adapts_on_the_unlabelled_catalog_tracks_with_targets(audio_track, decide, three_genres,
@@ -132,6 +134,35 @@ def test_train_model_adapts_on_the_unlabelled_catalog_tracks_with_targets(audio_
     assert facts["mapping_version"] == mapping.ENSEMBLE_VERSION
     assert facts["teacher_weights"] == [{"musicnn": 0.5, "yamnet": 0.5}]
     assert "Adapted on 4 unlabelled catalog tracks" in version.notes
+
+
+def test_adaptation_targets_are_recalibrated_on_the_labelled_tracks_teacher_targets(
+        audio_track, decide, three_genres, active_model, media):
+    # The teachers hear every Classical track as Jazz and every Jazz track as Metal: recalibrated on
+    # the labels, an unlabelled track they hear as Jazz is taught as Classical.
+    heard = {"Classical": "Jazz", "Jazz": "Metal", "Metal": "Rock"}
+    kinds = {"Classical": "low", "Jazz": "high", "Metal": "noise"}
+    for i, (genre, kind) in enumerate(kinds.items()):
+        for j in range(3):
+            track = audio_track(kind, artist=artist_in("train", 10 * i + 3 * j))
+            decide(track, genre)
+            _target_row(track, heard[genre])
+    unlabelled = audio_track("low")
+    _target_row(unlabelled, "Jazz")
+    export = label_export_create()
+
+    call_command("train_model", "--export", str(export.pk), "--epochs", "1", "--val-fraction", "0",
+                 "--adapt-on", "catalog", "--name", "recalibrated", "--no-evaluate")  # recalibrated: the default
+
+    facts = ModelVersion.objects.get(name="recalibrated").metrics["training"]["adaptation"]
+    train = [TrainingExample(str(media / row["audio"]), export.labels.index(row["genre"]), "train")
+             for row in export_rows(export) if row["split"] in ("train", "val")]  # --val-fraction 0: all train
+    recalibration = facts["recalibration"]
+    assert recalibration["used"] and recalibration["without_teacher_targets"] == 0
+    assert recalibration["labelled_tracks"] == len(train) and facts["used"] == 1
+    examples, _ = _adaptation(export, list(export.labels), "catalog", None, 0, recalibrate_on=train)
+    assert export.labels[int(np.argmax(examples[0].clip))] == "Classical"
+    assert examples[0].windows is None  # recalibrated targets are clip-level
 
 
 def test_train_model_says_how_to_get_teacher_targets_when_there_are_none(audio_track, decide, three_genres, media):

@@ -42,7 +42,9 @@ def test_retrain_refuses_a_second_run_and_a_crashed_runs_lock_expires(default_ge
          "print(run.pk, flush=True)\n"
          "with _Heartbeat(run, interval_s=0.5):\n"
          "    time.sleep(300)\n"],
-        cwd=ROOT, env=worker_env, stdout=subprocess.PIPE, text=True, start_new_session=True)
+        # The test's own Redis: a holder that starts one would leak it when killed below.
+        cwd=ROOT, env={**worker_env, "ACOUSTICSENSE_TEST_REDIS_URL": worker_env["REDIS_URL"]},
+        stdout=subprocess.PIPE, text=True, start_new_session=True)
     try:
         first = RetrainRun.objects.get(pk=int(holder.stdout.readline()))
         beat = first.heartbeat_at
@@ -109,16 +111,18 @@ def test_retrain_end_to_end_registers_an_inactive_candidate_with_evaluations_and
     log = out.getvalue()
     for step in ("[export]", "[teacher targets]", "[train]", "[evaluate]", "[report]"):
         assert step in log
-    # The teacher targets were computed by the worker process, not by retrain.
-    rows = TeacherTarget.objects.filter(track__in=unlabelled)
-    assert rows.count() == 3 and all(row.worker.endswith(f":{worker.pid}") for row in rows)
+    # The teacher targets (of the 3 unlabelled and the 9 labelled tracks) were computed by the worker process.
+    rows = TeacherTarget.objects.all()
+    assert rows.count() == 12 and all(row.worker.endswith(f":{worker.pid}") for row in rows)
+    assert set(unlabelled) <= {row.track for row in rows}
     run = RetrainRun.objects.get()
     assert run.status == RetrainRunStatus.SUCCEEDED and run.step == "done" and run.export is not None
-    assert run.progress["teacher_targets"]["done"] == 3
+    assert run.progress["teacher_targets"]["done"] == 12
     candidate = ModelVersion.objects.get(name="candidate")
     assert run.candidate == candidate and not candidate.is_active and candidate.trained
     assert ModelVersion.objects.get(is_active=True) == active_model  # nothing changed for editors
-    assert candidate.metrics["training"]["adaptation"]["used"] == 3
+    adaptation = candidate.metrics["training"]["adaptation"]
+    assert adaptation["used"] == 3 and adaptation["recalibration"]["used"]  # recalibrated on the labelled tracks
     evaluations = candidate.metrics["evaluations"]
     csv_key = next(key for key in evaluations if key.startswith("csv:"))
     assert evaluations[csv_key]["tracks"] == 6 and evaluations[csv_key]["active"]["model_version"] == "tiny-active"

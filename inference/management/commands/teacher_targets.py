@@ -1,5 +1,5 @@
-"""Queue the teacher ensemble's targets for the unlabelled catalog (what adaptation trains on),
-optionally waiting for the workers with progress."""
+"""Queue the teacher ensemble's targets for the catalog (the unlabelled tracks are what adaptation
+trains on, the labelled ones recalibrate the teachers), optionally waiting for the workers."""
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -9,7 +9,7 @@ from inference.teacher_targets import teacher_target_progress, teacher_targets_e
 
 class Command(BaseCommand):
     help = ("Queue a teacher-target job (musicnn + YAMNet ensemble, cached per track and mapping version) for every "
-            "unlabelled catalog track that has none; queueing again skips cached and queued tracks.")
+            "catalog track that has none; queueing again skips cached and queued tracks.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--wait", action="store_true", help="wait for the workers, showing progress")
@@ -27,7 +27,7 @@ class Command(BaseCommand):
             last = [""]
 
             def show(p: dict) -> None:
-                line = (f"{p['done']}/{p['tracks']} unlabelled tracks have targets ({p['percent']:g} %), "
+                line = (f"{p['done']}/{p['tracks']} catalog tracks have targets ({p['percent']:g} %), "
                         f"{p['queued'] or 0} queued or running, {p['failed']} failed")
                 if line != last[0]:
                     last[0] = line
@@ -39,5 +39,5 @@ class Command(BaseCommand):
                 raise CommandError(str(exc)) from exc
         else:
             p = teacher_target_progress()
-            self.stdout.write(f"{p['done']}/{p['tracks']} unlabelled tracks have targets; progress on the pipeline "
+            self.stdout.write(f"{p['done']}/{p['tracks']} catalog tracks have targets; progress on the pipeline "
                               "page (/admin/pipeline/) or with --wait.")

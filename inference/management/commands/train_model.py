@@ -10,7 +10,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from inference.errors import AudioError, CheckpointError
 from inference.features import PreprocessingConfig
 from inference.retraining import TrainingSetupError, model_train_from_export
-from inference.training import ADAPT_TARGETS, CLASS_WEIGHTS, DEFAULT_ADAPT_WEIGHT, MONITORS, TrainingConfig
+from inference.training import (ADAPT_TARGETS, CLASS_WEIGHTS, DEFAULT_ADAPT_TARGET, DEFAULT_ADAPT_WEIGHT, MONITORS,
+                                TrainingConfig)
 
 
 def _preprocessing(value: str) -> PreprocessingConfig:
@@ -71,7 +72,8 @@ class Command(BaseCommand):
                 crops_per_track=o["crops"], mixup_alpha=o["mixup"],
                 class_weights="none" if o["no_class_weights"] else o["class_weights"],
                 temperature_scaling=not o["no_temperature"], seed=o["seed"], device=o["device"],
-                adapt_weight=o["adapt_weight"], adapt_target=o["adapt_target"],
+                adapt_weight=o["adapt_weight"], adapt_target="clip" if o["adapt_target"] == "recalibrated"
+                else o["adapt_target"],
             )
             preprocessing = _preprocessing(o["preprocessing"]) if o["preprocessing"] else None
         except (ValueError, CheckpointError) as exc:
@@ -85,6 +87,7 @@ class Command(BaseCommand):
                 evaluate=not o["no_evaluate"], progress=verbose, split=o["split"], val_fraction=o["val_fraction"],
                 folds=o["folds"], on_fold=self._fold_line if verbose else None,
                 adapt_on=o["adapt_on"], adapt_limit=o["adapt_limit"],
+                adapt_recalibrate=o["adapt_target"] == "recalibrated",
             )
         except (TrainingSetupError, CheckpointError, AudioError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
@@ -137,19 +140,25 @@ def add_adaptation_arguments(parser: CommandParser) -> None:
                         help="also train on the unlabelled catalog tracks against the teacher ensemble's genre "
                              "distribution (cached teacher targets: manage.py teacher_targets)")
     parser.add_argument("--adapt-weight", type=float, default=DEFAULT_ADAPT_WEIGHT, metavar="W",
-                        help=f"weight of the teacher (soft) loss against the labelled loss (default {DEFAULT_ADAPT_WEIGHT:g}, "
-                             "measured: README)")
-    parser.add_argument("--adapt-target", choices=ADAPT_TARGETS, default="clip",
-                        help="clip: the clip's distribution for every crop; window: the teacher windows inside the crop")
+                        help="weight of the teacher (soft) loss against the labelled loss "
+                             f"(default {DEFAULT_ADAPT_WEIGHT:g}, measured: README)")
+    parser.add_argument("--adapt-target", choices=(*ADAPT_TARGETS, "recalibrated"), default=DEFAULT_ADAPT_TARGET,
+                        help="clip: the clip's distribution for every crop; window: the teacher windows inside the "
+                             "crop; recalibrated: the teachers' clip scores recalibrated to the labels (a logistic "
+                             "regression fitted on the labelled training tracks' teacher targets; "
+                             f"default {DEFAULT_ADAPT_TARGET})")
     parser.add_argument("--adapt-limit", type=int, default=2000, metavar="N",
                         help="use at most N catalog tracks (their log-mels are kept in memory, ≈2 MB per 3 minutes)")
 
 
 def adaptation_line(facts: dict) -> str:
     weight = "alone (no labelled tracks)" if facts.get("alone") else f"weight {facts.get('weight')}"
+    recal = facts.get("recalibration") or {}
+    target = ("clip targets recalibrated on " f"{recal.get('labelled_tracks')} labelled tracks" if recal.get("used")
+              else f"{facts.get('target')} targets" + (f" (not recalibrated: {recal['reason']})" if recal else ""))
     return (f"adaptation: {facts.get('used')} of {facts.get('unlabelled_tracks')} unlabelled catalog tracks "
             f"({facts.get('without_targets')} without teacher targets yet, {facts.get('no_signal')} with no signal for "
-            f"these labels), {facts.get('mapping_version')}, {weight}, {facts.get('target')} targets")
+            f"these labels), {facts.get('mapping_version')}, {weight}, {target}")
 
 
 def _pct(value: float | None) -> str:
