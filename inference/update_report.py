@@ -3,7 +3,8 @@ Plain Python (no Django): takes two sets of predictions and the editors' genres.
 
 What it holds: top-1/top-3/macro F1 and calibration (ECE with and without the temperature) of
 both; per-genre precision/recall/F1 and their change; the confusion-matrix difference, read as
-confusions fixed or introduced between two genres (both directions pooled, biggest change first);
+confusions fixed or introduced between two genres (each direction counted on its own, so a swap
+— Jazz taken for Blues replaced by Blues taken for Jazz — shows as both; biggest change first);
 the tracks whose top-1 changed. ``report_pdf_bytes`` lays it out on a few A4 pages with
 matplotlib's PDF backend.
 """
@@ -43,9 +44,19 @@ class ConfusionChange:
         return self.after - self.before
 
     @property
+    def fixed_count(self) -> int:
+        """Confusions gone, per direction: a pair whose net count is unchanged can still hide a swap."""
+        return sum(max(0, n[0] - n[1]) for n in (self.a_as_b, self.b_as_a))
+
+    @property
+    def introduced_count(self) -> int:
+        return sum(max(0, n[1] - n[0]) for n in (self.a_as_b, self.b_as_a))
+
+    @property
     def words(self) -> str:
         """E.g. "Jazz ↔ Blues: 3 → 0 confusions (3 fixed; Jazz taken for Blues 2 → 0, Blues taken for Jazz 1 → 0)"."""
-        verb = f"{-self.change} fixed" if self.change < 0 else f"{self.change} introduced"
+        verb = ", ".join(f"{n} {what}" for n, what in ((self.fixed_count, "fixed"),
+                                                      (self.introduced_count, "introduced")) if n)
         parts = [f"{x} taken for {y} {n[0]} → {n[1]}" for x, y, n in ((self.a, self.b, self.a_as_b),
                                                                      (self.b, self.a, self.b_as_a)) if any(n)]
         return f"{self.a} ↔ {self.b}: {self.before} → {self.after} confusions ({verb}; {', '.join(parts)})"
@@ -90,7 +101,7 @@ def _aligned(matrix: dict[str, Any], labels: Sequence[str], columns: Sequence[st
 
 def confusion_changes(labels: Sequence[str], columns: Sequence[str], before: np.ndarray,
                       after: np.ndarray) -> list[ConfusionChange]:
-    """One entry per pair of genres whose pooled confusion count changed, biggest change first
+    """One entry per pair of genres where either direction's count changed, biggest change first
     (then the larger count before, then taxonomy order)."""
     rows = {name: i for i, name in enumerate(labels)}
     changes = []
@@ -103,9 +114,10 @@ def confusion_changes(labels: Sequence[str], columns: Sequence[str], before: np.
 
             change = ConfusionChange(a, b, (cell(before, a, b), cell(after, a, b)),
                                      (cell(before, b, a), cell(after, b, a)))
-            if change.change:
+            if change.fixed_count or change.introduced_count:
                 changes.append((change, i, j))
-    changes.sort(key=lambda item: (-abs(item[0].change), -item[0].before, item[1], item[2]))
+    changes.sort(key=lambda item: (-max(item[0].fixed_count, item[0].introduced_count), -item[0].before,
+                                   item[1], item[2]))
     return [change for change, _, _ in changes]
 
 
@@ -165,8 +177,10 @@ def update_report(*, labels: Sequence[str], truth: Sequence[str], candidate: Pre
     return UpdateReport(
         candidate_name=candidate.name or "candidate", active_name=active.name or "active", labels=labels,
         summary=summary, per_genre=per_genre, columns=columns, confusion_active=before.tolist(),
-        confusion_candidate=after.tolist(), fixed=[c for c in changes if c.change < 0],
-        introduced=[c for c in changes if c.change > 0], changed_tracks=changed,
+        confusion_candidate=after.tolist(),
+        fixed=sorted((c for c in changes if c.fixed_count), key=lambda c: -c.fixed_count),
+        introduced=sorted((c for c in changes if c.introduced_count), key=lambda c: -c.introduced_count),
+        changed_tracks=changed,
         calibration={role: report["calibration"] for role, report in scores.items()}, tracks=n,
     )
 

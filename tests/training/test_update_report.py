@@ -70,6 +70,23 @@ def test_the_report_names_the_fixed_and_the_introduced_confusions():
     assert report.calibration["candidate"]["ece"] == pytest.approx(abs(0.8 - 0.7))
 
 
+def test_a_swapped_confusion_is_reported_as_fixed_and_introduced():
+    """Seen on a real retrain: the old model took every Classical track for World, the new one
+    every World track for Classical. Pooled per pair that nets to 0 → nothing reported."""
+    truth = ["Classical"] * 3 + ["World"] * 3
+    old = ["World"] * 6
+    new = ["Classical"] * 6
+    report = update_report(labels=LABELS, truth=truth, candidate=_predictions("v2", new),
+                           active=_predictions("v1", old), tracks=[{"track_id": i} for i in range(6)])
+
+    assert [(c.a, c.b) for c in report.fixed] == [("World", "Classical")]
+    assert [(c.a, c.b) for c in report.introduced] == [("World", "Classical")]
+    assert report.introduced[0].words == (
+        "World ↔ Classical: 3 → 3 confusions (3 fixed, 3 introduced; World taken for Classical 0 → 3, "
+        "Classical taken for World 3 → 0)")
+    assert "biggest new confusion: World ↔ Classical" in headline(report)
+
+
 def test_the_pdf_has_a_page_per_part(tmp_path):
     truth, old, new, tracks = _example()
     report = update_report(labels=LABELS, truth=truth, candidate=new, active=old, tracks=tracks)
