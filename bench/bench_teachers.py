@@ -28,7 +28,8 @@ import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 import torch  # noqa: E402
 
-from common import OtherLoad, describe, recordings, shared_audio_dir, synthetic_signal, wait_for_quiet  # noqa: E402
+from common import (OtherLoad, cpu_description, describe, recordings, shared_audio_dir,  # noqa: E402
+                    synthetic_signal, wait_for_quiet)
 
 from inference.teacher.musicnn import SHIPPED, load_musicnn, tag_probabilities  # noqa: E402
 from inference.teacher.preprocess import load_teacher_audio, split_windows, teacher_log_mel  # noqa: E402
@@ -36,7 +37,6 @@ from inference.teacher.preprocess import load_teacher_audio, split_windows, teac
 TARGET_FILE = "synthetic-3min.wav"
 TARGET_SPEEDUP = 5.0
 SYNTHETIC_SR = 22050  # the product's decode rate: the 16-kHz resample is part of what is timed
-CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16")
 TEACHERS = ("MSD", "MTT")
 
 
@@ -55,19 +55,6 @@ def parse_args() -> argparse.Namespace:
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
     return args
-
-
-def cpu_description() -> str:
-    """The CPU model and which of the SIMD/AMX flags that matter for torch it has."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "CPU flags unknown (no /proc/cpuinfo)"
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
-    flags_line = next((line for line in info.splitlines() if line.startswith("flags")), "")
-    flags = set(flags_line.split(":", 1)[-1].split())
-    marks = " ".join(f"{flag}{'+' if flag in flags else '-'}" for flag in CPU_FLAGS)
-    return f"CPU: {model}; flags: {marks}; torch CPU capability {torch.backends.cpu.get_cpu_capability()}"
 
 
 def load_yamnet_or_note() -> tuple[object | None, object | None, str]:

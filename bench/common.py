@@ -1,5 +1,5 @@
-"""Helpers both benches share: where the recordings are, synthetic audio, and how busy the
-machine was *by other processes* while a bench ran.
+"""Helpers the benches share: where the recordings are, synthetic audio, the CPU's flags, and how
+busy the machine was *by other processes* while a bench ran.
 
 Why the last one: the bench machines are shared (tests, other benches). Load average includes the bench
 itself, so it cannot tell a slow commit from a busy neighbour. Here: all CPU time the kernel
@@ -17,6 +17,32 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".mp4"}
+# The flags that decide torch's CPU kernels: bf16 autocast is fast with avx512_bf16/AMX, ≈8× slower on AVX2.
+CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16")
+
+
+def cpu_flags() -> set[str]:
+    """This CPU's flags from /proc/cpuinfo (empty where there is none)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    line = next((line for line in info.splitlines() if line.startswith("flags")), "")
+    return set(line.split(":", 1)[-1].split())
+
+
+def cpu_description() -> str:
+    """The CPU model and which of CPU_FLAGS it has: a benchmark table means little without them."""
+    import torch
+
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "CPU flags unknown (no /proc/cpuinfo)"
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
+    flags = cpu_flags()
+    marks = " ".join(f"{flag}{'+' if flag in flags else '-'}" for flag in CPU_FLAGS)
+    return f"CPU: {model}; flags: {marks}; torch CPU capability {torch.backends.cpu.get_cpu_capability()}"
 
 
 def shared_audio_dir(explicit: Path | None = None) -> Path:
