@@ -8,7 +8,7 @@ default vit_tiny at the default preprocessing) and drives it from this process w
 one HTTP connection per request. Each worker loads the model on its first request; warm-up
 requests pay that before timing starts.
 
-    .venv/bin/python bench/bench_api.py [--clients 1,4] [--requests 24] [--redis-url redis://127.0.0.1:6379/13]
+    .venv/bin/python bench/bench_api.py [--clients 1,4] [--requests 24] [--redis-url URL]
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from common import REPO, OtherLoad, describe, synthetic_signal
+from common import REPO, OtherLoad, bench_redis, cpu_description, describe, synthetic_signal
 
 PYTHON = sys.executable
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
@@ -109,13 +109,20 @@ def main() -> None:
     parser.add_argument("--clients", default="1,4")
     parser.add_argument("--requests", type=int, default=24, help="timed requests per concurrency level")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
+    parser.add_argument("--redis-url", default=None,
+                        help="a Redis DB the bench may use (default: a redis-server of its own on a free port)")
     args = parser.parse_args()
+    print(cpu_description())
+    with bench_redis(args.redis_url) as redis_url:
+        bench(args, redis_url)
+
+
+def bench(args: argparse.Namespace, redis_url: str) -> None:
 
     state = Path(tempfile.mkdtemp(prefix="bench-api-"))
     port = free_port()
     env = {**os.environ, "ACOUSTICSENSE_VAR_DIR": str(state), "DATABASE_URL": f"sqlite:///{state / 'db.sqlite3'}",
-           "REDIS_URL": args.redis_url, "DJANGO_SETTINGS_MODULE": "acousticsense_site.settings",
+           "REDIS_URL": redis_url, "DJANGO_SETTINGS_MODULE": "acousticsense_site.settings",
            "ACOUSTICSENSE_TORCH_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE", "DEBUG": "0",
            "ACOUSTICSENSE_API_CLASSIFY_RATE": "100000/min", "ALLOWED_HOSTS": "127.0.0.1"}
     manage = lambda *a: subprocess.run([PYTHON, "manage.py", *a], cwd=REPO, env=env, check=True,  # noqa: E731
@@ -148,7 +155,7 @@ def main() -> None:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
-    print(f"\nPOST /api/genre, 30-s 22.05 kHz mono WAV (1.3 MB), top_k=5, untrained vit_tiny (default preprocessing), "
+    print(f"\nPOST /api/genre, 30-s 22.05 kHz mono WAV (1.3 MB), top_k=5, the default model (ensure_default_model: the starter vit_tiny), "
           f"gunicorn {args.workers} sync workers, torch threads 1 per worker, loopback; ms per request:\n")
     print("| concurrent clients | requests | p50 ms | p95 ms | server-side p50 ms | requests/s | just before |")
     print("|---:|---:|---:|---:|---:|---:|---|")

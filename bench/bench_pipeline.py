@@ -7,7 +7,7 @@ bench runs the real commands (`migrate`, `ensure_default_model`, `import_tracks`
 database) and one dedicated Redis DB, so it never touches a developer's data.
 
     .venv/bin/python bench/bench_pipeline.py [--workers 1,2] [--copies 3]
-        [--database-url postgres://postgres@127.0.0.1:5432/postgres] [--redis-url redis://127.0.0.1:6379/14]
+        [--database-url postgres://postgres@127.0.0.1:5432/postgres] [--redis-url URL]
 """
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ import redis
 import soundfile as sf
 from tqdm import tqdm
 
-from common import REPO, OtherLoad, describe, recordings, shared_audio_dir, synthetic_signal
+from common import (REPO, OtherLoad, bench_redis, cpu_description, describe, recordings, shared_audio_dir,
+                    synthetic_signal)
 
 PYTHON = sys.executable
 DONE = ("awaiting_review", "reviewed", "failed")
@@ -77,7 +78,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--copies", type=int, default=3, help="copies of each recording (distinct bytes)")
     parser.add_argument("--database-url", default="", help="a PostgreSQL server URL: each run gets a temporary "
                         "database on it (created and dropped). Default: SQLite in the temp folder")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14", help="a Redis DB the bench may FLUSH")
+    parser.add_argument("--redis-url", default=None, help="a Redis DB the bench may FLUSH (default: a "
+                        "redis-server of its own on a free port)")
     parser.add_argument("--shared", type=Path, default=None, help="folder holding audio/ (default: ../shared)")
     parser.add_argument("--threads-per-worker", type=int, default=0, help="OMP_NUM_THREADS for each worker "
                         "(default: unset, torch uses every core)")
@@ -87,7 +89,7 @@ def parse_args() -> argparse.Namespace:
     args.worker_counts = [int(k) for k in args.workers.split(",") if k.strip()]
     if args.copies < 1 or not args.worker_counts or min(args.worker_counts) < 1:
         parser.error("--copies and every --workers count must be at least 1")
-    if urlsplit(args.redis_url).path.strip("/") in ("", "0"):
+    if args.redis_url and urlsplit(args.redis_url).path.strip("/") in ("", "0"):
         parser.error("refusing to flush Redis DB 0 (the app's default): pick a dedicated DB, e.g. /14")
     return args
 
@@ -320,6 +322,13 @@ def _interrupt(signum: int, frame: object) -> None:
 def main() -> None:
     args = parse_args()
     signal.signal(signal.SIGTERM, _interrupt)  # `kill <bench>` cleans up like Ctrl-C
+    print(cpu_description())
+    with bench_redis(args.redis_url) as redis_url:
+        args.redis_url = redis_url
+        bench(args)
+
+
+def bench(args: argparse.Namespace) -> None:
     root = Path(tempfile.mkdtemp(prefix="acousticsense-pipeline-"))
     threads = args.threads_per_worker or "torch default"
     print(f"{os.cpu_count()} CPUs; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "

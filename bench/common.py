@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
+import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -130,3 +135,26 @@ def wait_for_quiet(max_wait_s: float, threshold: float = 0.2, sample_s: float = 
             time.sleep(sample_s)
         if load.cores is None or load.cores < threshold or time.monotonic() >= deadline:
             return load.cores
+
+
+@contextmanager
+def bench_redis(url: str | None) -> Iterator[str]:
+    """``url`` when given, else a redis-server of the bench's own on a free port, stopped afterwards.
+    Benches flush their Redis DB, and a server found running may hold someone else's data (a fresh
+    machine has none at all)."""
+    if url:
+        yield url
+        return
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from acousticsense_site.localredis import free_port, start_redis
+
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-redis-"))
+    port = free_port()
+    process = start_redis(port=port, data_dir=data_dir, persist=False)
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        shutil.rmtree(data_dir, ignore_errors=True)
