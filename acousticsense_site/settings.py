@@ -123,6 +123,11 @@ INFERENCE_DEVICE = ENV.get("ACOUSTICSENSE_DEVICE", "")  # "", "cpu", "cuda", "cu
 # CPU threads torch may use per process; 0 keeps torch's default (one per core). With several
 # workers on one machine, cores / workers avoids them fighting over cores.
 TORCH_THREADS = env_int(ENV, "ACOUSTICSENSE_TORCH_THREADS", 0)
+# The ViT's arithmetic: auto = bf16 autocast on CPUs with bf16 instructions where a short probe
+# finds it faster (fp32 elsewhere; bf16 ran ≈8× slower on AVX2-only CPUs), bf16 or fp16 on CUDA.
+INFERENCE_PRECISION = ENV.get("ACOUSTICSENSE_INFERENCE_PRECISION", "auto").strip().lower()
+if INFERENCE_PRECISION not in ("auto", "fp32", "bf16", "fp16"):
+    raise SettingsError(f"ACOUSTICSENSE_INFERENCE_PRECISION={INFERENCE_PRECISION!r}: must be auto, fp32, bf16 or fp16")
 # Every analysis also says music / speech / other (YAMNet on ≤ 32 frames, shipped weights).
 CONTENT_CHECK = env_bool(ENV, "ACOUSTICSENSE_CONTENT_CHECK", True)
 # How long opening a track in the review screen holds it for that editor.

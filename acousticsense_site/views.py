@@ -15,10 +15,17 @@ RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
 def health(request: HttpRequest) -> JsonResponse:
-    """Liveness for docker-compose healthchecks: the database answers."""
+    """Liveness for docker-compose healthchecks: the database answers. Also says whether this
+    process has warmed the active model (never waits for it: see inference/serving.py)."""
+    from inference.serving import process_status
+
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
-    return JsonResponse({"status": "ok"})
+    status = process_status()
+    return JsonResponse({"status": "ok", "model": {key: status[key] for key in HEALTH_MODEL_KEYS}})
+
+
+HEALTH_MODEL_KEYS = ("pid", "warm_up", "model_version", "precision", "loads")
 
 
 @staff_member_required

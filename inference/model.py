@@ -20,6 +20,8 @@ from .checkpoint import ModelCheckpoint, file_sha256, load_checkpoint
 from .compat import import_timm
 from .features import PreprocessingConfig
 
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
 
 def select_device(prefer: str | torch.device | None = None) -> torch.device:
     """CUDA when available, unless ``prefer`` says otherwise ('cpu', 'cuda', 'cuda:1', 'auto')."""
@@ -70,9 +72,9 @@ class LoadedModel:
     device: torch.device
     sha256: str = ""
     path: Path | None = None
-    # bf16 autocast on CPU: ≈3× faster on CPUs with AVX512-BF16/AMX (STACK-NOTES), ≈8× *slower*
-    # on AVX2-only CPUs (measured), and scores move in the 3rd-4th decimal. Opt-in per machine.
-    cpu_bf16: bool = False
+    # fp32, or bf16/fp16 autocast: inference.precision picks it per process and device (bf16 on a
+    # CPU is ≈3× faster with AVX512-BF16/AMX, ≈8× *slower* on AVX2-only CPUs).
+    precision: str = "fp32"
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -86,10 +88,13 @@ class LoadedModel:
         value = self.training.get("temperature", 1.0)
         return float(value) if isinstance(value, (int, float)) and value > 0 else 1.0
 
+    @property
+    def cpu_bf16(self) -> bool:
+        return self.device.type == "cpu" and self.precision == "bf16"
+
     def _autocast(self) -> Any:
-        if self.device.type == "cpu" and self.cpu_bf16:
-            return torch.autocast("cpu", dtype=torch.bfloat16)
-        return nullcontext()
+        dtype = AUTOCAST_DTYPES.get(self.precision)
+        return nullcontext() if dtype is None else torch.autocast(self.device.type, dtype=dtype)
 
     def run_batch(self, windows: np.ndarray | torch.Tensor, *, with_attention: bool = True) -> BatchOutput:
         """Forward [B, n_mels, window_frames] windows once; thread-safe (one forward at a time)."""
@@ -116,20 +121,30 @@ class LoadedModel:
 
 
 def model_from_checkpoint(ckpt: ModelCheckpoint, *, device: str | torch.device | None = None,
-                          sha256: str = "", path: Path | None = None, cpu_bf16: bool = False) -> LoadedModel:
-    """Instantiate a checkpoint's model in eval mode on the chosen device."""
+                          sha256: str = "", path: Path | None = None, cpu_bf16: bool = False,
+                          precision: str | None = None) -> LoadedModel:
+    """Instantiate a checkpoint's model in eval mode on the chosen device.
+
+    ``precision`` (fp32 | bf16 | fp16) is what inference.precision chose; ``cpu_bf16`` is the
+    older switch for bf16 on a CPU (the benchmarks' --bf16)."""
+    if precision is not None and precision not in ("fp32", *AUTOCAST_DTYPES):
+        raise ValueError(f"precision must be fp32, bf16 or fp16, got {precision!r}")
     cfg = ckpt.preprocessing
     model = build_vit(ckpt.architecture, num_classes=len(ckpt.labels),
                       n_mels=cfg.n_mels, window_frames=cfg.window_frames)
     model.load_state_dict(ckpt.state_dict, strict=True)
     target = select_device(device)
     model.to(target).eval()
+    if precision is None:
+        precision = "bf16" if cpu_bf16 and target.type == "cpu" else "fp32"
     return LoadedModel(model=model, architecture=ckpt.architecture, labels=list(ckpt.labels), preprocessing=cfg,
-                       training=dict(ckpt.training), device=target, sha256=sha256, path=path, cpu_bf16=cpu_bf16)
+                       training=dict(ckpt.training), device=target, sha256=sha256, path=path, precision=precision)
 
 
-def load_model(path: str | Path, *, device: str | torch.device | None = None, cpu_bf16: bool = False) -> LoadedModel:
+def load_model(path: str | Path, *, device: str | torch.device | None = None, cpu_bf16: bool = False,
+               precision: str | None = None) -> LoadedModel:
     """Load and validate a checkpoint file (CheckpointError if unusable); callers cache the result."""
     path = Path(path)
     ckpt = load_checkpoint(path)
-    return model_from_checkpoint(ckpt, device=device, sha256=file_sha256(path), path=path, cpu_bf16=cpu_bf16)
+    return model_from_checkpoint(ckpt, device=device, sha256=file_sha256(path), path=path, cpu_bf16=cpu_bf16,
+                                 precision=precision)

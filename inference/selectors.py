@@ -12,10 +12,13 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from rq import Worker
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.utils import as_text
 
 from catalog.models import Analysis, ImportBatch, ModelVersion, Track, TrackStatus
 from catalog.selectors import track_counts_by_status
 from inference.pipeline import QUEUE
+from inference.serving import process_status
+from inference.worker import PRECISION_FIELD, PRECISION_REASON_FIELD
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,8 @@ class WorkerRow:
     successful_jobs: int
     failed_jobs: int
     last_heartbeat: object
+    precision: str = ""         # the kernel it chose (inference.precision), and why
+    precision_reason: str = ""
 
 
 def queue_stats() -> dict[str, int]:
@@ -45,10 +50,13 @@ def live_workers() -> list[WorkerRow]:
     rows = []
     for worker in Worker.all(queue=queue):
         job = worker.get_current_job()
+        precision, reason = (as_text(v) if v else "" for v in
+                             queue.connection.hmget(worker.key, PRECISION_FIELD, PRECISION_REASON_FIELD))
         rows.append(WorkerRow(
             name=worker.name, hostname=worker.hostname or "", pid=worker.pid, state=str(worker.get_state()),
             current_job=job.description if job else "", successful_jobs=worker.successful_job_count,
             failed_jobs=worker.failed_job_count, last_heartbeat=worker.last_heartbeat,
+            precision=precision, precision_reason=reason,
         ))
     return sorted(rows, key=lambda row: row.name)
 
@@ -85,6 +93,7 @@ def pipeline_overview() -> dict[str, object]:
         "status_counts": [(TrackStatus(s).label, s, n) for s, n in track_counts_by_status().items()],
         "queue": queue, "workers": workers, "redis_error": redis_error,
         "analysed_last_hour": (done := analysed_since(minutes=60)), "throughput": done / 60, "failed": failed_tracks(), "batches": recent_batches(),
+        "web_process": process_status(),
         **adaptation_overview(),
     }
 

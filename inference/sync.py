@@ -99,7 +99,7 @@ def _classify(*, model_version: ModelVersion, stream: BinaryIO, filename: str, t
     from inference.analysis import analyze_file  # torch only in processes that classify
     from inference.runtime import content_model, model_for
 
-    model = model_for(model_version)
+    model = model_for(model_version, trigger="request")  # loaded at process start (inference.serving)
     with tempfile.TemporaryDirectory(prefix="classify-") as tmp:
         # The extension picks the decoder, so keep the sender's (an unknown one is refused as such).
         path = Path(tmp) / f"upload{Path(filename).suffix.lower()[:16]}"

@@ -20,6 +20,10 @@ from rq.utils import as_text, current_timestamp
 from rq.worker import SimpleWorker, WorkerStatus
 
 
+PRECISION_FIELD = "acousticsense_precision"
+PRECISION_REASON_FIELD = "acousticsense_precision_reason"
+
+
 class AnalysisWorker(SimpleWorker):
     def __init__(self, *args: object, **kwargs: object) -> None:
         from inference.pipeline import RECOVERY_INTERVAL_S
@@ -47,6 +51,14 @@ class AnalysisWorker(SimpleWorker):
         except Exception:  # a recovery pass that fails is tried again next interval; never stop working for it
             self.log.warning("Recovery pass failed", exc_info=True)
         super().run_maintenance_tasks()
+
+    def serialize(self) -> dict:
+        # Kept in the worker's registry hash, so the pipeline page can show each worker's kernel.
+        from inference.serving import process_status
+
+        status = process_status()
+        return {**super().serialize(), PRECISION_FIELD: status["precision"] or "",
+                PRECISION_REASON_FIELD: status["precision_reason"] or ""}
 
     def get_heartbeat_ttl(self, job: Job) -> int:
         # Short on purpose: the heartbeat thread renews it for as long as the job runs.

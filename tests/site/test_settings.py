@@ -104,3 +104,9 @@ def test_numbers_lists_and_sizes():
 def test_secret_key_from_the_environment_wins(tmp_path):
     assert secret_key({"SECRET_KEY": "given"}, production=True, var_dir=tmp_path) == "given"
     assert not (tmp_path / "secret_key").exists()
+
+
+def test_an_unknown_inference_precision_is_refused_by_name(tmp_path):
+    result = load_settings(tmp_path, ACOUSTICSENSE_INFERENCE_PRECISION="int8")
+    assert result.returncode != 0
+    assert "ACOUSTICSENSE_INFERENCE_PRECISION='int8': must be auto, fp32, bf16 or fp16" in result.stderr

@@ -59,11 +59,12 @@ class Command(BaseCommand):
     def _model(self, checkpoint: Path | None):  # noqa: ANN202 - torch types stay out of the signature
         from inference.errors import CheckpointError
         from inference.model import load_model
-        from inference.runtime import model_for
+        from inference.runtime import inference_precision, model_for
 
         try:
             if checkpoint:
-                return load_model(checkpoint, device=settings.INFERENCE_DEVICE or None)
+                return load_model(checkpoint, device=settings.INFERENCE_DEVICE or None,
+                                  precision=inference_precision().precision)
             version = active_model_version()
             if version is None:
                 raise CommandError("No active model version: run `manage.py ensure_default_model` or pass --checkpoint.")

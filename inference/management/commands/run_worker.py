@@ -39,11 +39,12 @@ class Command(BaseCommand):
         # Before torch loads libgomp: spinning OpenMP threads make a busy machine (web server,
         # a second worker) several times slower (model step 2–6 s instead of ≈0.8 s, measured).
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        from inference.runtime import model_for
+        from inference.runtime import inference_precision, model_for
 
+        inference_precision()  # chosen (fp32 / bf16 / fp16) and logged once, with why
         version = active_model_version()
         if version is not None:
-            model_for(version)  # load and warm once, before the first job
+            model_for(version, trigger="start")  # load and warm once, before the first job
         # The worker's first maintenance pass, before its first job, runs `tracks_recover`
         # (as the pipeline page's button does), then one every heartbeat period (at most 30 s).
         queues = [django_rq.get_queue(QUEUE), django_rq.get_queue("default")]
