@@ -10,8 +10,8 @@ runs (so both see the same neighbours), the two teachers as their own taggers �
 frame) — and prints how many times slower each is than our whole analysis.
 
     .venv/bin/python bench/bench_inference.py [--archs vit_tiny,vit_small,vit_base]
-        [--device auto|cpu|cuda] [--repeats 3] [--shared PATH] [--bf16] [--threads N] [--quiet-wait S]
-        [--no-teachers]
+        [--device auto|cpu|cuda] [--repeats 3] [--shared PATH] [--precision auto|fp32|bf16|fp16]
+        [--threads N] [--quiet-wait S] [--no-teachers]
 """
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ from inference.analysis import analyze_file  # noqa: E402
 from inference.checkpoint import create_random_checkpoint, save_checkpoint  # noqa: E402
 from inference.features import PreprocessingConfig  # noqa: E402
 from inference.model import LoadedModel, load_model, select_device  # noqa: E402
+from inference.precision import choose_precision  # noqa: E402
 from inference.render import render_analysis_images  # noqa: E402
 
 STAGES = ("decode", "mel", "model", "attention", "render")
@@ -66,7 +67,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per file; the median is shown")
     parser.add_argument("--shared", type=Path, default=None, help="folder holding audio/ (default: ../shared)")
-    parser.add_argument("--bf16", action="store_true", help="bf16 autocast on CPU (LoadedModel.cpu_bf16)")
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
+                        help="as ACOUSTICSENSE_INFERENCE_PRECISION: auto is the product's per-machine choice")
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (default: torch's choice)")
     parser.add_argument("--no-teachers", dest="teachers", action="store_false",
                         help="skip timing musicnn and YAMNet beside the default architecture")
@@ -106,13 +108,13 @@ def timm_name(arch: str) -> str:
     return arch if "_patch" in arch else f"{arch}_patch16"
 
 
-def build_model(arch: str, tmp: Path, device: str, bf16: bool) -> tuple[LoadedModel, float]:
+def build_model(arch: str, tmp: Path, device: str, precision: str) -> tuple[LoadedModel, float]:
     """Random checkpoint at the default preprocessing → file → load_model + warm_up; returns load ms."""
     path = tmp / f"{arch}.safetensors"
     save_checkpoint(create_random_checkpoint(labels=genre_labels(), architecture=timm_name(arch),
                                              preprocessing=PreprocessingConfig(), seed=0), path)
     start = time.perf_counter()
-    model = load_model(path, device=device, cpu_bf16=bf16)
+    model = load_model(path, device=device, precision=precision)
     model.warm_up()
     return model, (time.perf_counter() - start) * 1000
 
@@ -191,7 +193,7 @@ def print_table(arch: str, model: LoadedModel, load_ms: float, results: list[Fil
     """Markdown table per architecture plus the summary line."""
     n_params = sum(p.numel() for p in model.model.parameters()) / 1e6
     print(f"\n### {arch} ({n_params:.1f} M params, load + warm-up {load_ms:.0f} ms"
-          f"{', bf16 autocast' if model.cpu_bf16 and model.device.type == 'cpu' else ''})\n")
+          f", {model.precision})\n")
     print("| file | duration | " + " | ".join(STAGES) + " | total ms | best ms |")
     print("|---|---:|" + "---:|" * len(STAGES) + "---:|---:|")
     for r in results:
@@ -222,13 +224,15 @@ def main() -> None:
           f"{os.cpu_count()} CPUs; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
           f"repeats {args.repeats} (median shown)")
     print(cpu_description())
+    choice = choose_precision(args.precision, device)
+    print(f"precision: {choice.precision} ({choice.reason})")
     with tempfile.TemporaryDirectory(prefix="acousticsense-bench-") as tmp_name:
         tmp = Path(tmp_name)
         files = prepare_audio(tmp, shared_audio_dir(args.shared))
         for arch in [a.strip() for a in args.archs.split(",") if a.strip()]:
             if args.quiet_wait > 0:
                 print(f"waited for a quiet machine: {describe(wait_for_quiet(args.quiet_wait))}", flush=True)
-            model, load_ms = build_model(arch, tmp, str(device), args.bf16)
+            model, load_ms = build_model(arch, tmp, str(device), choice.precision)
             teachers = load_teachers() if args.teachers and arch.startswith(DEFAULT_ARCH) else None
             with OtherLoad() as others:
                 results = bench_arch(model, files, args.repeats, arch, teachers)
