@@ -6,7 +6,7 @@ recording; the old musicnn path (node-by-node Keras graph replay) took ≈10.8 s
 track on 2 cores. The target for the fast path is at least 5× less, with the same outputs.
 
     .venv/bin/python bench/bench_teachers.py [--repeats 3] [--only-synthetic] [--no-baseline]
-        [--no-yamnet] [--threads N] [--quiet-wait S] [--shared PATH]
+        [--no-yamnet] [--yamnet-exact] [--threads N] [--quiet-wait S] [--shared PATH]
 
 Each repeat decodes the file once (16 kHz, soxr_hq, as the reference outputs were made), computes
 the mel windows once, then runs, in turn, the old replay (MSD then MTT), the fast module (MSD
@@ -48,6 +48,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--no-baseline", dest="baseline", action="store_false",
                         help="skip the old node-by-node graph replay (the slow part of the bench)")
     parser.add_argument("--no-yamnet", dest="yamnet", action="store_false", help="skip YAMNet")
+    parser.add_argument("--yamnet-exact", action="store_true",
+                        help="time YAMNet's replay of the reference's int8 arithmetic (load_yamnet(exact=True))")
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (default: torch's choice)")
     parser.add_argument("--quiet-wait", type=float, default=0, metavar="SECONDS",
                         help="before the timed runs, wait up to this long for other processes to go idle")
@@ -57,17 +59,18 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def load_yamnet_or_note() -> tuple[object | None, object | None, str]:
+def load_yamnet_or_note(exact: bool = False) -> tuple[object | None, object | None, str]:
     """(model, yamnet_scores, note): YAMNet when its module and shipped weights are there."""
     try:
         from inference.teacher.yamnet import load_yamnet, yamnet_scores
     except ImportError as exc:
         return None, None, f"YAMNet skipped: inference.teacher.yamnet not importable ({exc})"
     try:
-        model = load_yamnet()
+        model = load_yamnet(exact=exact)
     except (OSError, ValueError, KeyError) as exc:
         return None, None, f"YAMNet skipped: its weights did not load ({exc})"
-    return model, yamnet_scores, "YAMNet: inference.teacher.yamnet, shipped weights, hop 7680 (0.48 s)"
+    network = "int8 replay (exact=True)" if exact else "float network"
+    return model, yamnet_scores, f"YAMNet: inference.teacher.yamnet, shipped weights, {network}, hop 7680 (0.48 s)"
 
 
 def timed(fn, *args, **kwargs) -> tuple[float, object]:
@@ -144,7 +147,7 @@ def main() -> None:
         replay = {name: load_musicnn(path, replay=True)[0] for name, path in SHIPPED.items()}
         print("musicnn old path: the node-by-node KerasGraph replay (load_musicnn(..., replay=True)), same weights")
     skipped = (None, None, "YAMNet skipped (--no-yamnet)")
-    yamnet_model, yamnet_fn, note = load_yamnet_or_note() if args.yamnet else skipped
+    yamnet_model, yamnet_fn, note = load_yamnet_or_note(args.yamnet_exact) if args.yamnet else skipped
     print(note)
     yamnet = (yamnet_model, yamnet_fn) if yamnet_model is not None else None
     with tempfile.TemporaryDirectory(prefix="acousticsense-bench-") as tmp_name:

@@ -15,7 +15,8 @@ activation and TF padding (made explicit, the odd pixel after); MEAN pools, FULL
 LOGISTIC score. int8 weights are dequantised (scale × (q − zero_point), per tensor or per
 channel) and keep their scale beside them; an op that reads int8 weights directly (rather than
 through DEQUANTIZE) is marked ``dynamic_int8``: the runtime that made the reference quantises
-that op's input on the fly (the port replays it in the front end, see ``yamnet.py``). Anything else raises
+that op's input on the fly (the port replays it in the front end, and in the network with
+``load_yamnet(exact=True)``, from the shipped scales; see ``yamnet.py``). Anything else raises
 :class:`UnsupportedGraph` rather than converting silently wrong.
 """
 from __future__ import annotations
