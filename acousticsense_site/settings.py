@@ -183,5 +183,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": ENV.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.server": {"level": "WARNING"}},
+    "filters": {"client_errors_one_line": {"()": "acousticsense_site.log_filters.ClientErrorsWithoutTraceback"}},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        "django.request": {"filters": ["client_errors_one_line"]},  # a 403 is a warning line, not a traceback
+    },
 }

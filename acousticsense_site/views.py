@@ -2,16 +2,28 @@
 from __future__ import annotations
 
 import mimetypes
+import os
 import re
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.template import loader
 from django.utils._os import safe_join
 
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+EXPORTS_DIR = "exports"  # label exports name editors: only for people who may see exports
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """403 in the admin's look (site header, user tools), saying why when the view said so."""
+    context = {**admin.site.each_context(request), "title": "Permission denied",
+               "reason": str(exception or "") or "Your account does not have the permission for this page."}
+    return HttpResponseForbidden(loader.render_to_string("403.html", context, request))
 
 
 def health(request: HttpRequest) -> JsonResponse:
@@ -30,12 +42,15 @@ HEALTH_MODEL_KEYS = ("pid", "warm_up", "model_version", "precision", "loads")
 
 @staff_member_required
 def media(request: HttpRequest, path: str) -> HttpResponse:
-    """Uploaded audio and rendered images, for signed-in staff only, with byte ranges: browsers
-    need them to seek in an <audio> player."""
+    """Uploaded audio and rendered images, for signed-in staff only (label exports only with the
+    export permission), with byte ranges: browsers need them to seek in an <audio> player."""
     try:
         file = Path(safe_join(settings.MEDIA_ROOT, path))  # read per request: tests and deploys may move it
     except ValueError:  # path traversal
         raise Http404(path) from None
+    top = Path(os.path.relpath(file, os.path.abspath(settings.MEDIA_ROOT))).parts[0]
+    if top == EXPORTS_DIR and not request.user.has_perm("review.view_labelexport"):
+        raise PermissionDenied("Label exports are for people with the export permission (editorial leads).")
     if not file.is_file():
         raise Http404(path)
     size = file.stat().st_size

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from catalog.formatting import clock, percent, yes_no
 from catalog.forms import TrackUploadForm
 from catalog.ingest import BatchSummary, IngestRejected, TrackMetadata, batch_record, track_ingest
 from catalog.models import Analysis, ApiClient, Genre, ImportBatch, ModelVersion, Track, TrackSource
@@ -37,11 +39,15 @@ class AnalysisInline(admin.StackedInline):
     model = Analysis
     extra = 0
     can_delete = False
-    fields = ["model_version", "proposal", "images", "is_silent", "content", "content_scores", "timings_ms", "created_at"]
+    fields = ["model_version", "proposal", "images", "silent", "content", "content_scores", "timings_ms", "created_at"]
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Track | None = None) -> bool:
         return False
+
+    @admin.display(description="Silent")
+    def silent(self, analysis: Analysis) -> str:
+        return yes_no(analysis.is_silent)
 
     @admin.display(description="Top-5")
     def proposal(self, analysis: Analysis) -> str:
@@ -67,13 +73,13 @@ class TrackAdmin(admin.ModelAdmin):
     # Status and file identity are owned by the pipeline: editing them here would bypass the
     # lifecycle rules and the checksum.
     readonly_fields = [
-        "audio_player", "original_filename", "sha256", "duration_s", "sample_rate", "channels", "format",
+        "audio_player", "original_filename", "sha256", "duration", "sample_rate", "channels", "format",
         "source", "status", "failure_reason", "reviewed_genre", "known_genre", "import_batch", "status_changed_at",
         "created_at", "updated_at",
     ]
     fieldsets = [
         (None, {"fields": ["title", "artist", "album", "external_id"]}),
-        ("Audio", {"fields": ["audio_player", "original_filename", "format", "duration_s", "sample_rate",
+        ("Audio", {"fields": ["audio_player", "original_filename", "format", "duration", "sample_rate",
                               "channels", "sha256", "source"]}),
         ("Status", {"fields": ["status", "failure_reason", "reviewed_genre", "known_genre", "import_batch",
                                "status_changed_at", "created_at", "updated_at"]}),
@@ -91,18 +97,18 @@ class TrackAdmin(admin.ModelAdmin):
 
     def upload_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_add_permission(request):
-            return HttpResponseRedirect(reverse("admin:index"))
+            raise PermissionDenied("Uploading audio needs the permission to add tracks (editorial leads).")
         form = TrackUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             batch = self._ingest_uploads(request, form)
-            if batch.imported or batch.duplicates:
+            if batch is not None:  # None: nothing new was stored (the messages say why)
                 url = reverse("admin:catalog_track_changelist") + f"?import_batch__id__exact={batch.pk}"
                 return HttpResponseRedirect(url)
         context = {**self.admin_site.each_context(request), "title": "Upload audio", "form": form,
                    "opts": self.model._meta, "media": self.media + form.media}
         return TemplateResponse(request, "admin/catalog/track/upload.html", context)
 
-    def _ingest_uploads(self, request: HttpRequest, form: TrackUploadForm) -> ImportBatch:
+    def _ingest_uploads(self, request: HttpRequest, form: TrackUploadForm) -> ImportBatch | None:
         files = form.cleaned_data["files"]
         single = len(files) == 1
         data = form.cleaned_data
@@ -121,7 +127,7 @@ class TrackAdmin(admin.ModelAdmin):
                 continue
             (summary.imported.append(result.track) if result.created
              else summary.duplicates.append((upload.name, result.track)))
-        batch_record(batch=batch, summary=summary)
+        batch = batch_record(batch=batch, summary=summary)
         if summary.imported:
             self.message_user(request, f"{len(summary.imported)} track(s) uploaded and queued for analysis.",
                               messages.SUCCESS)
@@ -162,10 +168,7 @@ class TrackAdmin(admin.ModelAdmin):
 
     @admin.display(description="Duration", ordering="duration_s")
     def duration(self, track: Track) -> str:
-        if track.duration_s is None:
-            return "–"
-        minutes, seconds = divmod(int(round(track.duration_s)), 60)
-        return f"{minutes}:{seconds:02d}"
+        return clock(track.duration_s)
 
     @admin.display(description="Audio")
     def audio_player(self, track: Track) -> str:
@@ -215,10 +218,33 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 @admin.register(Analysis)
 class AnalysisAdmin(admin.ModelAdmin):
-    list_display = ["track", "model_version", "top_label", "top_probability", "margin", "is_silent", "content", "created_at"]
+    list_display = ["track", "model_version", "top_label", "top_1", "margin_percent", "silent", "content", "created_at"]
     list_filter = ["model_version", "top_label", "is_silent", "content"]
     search_fields = ["track__title", "track__artist", "track__external_id"]
     list_select_related = ["track", "model_version"]
+    readonly_fields = ["top_1", "margin_percent", "silent", "distribution"]
+    READABLE = {"top_probability": "top_1", "margin": "margin_percent", "is_silent": "silent",
+                "probabilities": "distribution"}
+
+    def get_fields(self, request: HttpRequest, obj: Analysis | None = None) -> list[str]:
+        return [self.READABLE.get(name, name) for name in super().get_fields(request, obj)
+                if name not in self.readonly_fields]
+
+    @admin.display(description="Top-1 probability", ordering="top_probability")
+    def top_1(self, analysis: Analysis) -> str:
+        return percent(analysis.top_probability)
+
+    @admin.display(description="Margin (top-1 − top-2)", ordering="margin")
+    def margin_percent(self, analysis: Analysis) -> str:
+        return percent(analysis.margin)
+
+    @admin.display(description="Silent", ordering="is_silent")
+    def silent(self, analysis: Analysis) -> str:
+        return yes_no(analysis.is_silent)
+
+    @admin.display(description="Probabilities")
+    def distribution(self, analysis: Analysis) -> str:
+        return " · ".join(f"{label} {percent(p)}" for label, p in analysis.top_k(len(analysis.probabilities)))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

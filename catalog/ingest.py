@@ -206,7 +206,12 @@ def track_ingest_path(*, path: Path, **kwargs: object) -> IngestResult:
         return track_ingest(stream=stream, original_filename=path.name, **kwargs)
 
 
-def batch_record(*, batch: ImportBatch, summary: BatchSummary) -> ImportBatch:
+def batch_record(*, batch: ImportBatch, summary: BatchSummary) -> ImportBatch | None:
+    """Store the batch's counts. A batch that imported nothing (every file rejected or already
+    held) is deleted and None returned: an empty batch would only clutter the filters."""
+    if not summary.imported and not batch.tracks.exists():
+        batch.delete()
+        return None
     batch.imported = len(summary.imported)
     batch.duplicates = len(summary.duplicates)
     batch.rejected = len(summary.rejected)

@@ -6,6 +6,8 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
 
 from inference.latency_chart import render_latency_histogram
+from catalog.formatting import clock, milliseconds, percent, seconds_short
+from inference import rq_admin  # noqa: F401 - guards django-rq's dashboard (registers it)
 from inference.models import ClassificationCall, RetrainRun, TeacherTarget
 
 HISTOGRAM_MAX_CALLS = 10_000
@@ -13,13 +15,31 @@ HISTOGRAM_MAX_CALLS = 10_000
 
 @admin.register(ClassificationCall)
 class ClassificationCallAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "client", "caller", "status_code", "error_code", "latency_ms", "duration_s",
-                    "mean_confidence", "top_k", "model_version", "filename"]
+    list_display = ["created_at", "client", "caller", "status_code", "error_code", "latency", "duration",
+                    "confidence", "top_k", "model_version", "filename"]
     list_filter = ["status_code", "error_code", "client", "model_version"]
     search_fields = ["filename", "caller", "client__name"]
     date_hierarchy = "created_at"
     list_select_related = ["client", "model_version"]
     change_list_template = "admin/inference/classificationcall/change_list.html"
+    readonly_fields = ["latency", "duration", "confidence"]
+    READABLE = {"latency_ms": "latency", "duration_s": "duration", "mean_confidence": "confidence"}
+
+    def get_fields(self, request: HttpRequest, obj: ClassificationCall | None = None) -> list[str]:
+        return [self.READABLE.get(name, name) for name in super().get_fields(request, obj)
+                if name not in self.readonly_fields]
+
+    @admin.display(description="Latency", ordering="latency_ms")
+    def latency(self, call: ClassificationCall) -> str:
+        return milliseconds(call.latency_ms)
+
+    @admin.display(description="Duration", ordering="duration_s")
+    def duration(self, call: ClassificationCall) -> str:
+        return clock(call.duration_s)
+
+    @admin.display(description="Mean confidence", ordering="mean_confidence")
+    def confidence(self, call: ClassificationCall) -> str:
+        return percent(call.mean_confidence)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -58,11 +78,15 @@ class _ReadOnly(admin.ModelAdmin):
 class TeacherTargetAdmin(_ReadOnly):
     """The cached teacher-ensemble targets adaptation trains on (written by the workers' jobs)."""
 
-    list_display = ["track", "mapping_version", "status", "seconds", "worker", "updated_at"]
+    list_display = ["track", "mapping_version", "status", "took", "worker", "updated_at"]
     list_filter = ["mapping_version", "status"]
     search_fields = ["track__title", "track__artist", "error"]
     list_select_related = ["track"]
     raw_id_fields = ["track"]
+
+    @admin.display(description="Seconds", ordering="seconds")
+    def took(self, target: TeacherTarget) -> str:
+        return seconds_short(target.seconds)
 
 
 @admin.register(RetrainRun)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from inference.pipeline import RecoveryReport, tracks_recover
+from inference.rq_admin import can_operate_queues
 from inference.selectors import pipeline_overview
 
 
@@ -46,11 +48,21 @@ def _post(request: HttpRequest) -> None:
         messages.error(request, "You do not have the permission for that.")
 
 
+def can_operate_pipeline(user: object) -> bool:
+    """Who sees the pipeline page and its re-queue buttons: leads and superusers, not reviewers."""
+    return user.has_perm("catalog.view_track") and user.has_perm("catalog.change_track")
+
+
 @staff_member_required
 def pipeline_status(request: HttpRequest) -> HttpResponse:
+    if not can_operate_pipeline(request.user):
+        raise PermissionDenied("The pipeline page is for editorial leads and operators.")
     if request.method == "POST":
         _post(request)
         return HttpResponseRedirect(reverse("pipeline"))
-    context = {**admin.site.each_context(request), "title": "Analysis pipeline", **pipeline_overview(),
-               "can_retrain": request.user.has_perm("catalog.change_modelversion")}
+    overview = pipeline_overview()
+    queue_cards = [(name.replace("_", " ").capitalize(), n) for name, n in overview["queue"].items()]  # "Failed jobs"
+    context = {**admin.site.each_context(request), "title": "Analysis pipeline", **overview, "queue_cards": queue_cards,
+               "can_retrain": request.user.has_perm("catalog.change_modelversion"),
+               "can_operate_queues": can_operate_queues(request.user)}
     return TemplateResponse(request, "admin/pipeline.html", context)

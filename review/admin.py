@@ -9,12 +9,13 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from catalog.admin import TrackAdmin
+from catalog.formatting import seconds_short
 from catalog.models import Track, TrackStatus
 from review.claims import claim_reassign, claim_release
 from review.decisions import decisions_bulk_accept
-from review.forms import BulkAcceptForm, ReassignForm
+from review.forms import BULK_DEFAULT_THRESHOLD, BulkAcceptForm, ReassignForm
 from review.models import Claim, Decision
-from review.selectors import latest_analysis
+from review.selectors import bulk_accept_candidates, latest_analysis
 
 
 class DecisionInline(admin.TabularInline):
@@ -25,7 +26,7 @@ class DecisionInline(admin.TabularInline):
     can_delete = False
     ordering = ["-pk"]
     fields = ["created_at", "editor", "genre", "secondary_genre", "action", "source", "model_version", "note",
-              "seconds_on_screen"]
+              "time_on_screen"]
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
@@ -34,23 +35,32 @@ class DecisionInline(admin.TabularInline):
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
+    @admin.display(description="Seconds on screen")
+    def time_on_screen(self, decision: Decision) -> str:
+        return seconds_short(decision.seconds_on_screen)
+
 
 @admin.action(description="Bulk-accept confident proposals…", permissions=["bulk_accept"])
 def bulk_accept(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Track]) -> HttpResponse | None:
-    form = BulkAcceptForm(request.POST if "confirm" in request.POST else None)
-    if form.is_valid():
-        decisions = decisions_bulk_accept(editor=request.user, tracks=queryset, threshold=form.cleaned_data["threshold"])
+    """A confirmation page counting what would be accepted at the threshold shown; confirming
+    accepts only at the threshold the count was made for (a changed threshold is counted again)."""
+    form = BulkAcceptForm(request.POST if "threshold" in request.POST else None)
+    threshold = form.cleaned_data["threshold"] if form.is_bound and form.is_valid() else BULK_DEFAULT_THRESHOLD
+    counted = request.POST.get("counted_at") == str(threshold)  # the count on the page was for this threshold
+    if form.is_bound and form.is_valid() and "confirm" in request.POST and counted:
+        decisions = decisions_bulk_accept(editor=request.user, tracks=queryset, threshold=threshold)
         modeladmin.message_user(request, f"Accepted the model's top-1 for {len(decisions)} track(s); each is recorded "
                                 f"as a decision by {request.user}.", messages.SUCCESS)
         return None
-    threshold = form.cleaned_data.get("threshold") if form.is_bound and form.is_valid() else 0.9
-    awaiting = queryset.filter(status=TrackStatus.AWAITING_REVIEW)
-    preview = [(track, latest_analysis(track)) for track in awaiting[:500]]
+    qualifying = {c.track.pk for c in bulk_accept_candidates(editor=request.user, tracks=queryset, threshold=threshold)}
+    awaiting = queryset.filter(status=TrackStatus.AWAITING_REVIEW).order_by("pk")
+    preview = [(track, latest_analysis(track), track.pk in qualifying) for track in awaiting[:500]]
     context = {**modeladmin.admin_site.each_context(request), "title": "Bulk-accept confident proposals",
                "form": form if form.is_bound else BulkAcceptForm(), "queryset": queryset, "preview": preview,
-               "qualifying": sum(1 for _, a in preview if a and a.top_probability >= threshold),
+               "qualifying": len(qualifying), "threshold": threshold,
+               "recounted": "confirm" in request.POST and form.is_valid(),
                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME, "opts": modeladmin.model._meta,
-               "selected": len(queryset), "awaiting": len(preview)}
+               "selected": len(queryset), "awaiting": awaiting.count()}
     return TemplateResponse(request, "admin/review/bulk_accept.html", context)
 
 
@@ -67,11 +77,16 @@ TrackAdmin.has_bulk_accept_permission = _has_bulk_accept_permission
 @admin.register(Decision)
 class DecisionAdmin(admin.ModelAdmin):
     list_display = ["created_at", "track", "genre", "secondary_genre", "action", "source", "editor", "model_version",
-                    "seconds_on_screen"]
+                    "time_on_screen"]
     list_filter = ["action", "source", "genre", "model_version", "editor"]
     search_fields = ["track__title", "track__artist", "track__external_id", "note"]
     list_select_related = ["track", "genre", "secondary_genre", "editor", "model_version"]
     date_hierarchy = "created_at"
+    readonly_fields = ["time_on_screen"]
+
+    def get_fields(self, request: HttpRequest, obj: Decision | None = None) -> list[str]:
+        return [{"seconds_on_screen": "time_on_screen"}.get(name, name) for name in super().get_fields(request, obj)
+                if name not in self.readonly_fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # decisions are made on the review screen
@@ -81,6 +96,10 @@ class DecisionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Decision | None = None) -> bool:
         return False
+
+    @admin.display(description="Seconds on screen", ordering="seconds_on_screen")
+    def time_on_screen(self, decision: Decision) -> str:
+        return seconds_short(decision.seconds_on_screen)
 
 
 @admin.register(Claim)
@@ -120,7 +139,13 @@ class ClaimAdmin(admin.ModelAdmin):
 from django import forms  # noqa: E402
 from django.utils.html import format_html, format_html_join  # noqa: E402
 
-from review.exports import ExportError, export_directory, label_export_create, split_rule  # noqa: E402
+from django.core.exceptions import PermissionDenied  # noqa: E402
+from django.http import FileResponse, Http404  # noqa: E402
+from django.urls import path, reverse  # noqa: E402
+
+from review.exports import (  # noqa: E402
+    ExportError, export_archive, export_archive_name, export_directory, export_file, label_export_create, split_rule,
+)
 from review.models import LabelExport  # noqa: E402
 
 
@@ -147,7 +172,7 @@ class LabelExportCreateForm(forms.ModelForm):
 
 @admin.register(LabelExport)
 class LabelExportAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "created_at", "created_by", "since", "rows", "splits", "genres"]
+    list_display = ["__str__", "created_at", "created_by", "since", "rows", "splits", "genres", "download"]
     readonly_fields = ["created_at", "created_by", "since", "after_decision_id", "last_decision_id", "rows",
                        "genres", "splits", "labels", "location", "file_list"]
     actions = ["export_since_selected"]
@@ -196,9 +221,44 @@ class LabelExportAdmin(admin.ModelAdmin):
 
     @admin.display(description="Files")
     def file_list(self, export: LabelExport) -> str:
-        rows = format_html_join("", "<li><code>{}</code> — {} bytes, sha256 <code>{}</code></li>",
-                                ((name, info["bytes"], info["sha256"]) for name, info in (export.files or {}).items()))
-        return format_html("<ul>{}</ul>", rows)
+        rows = format_html_join(
+            "", '<li><a href="{}" download>{}</a> — {} bytes, sha256 <code>{}</code></li>',
+            ((reverse("admin:review_labelexport_file", args=[export.pk, name]), name, info["bytes"], info["sha256"])
+             for name, info in (export.files or {}).items()))
+        archive = format_html('<a href="{}" class="button" id="export-zip" download>Download all (zip)</a>',
+                              reverse("admin:review_labelexport_zip", args=[export.pk]))
+        return format_html("<ul>{}</ul><p>{}</p>", rows, archive)
+
+    @admin.display(description="Download")
+    def download(self, export: LabelExport) -> str:
+        return format_html('<a href="{}" download>zip</a>', reverse("admin:review_labelexport_zip", args=[export.pk]))
+
+    def get_urls(self) -> list:
+        wrap = self.admin_site.admin_view
+        return [path("<int:export_id>/files/<str:name>", wrap(self.file_view), name="review_labelexport_file"),
+                path("<int:export_id>/download.zip", wrap(self.zip_view), name="review_labelexport_zip"),
+                *super().get_urls()]
+
+    def _downloadable(self, request: HttpRequest, export_id: int) -> LabelExport:
+        if not self.has_view_permission(request):
+            raise PermissionDenied("Label exports are for people with the export permission (editorial leads).")
+        export = LabelExport.objects.filter(pk=export_id).first()
+        if export is None:
+            raise Http404(f"There is no export #{export_id}.")
+        return export
+
+    def file_view(self, request: HttpRequest, export_id: int, name: str) -> FileResponse:
+        """One file of an export, streamed."""
+        file = export_file(self._downloadable(request, export_id), name)
+        if file is None:
+            raise Http404(f"Export #{export_id} has no file {name!r}.")
+        return FileResponse(file.open("rb"), as_attachment=True, filename=name)
+
+    def zip_view(self, request: HttpRequest, export_id: int) -> FileResponse:
+        """The whole export as one zip (its export.zip when made with the audio)."""
+        export = self._downloadable(request, export_id)
+        return FileResponse(export_archive(export), as_attachment=True, filename=export_archive_name(export),
+                            content_type="application/zip")
 
     @admin.action(description="Create an incremental export (decisions after the selected export)",
                   permissions=["add"])

@@ -13,7 +13,7 @@ from catalog.models import Analysis, Genre, Track, TrackStatus
 from catalog.status import track_transition
 from review.errors import ReviewError, ReviewErrorCode
 from review.models import Claim, Decision, DecisionAction, DecisionSource
-from review.selectors import last_decision_id, latest_analysis
+from review.selectors import bulk_accept_candidates, last_decision_id, latest_analysis
 
 FEED_LOCK_KEY = 0x61636f75  # any constant: serialises decision inserts on PostgreSQL
 
@@ -149,17 +149,13 @@ def decisions_bulk_accept(*, editor: AbstractBaseUser, tracks: QuerySet[Track], 
     """Accept the top-1 of every awaiting track whose latest analysis is at least `threshold` sure;
     each acceptance is a decision by `editor`. Tracks held by someone else are left alone."""
     decisions = []
-    for track in tracks.filter(status=TrackStatus.AWAITING_REVIEW):
-        analysis = latest_analysis(track)
-        if analysis is None or analysis.top_probability < threshold:
-            continue
-        genre = Genre.objects.filter(name=analysis.top_label, active=True).first()
-        if genre is None:
-            continue
+    for candidate in bulk_accept_candidates(editor=editor, tracks=tracks, threshold=threshold):
+        track, analysis = candidate.track, candidate.analysis
         try:
             decisions.append(decision_submit(
                 editor=editor, track=track, source=DecisionSource.BULK,
-                data=DecisionInput(genre=genre, analysis_id=analysis.pk, seen_decision_id=last_decision_id(track),
+                data=DecisionInput(genre=candidate.genre, analysis_id=analysis.pk,
+                                   seen_decision_id=last_decision_id(track),
                                    note=f"Bulk-accepted at top-1 ≥ {threshold:.0%}")))
         except ReviewError:
             continue

@@ -19,10 +19,11 @@ import hashlib
 import io
 import json
 import shutil
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -119,7 +120,7 @@ def _csv(rows: list[dict[str, Any]]) -> bytes:
     return buffer.getvalue().encode()
 
 
-def _zip(path: Path, entries: list[tuple[str, bytes | Path]]) -> None:
+def _zip(path: Path | BinaryIO, entries: list[tuple[str, bytes | Path]]) -> None:
     """Entries in the given order, fixed dates and modes: the same inputs give the same bytes.
     Written straight to disk: with audio an export can be large."""
     with zipfile.ZipFile(path, "w") as archive:
@@ -140,6 +141,30 @@ def export_directory(export: LabelExport) -> Path:
     """The folder holding an export's files."""
     directory = Path(export.directory)
     return directory if directory.is_absolute() else Path(settings.MEDIA_ROOT) / directory
+
+
+def export_file(export: LabelExport, name: str) -> Path | None:
+    """The path of one of the export's recorded files, or None when it has no such file."""
+    if name not in (export.files or {}):
+        return None
+    path = export_directory(export) / name
+    return path if path.is_file() else None
+
+
+def export_archive_name(export: LabelExport) -> str:
+    return f"acousticsense-export-{export.pk}.zip"
+
+
+def export_archive(export: LabelExport) -> BinaryIO:
+    """The whole export as one zip, for a download: its export.zip when it was made with the
+    audio, else a zip of its files built now (a temporary file, gone once closed)."""
+    if (audio_zip := export_file(export, EXPORT_ZIP)) is not None:
+        return audio_zip.open("rb")
+    archive = tempfile.TemporaryFile()
+    _zip(archive, [(name, path) for name in sorted(export.files or {})
+                   if (path := export_file(export, name)) is not None])
+    archive.seek(0)
+    return archive
 
 
 def export_rows(export: LabelExport) -> list[dict[str, Any]]:

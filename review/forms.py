@@ -44,8 +44,11 @@ class DecisionForm(forms.Form):
         return data
 
 
+BULK_DEFAULT_THRESHOLD = 0.9
+
+
 class BulkAcceptForm(forms.Form):
-    threshold = forms.FloatField(min_value=0.5, max_value=1.0, initial=0.9,
+    threshold = forms.FloatField(min_value=0.5, max_value=1.0, initial=BULK_DEFAULT_THRESHOLD,
                                  help_text="Accept the model's top-1 where its probability is at least this (0.5–1).")
 
 

@@ -10,8 +10,8 @@ from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from catalog.models import Analysis, Track, TrackStatus
-from review.models import Decision, DecisionAction, DecisionSource
+from catalog.models import Analysis, Genre, Track, TrackStatus
+from review.models import Claim, Decision, DecisionAction, DecisionSource
 
 # Uncertainty = the margin between the top-1 and top-2 probabilities of the latest analysis:
 # a 0.41/0.40 split is a harder call than a lone 0.30 over fifteen 0.05s, which the top-1
@@ -93,6 +93,28 @@ def queue_counts(*, filters: QueueFilters = QueueFilters()) -> dict[str, object]
 
 def latest_analysis(track: Track) -> Analysis | None:
     return track.analyses.select_related("model_version").order_by("-created_at", "-pk").first()
+
+
+@dataclass(frozen=True)
+class BulkCandidate:
+    track: Track
+    analysis: Analysis
+    genre: Genre
+
+
+def bulk_accept_candidates(*, editor: AbstractBaseUser, tracks: QuerySet[Track],
+                           threshold: float) -> list[BulkCandidate]:
+    """What bulk accept would accept: awaiting tracks whose latest analysis's top-1 is at least
+    `threshold` sure and an active genre, and that no other editor holds now. The confirmation
+    page counts these, and the service accepts exactly these."""
+    held = Claim.objects.filter(expires_at__gt=timezone.now()).exclude(editor_id=editor.pk).values("track_id")
+    genres = {genre.name: genre for genre in Genre.objects.filter(active=True)}
+    candidates = []
+    for track in tracks.filter(status=TrackStatus.AWAITING_REVIEW).exclude(pk__in=held).order_by("pk"):
+        analysis = latest_analysis(track)
+        if analysis is not None and analysis.top_probability >= threshold and analysis.top_label in genres:
+            candidates.append(BulkCandidate(track, analysis, genres[analysis.top_label]))
+    return candidates
 
 
 def track_history(track: Track) -> QuerySet[Decision]:

@@ -2,8 +2,9 @@
 
 A CMS sends `Authorization: Token <token>` (or `Bearer <token>`); the request's user is then an
 `ApiClientPrincipal` (not a Django user: a client is not a person) and `request.auth` the
-`ApiClient`. People use their admin session: staff always, other users (editors) only with the
-`catalog.use_cms_api` permission.
+`ApiClient`. People may use their admin session only with the `catalog.use_cms_api` permission
+(superusers, and editorial leads through their group); being staff is not enough: reviewers are
+staff, and the CMS API is not part of their job.
 """
 from __future__ import annotations
 
@@ -72,7 +73,7 @@ def api_client_of(request: Request) -> ApiClient | None:
 
 
 class CanUseCmsApi(permissions.BasePermission):
-    """API clients, staff, and users granted `catalog.use_cms_api`; editors are not, by default."""
+    """API clients, and signed-in users granted `catalog.use_cms_api` (leads, superusers); reviewers are not."""
 
     message = "This account may not use the CMS API (it needs the 'Can call the CMS REST API' permission)."
 
@@ -80,8 +81,7 @@ class CanUseCmsApi(permissions.BasePermission):
         if api_client_of(request) is not None:
             return True
         user = request.user
-        return bool(user and user.is_authenticated and user.is_active
-                    and (user.is_staff or user.has_perm(CMS_PERMISSION)))
+        return bool(user and user.is_authenticated and user.is_active and user.has_perm(CMS_PERMISSION))
 
 
 class ApiClientAuthenticationScheme(OpenApiAuthenticationExtension):

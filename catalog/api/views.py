@@ -70,7 +70,7 @@ def _rejected(error: IngestRejected) -> ApiError:
 
 
 class CmsApiView(APIView):
-    """Token clients, staff, and users granted catalog.use_cms_api; throttled per client."""
+    """Token clients and users granted catalog.use_cms_api (leads, superusers); throttled per client."""
 
     permission_classes = [IsAuthenticated, CanUseCmsApi]
     throttle_classes = [ApiClientRateThrottle]

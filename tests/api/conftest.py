@@ -62,7 +62,18 @@ def editor(transactional_db) -> User:
 
 @pytest.fixture
 def staff(transactional_db) -> User:
-    return User.objects.create_user("lead", password="pw", is_staff=True)
+    """An editorial lead: staff in the Editorial lead group, whose session may call the CMS API."""
+    user = User.objects.create_user("lead", password="pw", is_staff=True)
+    user.groups.add(Group.objects.get(name="Editorial lead"))
+    return user
+
+
+@pytest.fixture
+def staff_reviewer(transactional_db) -> User:
+    """A reviewer as create_reviewer makes one: staff (to use the admin), in the Reviewer group."""
+    user = User.objects.create_user("rita", password="pw", is_staff=True)
+    user.groups.add(Group.objects.get(name="Reviewer"))
+    return user
 
 
 @pytest.fixture

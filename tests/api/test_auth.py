@@ -1,4 +1,5 @@
-"""Who may call the CMS endpoints: API clients by token, staff by session, editors only when granted."""
+"""Who may call the CMS endpoints: API clients by token; by session only leads, superusers and people
+granted the permission, never a reviewer (although reviewers are staff)."""
 from __future__ import annotations
 
 import pytest
@@ -55,9 +56,17 @@ def test_an_editor_granted_the_permission_may_call(session_of, editor):
     assert session_of(grant_cms_api(editor)).get(ENDPOINTS[0]).status_code == 200
 
 
-def test_staff_use_their_session_and_the_browsable_api(session_of, staff):
+def test_leads_use_their_session_and_the_browsable_api(session_of, staff):
     response = session_of(staff).get(ENDPOINTS[0], HTTP_ACCEPT="text/html")
     assert response.status_code == 200 and b"Track List" in response.content
+
+
+def test_a_reviewers_staff_session_cannot_push_tracks_or_classify(session_of, staff_reviewer, tiny_model_version):
+    reviewer = session_of(staff_reviewer)
+    for response in (reviewer.get(ENDPOINTS[0]), reviewer.post("/api/v1/tracks/", {}, format="multipart"),
+                     reviewer.post("/api/genre", {}, format="multipart")):
+        assert response.status_code == 403 and response.json()["error"]["code"] == "permission_denied"
+    assert not ClassificationCall.objects.exists()
 
 
 def test_staff_issue_a_token_in_the_admin_and_it_works(transactional_db, anonymous):

@@ -97,3 +97,19 @@ def test_the_track_list_shows_the_proposal_and_flags_an_untrained_model(staff_cl
     detail = staff_client.get(reverse("admin:catalog_track_change", args=[track.pk])).content.decode()
     assert "Untrained model: not a real prediction." in detail
     assert detail.count("<img ") >= 2 and "<audio controls" in detail
+
+
+def test_an_upload_that_stores_nothing_new_keeps_no_empty_import_batch(staff_client, tiny_model_version, redis_url):
+    upload(staff_client, SimpleUploadedFile("a.wav", wav_bytes(freq=410)), batch_name="First")
+    response = upload(staff_client, SimpleUploadedFile("again.wav", wav_bytes(freq=410)),
+                      SimpleUploadedFile("notes.mp3", b"just some text"), batch_name="Nothing new")
+    page = response.content.decode()
+    assert "Duplicate: again.wav has the same audio as track" in page and "Rejected notes.mp3" in page
+    assert list(ImportBatch.objects.values_list("name", flat=True)) == ["First"]
+    filters = staff_client.get(reverse("admin:catalog_track_changelist")).content.decode()
+    assert "Nothing new" not in filters
+
+
+def test_the_pipeline_page_labels_read_as_words(staff_client, redis_url):
+    page = staff_client.get(reverse("pipeline")).content.decode()
+    assert "Scheduled retries" in page and "Failed jobs" in page and "Scheduledretries" not in page

@@ -68,6 +68,7 @@ def test_a_manifest_with_an_unknown_genre_rejects_only_that_row(tmp_path, tiny_m
     (tmp_path / "m.csv").write_text("path,genre\nx.wav,Polka\n")
     output = run("import_tracks", str(tmp_path / "m.csv"))
     assert "0 imported, 0 duplicates, 1 rejected" in output and "Unknown genre 'Polka'" in output
+    assert "no import batch was kept" in output and not ImportBatch.objects.exists()  # nothing to filter on
 
 
 def test_a_manifest_genre_is_a_catalog_label_recorded_once_and_exported(tmp_path, tiny_model_version, redis_url,

@@ -1,6 +1,8 @@
 """The review pages and the roles, through the admin site."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -94,7 +96,7 @@ def test_a_reviewer_can_review_and_nothing_more(reviewer_client, awaiting):
     assert Genre.objects.get(pk=genre.pk).name == "Jazz"
     changelist = reviewer_client.get(reverse("admin:catalog_track_changelist")).content.decode()
     assert "bulk_accept" not in changelist and "retry_analysis" not in changelist
-    assert reviewer_client.get(reverse("admin:catalog_track_upload")).status_code == 302
+    assert reviewer_client.get(reverse("admin:catalog_track_upload")).status_code == 403
 
 
 def test_staff_without_the_reviewer_role_cannot_review(client, django_user_model, awaiting):
@@ -110,7 +112,7 @@ def test_a_lead_bulk_accepts_after_a_confirmation_page(client, make_editor, awai
     confirm_page = client.post(url, selected)
     assert confirm_page.status_code == 200 and 'id="qualifying">1<' in confirm_page.content.decode()
     assert not Decision.objects.exists()
-    done = client.post(url, {**selected, "threshold": "0.9", "confirm": "yes"}, follow=True)
+    done = client.post(url, {**selected, "threshold": "0.9", "counted_at": "0.9", "confirm": "yes"}, follow=True)
     assert "Accepted the model&#x27;s top-1 for 1 track(s)" in done.content.decode()
     decision = Decision.objects.get()
     assert (decision.track, decision.editor.username, decision.source) == (sure, "lena", "bulk")
@@ -118,6 +120,34 @@ def test_a_lead_bulk_accepts_after_a_confirmation_page(client, make_editor, awai
     assert client.get(reverse("review_stats")).status_code == 200
     history = client.get(reverse("admin:catalog_track_change", args=[sure.pk])).content.decode()
     assert "lena</a>" in history and "Bulk accept" in history
+
+
+def test_the_bulk_accept_count_is_exactly_what_confirming_accepts_at_the_threshold_shown(
+        client, make_editor, awaiting):
+    lead = make_editor("lena", "Editorial lead")
+    client.force_login(lead)
+    tracks = [awaiting({"Jazz": 0.95}), awaiting({"Rock": 0.75}), awaiting({"Pop": 0.72}), awaiting({"Folk": 0.6})]
+    mine, held = awaiting({"Latin": 0.99}), awaiting({"Metal": 0.9})
+    claim_open(editor=lead, track=mine)  # her own claim does not stop her
+    claim_open(editor=make_editor("rita"), track=held)  # a colleague's does: left alone, so not counted
+    tracks.append(mine)
+    url = reverse("admin:catalog_track_changelist")
+    selected = {"action": "bulk_accept", "_selected_action": [t.pk for t in (*tracks, held)]}
+
+    def counted(page) -> tuple[str, int]:
+        html = page.content.decode()
+        return (re.search(r'id="counted-at">([^<]+)<', html).group(1),
+                int(re.search(r'id="qualifying">(\d+)<', html).group(1)))
+
+    assert counted(client.post(url, selected)) == ("0.9", 2)  # the form's default threshold
+    recount = {**selected, "threshold": "0.7", "counted_at": "0.9", "recount": "1"}
+    assert counted(client.post(url, recount)) == ("0.7", 4)
+    # Confirming a threshold other than the one counted counts again instead of accepting.
+    page = client.post(url, {**selected, "threshold": "0.74", "counted_at": "0.7", "confirm": "1"})
+    assert counted(page) == ("0.74", 3) and "counted again" in page.content.decode()
+    assert not Decision.objects.exists()
+    client.post(url, {**selected, "threshold": "0.74", "counted_at": "0.74", "confirm": "1"})
+    assert set(Decision.objects.values_list("track_id", flat=True)) == {tracks[0].pk, tracks[1].pk, mine.pk}
 
 
 def test_the_review_screen_says_when_the_audio_is_not_music(reviewer_client, awaiting):

@@ -204,3 +204,56 @@ def test_staff_create_exports_in_the_admin(client, django_user_model, audio_trac
     assert f"Created export #{incremental.pk}" in response.content.decode()
     detail = client.get(reverse("admin:review_labelexport_change", args=[export.pk]))
     assert detail.status_code == 200 and export.files[MANIFEST_JSONL]["sha256"] in detail.content.decode()
+
+
+def _downloaded(response) -> bytes:
+    return b"".join(response.streaming_content)
+
+
+def test_leads_download_each_file_and_a_zip_of_an_export_from_the_admin(client, django_user_model, audio_track,
+                                                                         decide):
+    from django.contrib.auth.models import Group
+
+    from tests.fixtures import restore_data_migrations
+
+    restore_data_migrations()
+    lead = django_user_model.objects.create_user(username="lena", password="pw", is_staff=True)
+    lead.groups.add(Group.objects.get(name="Editorial lead"))
+    client.force_login(lead)
+    decide(audio_track("low"), "Jazz")
+    export = label_export_create(created_by=lead)
+
+    detail = client.get(reverse("admin:review_labelexport_change", args=[export.pk])).content.decode()
+    for name in export.files:
+        link = reverse("admin:review_labelexport_file", args=[export.pk, name])
+        assert f'href="{link}"' in detail
+        response = client.get(link)
+        assert response.status_code == 200 and response["Content-Disposition"] == f'attachment; filename="{name}"'
+        assert _downloaded(response) == (export_directory(export) / name).read_bytes()
+    zip_link = reverse("admin:review_labelexport_zip", args=[export.pk])
+    assert f'href="{zip_link}"' in detail
+    assert zip_link in client.get(reverse("admin:review_labelexport_changelist")).content.decode()
+    response = client.get(zip_link)
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(_downloaded(response))) as archive:
+        assert sorted(archive.namelist()) == sorted(export.files)
+        assert all(archive.read(name) == (export_directory(export) / name).read_bytes() for name in export.files)
+    assert client.get(reverse("admin:review_labelexport_file", args=[export.pk, "other.txt"])).status_code == 404
+
+
+def test_an_export_made_with_the_audio_downloads_as_its_own_zip(admin_client, audio_track, decide):
+    decide(audio_track("low"), "Jazz")
+    export = label_export_create(with_audio=True)
+    response = admin_client.get(reverse("admin:review_labelexport_zip", args=[export.pk]))
+    assert _downloaded(response) == (export_directory(export) / EXPORT_ZIP).read_bytes()
+
+
+def test_a_reviewer_cannot_download_exports(client, reviewer, audio_track, decide):
+    decide(audio_track("low"), "Jazz")
+    export = label_export_create()
+    client.force_login(reviewer)
+    for url in (reverse("admin:review_labelexport_file", args=[export.pk, MANIFEST_JSONL]),
+                reverse("admin:review_labelexport_zip", args=[export.pk]),
+                f"/media/{export.directory}/{MANIFEST_JSONL}"):
+        response = client.get(url)
+        assert response.status_code == 403 and b"export permission" in response.content, url

@@ -99,8 +99,7 @@ class Command(BaseCommand):
                 pending = []
         if not no_analysis and pending:
             analysis_enqueue_many(tracks=pending)
-        batch_record(batch=batch, summary=summary)
-        self._report(batch, summary, labels)
+        self._report(batch_record(batch=batch, summary=summary), summary, labels)
 
     @staticmethod
     def _editor(username: str | None) -> AbstractBaseUser:
@@ -111,11 +110,13 @@ class Command(BaseCommand):
             raise CommandError(f"--editor: no user named {username!r}.")
         return user
 
-    def _report(self, batch: ImportBatch, summary: BatchSummary,
+    def _report(self, batch: ImportBatch | None, summary: BatchSummary,
                 labels: dict[CatalogLabelOutcome, list[tuple[str, Track, str]]]) -> None:
         write = self.stdout.write
-        write(f"Import batch {batch.pk} ({batch.name}): {len(summary.imported)} imported, "
-              f"{len(summary.duplicates)} duplicates, {len(summary.rejected)} rejected")
+        counts = (f"{len(summary.imported)} imported, {len(summary.duplicates)} duplicates, "
+                  f"{len(summary.rejected)} rejected")
+        write(f"Import batch {batch.pk} ({batch.name}): {counts}" if batch is not None
+              else f"Nothing new imported, so no import batch was kept: {counts}")
         if any(labels.values()):
             write(f"Catalog labels: {len(labels[CatalogLabelOutcome.RECORDED])} recorded, "
                   f"{len(labels[CatalogLabelOutcome.UNCHANGED])} unchanged, "
