@@ -220,8 +220,10 @@ def _colour_bar(canvas: Image.Image, draw: ImageDraw.ImageDraw, lut_name: str, l
 def render_spectrogram(mel_db: np.ndarray, cfg: PreprocessingConfig, *, attention: np.ndarray | None = None,
                        regions: Sequence[AttentionRegion] = (), width: int = 1200, height: int = 400) -> bytes:
     """Log-mel spectrogram PNG (time in m:ss, mel-spaced Hz axis, dB colour bar), optionally with attention."""
-    columns = _box(SPECTROGRAM_PLOT_AREA, width, height)
-    columns = columns[2] - columns[0]
+    if attention is not None and np.shape(attention) != np.shape(mel_db):
+        raise ValueError(f"attention {np.shape(attention)} must cover the spectrogram {np.shape(mel_db)} cell by cell")
+    left, _, right, _ = _box(SPECTROGRAM_PLOT_AREA, width, height)
+    columns = right - left
     pooled_attention = None if attention is None else _fit_columns(attention, columns)
     return _spectrogram_png(_fit_columns(mel_db, columns), mel_db.shape[1], cfg, pooled_attention, regions,
                             width, height)

@@ -177,3 +177,9 @@ def test_png_writer_is_lossless_for_any_size():
         decoded.load()
         assert decoded.mode == "RGB" and decoded.size == size
         np.testing.assert_array_equal(np.asarray(decoded), pixels)
+
+
+def test_an_attention_map_of_another_shape_is_refused_not_misdrawn():
+    mel = np.zeros((128, 1000), np.float32)
+    with pytest.raises(ValueError, match="attention"):
+        render_spectrogram(mel, PreprocessingConfig(), attention=np.zeros((128, 500), np.float32))
