@@ -11,11 +11,12 @@ not change what the model sees. Silence maps to -1 (the floor), which is also th
 value. ``"none"`` feeds the same clipped dB values unscaled (for experiments).
 
 ``log_mel`` is ``librosa.feature.melspectrogram`` + ``power_to_db`` (what every checkpoint was
-trained on) recomputed without librosa's whole-track temporaries: ≈2.5× faster, same steps at
-the same precision. It is not bit-identical, only because its sparse mel product sums in
-another order than librosa's dense one: on the shared recordings 64–95 % of the dB values are
-identical and none differs by more than 2 float32 steps, 1.6e-5 dB (the tests allow 1e-4 dB;
-1e-4 dB is 2.5e-6 in model units, 200× below the float16 rounding of the starter training data).
+trained on) recomputed without librosa's whole-track temporaries (a 3-min track: ≈45 ms instead
+of 65–140 ms), same steps at the same precision. It is not bit-identical, only because its sparse
+mel product sums in another order than librosa's dense one: on the shared recordings 64–95 % of
+the dB values are identical and none differs by more than 2 float32 steps, 1.6e-5 dB (the tests
+allow 1e-4 dB; 1e-4 dB is 2.5e-6 in model units, 200× below the float16 rounding of the starter
+training data).
 """
 from __future__ import annotations
 
