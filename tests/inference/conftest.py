@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from inference.checkpoint import create_random_checkpoint, save_checkpoint
-from inference.features import PreprocessingConfig
+from inference.features import _REF_FLOOR_AT_2048, PreprocessingConfig
 from inference.model import LoadedModel, load_model
 
 GENRES = ["Blues", "Classical", "Country", "Disco", "Electronic", "Folk", "Hip-Hop", "Jazz",
@@ -33,6 +33,42 @@ def _tone(seconds: float, sr: int, *, freq: float = 440.0, amp: float = 0.5) -> 
 def tone() -> Callable[..., np.ndarray]:
     """tone(seconds, sr, freq=440, amp=0.5) -> float32 sine."""
     return _tone
+
+
+def _librosa_log_mel(samples: np.ndarray, cfg: PreprocessingConfig) -> np.ndarray:
+    """The features every checkpoint was trained on, as librosa computes them (the reference)."""
+    import librosa
+
+    power = librosa.feature.melspectrogram(
+        y=np.asarray(samples, dtype=np.float32), sr=cfg.sample_rate, n_fft=cfg.n_fft,
+        hop_length=cfg.hop_length, n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.max_frequency,
+    )
+    ref = max(float(power.max()), _REF_FLOOR_AT_2048 * (cfg.n_fft / 2048) ** 2)
+    mel_db = librosa.power_to_db(power, ref=ref, amin=1e-20, top_db=None)
+    return np.clip(mel_db, -cfg.top_db, 0.0).astype(np.float32)
+
+
+def _music_like(seconds: float, sr: int, seed: int = 0) -> np.ndarray:
+    """Chords changing every 2 s, a pulse, noise bursts and a quiet fade: every level from loud to silent."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    roots = 110.0 * 2 ** (rng.integers(0, 24, size=int(seconds // 2) + 1) / 12)[(t // 2.0).astype(int)]
+    signal = sum(gain * np.sin(2 * np.pi * roots * ratio * t)
+                 for ratio, gain in ((1.0, 0.30), (1.26, 0.20), (1.5, 0.20), (2.0, 0.10), (4.0, 0.05)))
+    signal = signal + np.exp(-30 * (t % 0.5)) * rng.standard_normal(t.size) * 0.25
+    return (0.5 * signal * np.minimum(1.0, 4 * (1 - t / seconds)) ** 3).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def librosa_log_mel() -> Callable[[np.ndarray, PreprocessingConfig], np.ndarray]:
+    """librosa_log_mel(samples, cfg) -> float32 [n_mels, frames] dB: the reference for log_mel."""
+    return _librosa_log_mel
+
+
+@pytest.fixture(scope="session")
+def music_like() -> Callable[..., np.ndarray]:
+    """music_like(seconds, sr, seed=0) -> float32 chords + pulse + noise, fading to silence."""
+    return _music_like
 
 
 @pytest.fixture(scope="session")
