@@ -30,7 +30,8 @@ class FullDisk(io.FileIO):
 
 @pytest.mark.parametrize("failing_image", [0, 1])
 def test_a_full_disk_mid_image_leaves_no_truncated_png_and_no_analysis(ingest, tiny_model_version, monkeypatch,
-                                                                      failing_image):
+                                                                      settings, tmp_path, failing_image):
+    settings.MEDIA_ROOT = tmp_path / "media"  # this test's own: other tests' images are not counted
     track = ingest()
     opened = []
     real_fdopen = os.fdopen
