@@ -265,7 +265,8 @@ class ImportBatchAdmin(admin.ModelAdmin):
 
 @admin.register(ApiClient)
 class ApiClientAdmin(admin.ModelAdmin):
-    """CMS clients and their tokens. A token is shown once, when issued; only its hash is kept."""
+    """CMS clients and their tokens. A token is shown once, when issued, in the body of the response
+    to the POST that issued it (never in a message, a cookie or a redirect); only its hash is kept."""
 
     list_display = ["name", "active", "token_prefix", "created_at", "last_used_at"]
     list_filter = ["active"]
@@ -280,15 +281,26 @@ class ApiClientAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        token = api_client_issue_token(client=obj)
-        self.message_user(request, f"Token for {obj.name} (copy it now, it is not shown again): {token}",
-                          messages.WARNING)
+        request.issued_tokens = [(obj, api_client_issue_token(client=obj))]
+
+    def response_add(self, request: HttpRequest, obj: ApiClient, post_url_continue: str | None = None) -> HttpResponse:
+        issued = getattr(request, "issued_tokens", None)
+        if not issued:
+            return super().response_add(request, obj, post_url_continue)
+        return self._tokens_page(request, issued, title="API client added")
 
     @admin.action(description="Issue a new token (the old one stops working)", permissions=["change"])
-    def issue_new_token(self, request: HttpRequest, queryset: QuerySet[ApiClient]) -> None:
+    def issue_new_token(self, request: HttpRequest, queryset: QuerySet[ApiClient]) -> HttpResponse:
         from catalog.api.clients import api_client_issue_token
 
-        for client in queryset:
-            token = api_client_issue_token(client=client)
-            self.message_user(request, f"New token for {client.name} (copy it now, it is not shown again): {token}",
-                              messages.WARNING)
+        issued = [(client, api_client_issue_token(client=client)) for client in queryset]
+        return self._tokens_page(request, issued, title="New tokens issued")
+
+    def _tokens_page(self, request: HttpRequest, issued: list[tuple[ApiClient, str]], *, title: str) -> HttpResponse:
+        """The one response that carries the tokens: not cached, not stored anywhere else."""
+        context = {**self.admin_site.each_context(request), "title": title, "opts": self.model._meta,
+                   "issued": issued}
+        response = TemplateResponse(request, "admin/catalog/apiclient/token_issued.html", context)
+        response["Cache-Control"] = "no-store"
+        response["Pragma"] = "no-cache"
+        return response

@@ -104,16 +104,17 @@ def _check_info(info: AudioInfo, max_duration_s: float) -> AudioInfo:
                          detail=f"{info.sample_rate} Hz; at most {MAX_SAMPLE_RATE} Hz")
     if info.channels > MAX_CHANNELS:
         raise AudioError(ErrorCode.UNSUPPORTED_LAYOUT, detail=f"{info.channels} channels; at most {MAX_CHANNELS}")
-    if info.sample_rate * info.channels * info.duration_s > MAX_DECODE_SAMPLES:
-        raise AudioError(ErrorCode.UNSUPPORTED_LAYOUT,
-                         detail=f"{format_duration(info.duration_s)} of {info.sample_rate} Hz × {info.channels} "
-                                "channels; at most 20 minutes of 192 kHz stereo or its equivalent")
+    # Length first: a CD-quality file that is simply too long is too_long, not a layout problem.
     if info.duration_s > max_duration_s:
         raise AudioError(
             ErrorCode.TOO_LONG,
             duration=format_duration(info.duration_s),
             limit=format_duration(max_duration_s),
         )
+    if info.sample_rate * info.channels * info.duration_s > MAX_DECODE_SAMPLES:
+        raise AudioError(ErrorCode.UNSUPPORTED_LAYOUT,
+                         detail=f"{format_duration(info.duration_s)} of {info.sample_rate} Hz × {info.channels} "
+                                "channels; at most 20 minutes of 192 kHz stereo or its equivalent")
     return info
 
 
@@ -161,8 +162,23 @@ def probe_audio(path: str | Path, *, max_duration_s: float = 1200) -> AudioInfo:
     """Read duration, rate, channels and format without decoding; raise AudioError if unusable."""
     path = Path(path)
     ext = _check_file(path)
-    info = _ffprobe_info(path, ext) if ext in FFMPEG_EXTENSIONS else _sndfile_info(path, ext)
-    return _check_info(info, max_duration_s)
+    if ext in FFMPEG_EXTENSIONS:
+        return _check_info(_ffprobe_info(path, ext), max_duration_s)
+    info = _check_info(_sndfile_info(path, ext), max_duration_s)
+    _first_frames_decode(path, info)
+    return info
+
+
+def _first_frames_decode(path: Path, info: AudioInfo, frames: int = 4096) -> None:
+    """A header alone is not audio: a FLAC cut after its STREAMINFO declares seconds it does not
+    hold. Decoding the first few thousand frames (bounded by the checks above) refuses it at the door."""
+    try:
+        with sf.SoundFile(str(path)) as audio:
+            decoded = len(audio.read(frames, dtype="float32", always_2d=True))
+    except (sf.SoundFileError, RuntimeError) as exc:
+        raise AudioError(ErrorCode.UNDECODABLE, detail=f"the {info.format} data is corrupt from its start") from exc
+    if decoded == 0:
+        raise AudioError(ErrorCode.UNDECODABLE, detail=f"the {info.format} file holds no decodable audio")
 
 
 def _blocks_ffmpeg(path: Path, info: AudioInfo) -> Iterator[np.ndarray]:

@@ -79,7 +79,9 @@ class CheckpointError(InferenceError):
 
 
 def format_duration(seconds: float) -> str:
-    """'4:05' style for messages; sub-minute values keep one decimal ('7.5 s')."""
+    """'4:05' style for messages; sub-minute values keep one decimal ('7.5 s'), sub-second two digits."""
+    if seconds < 1:  # a 10-ms clip is '0.01 s', not '0.0 s'
+        return f"{seconds:.2g} s"
     if seconds < 60:
         return f"{seconds:.1f} s"
     total = int(round(seconds))

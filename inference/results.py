@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import tempfile
+from pathlib import Path
 
 import django_rq
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 
@@ -21,19 +23,36 @@ def _image_name(track: Track, model_version: ModelVersion, kind: str) -> str:
     return f"analyses/{track.pk}/{model_version.pk}/{kind}.png"
 
 
+def _image_write(name: str, png: bytes) -> None:
+    """Write a whole image or nothing: to a temporary file beside it, then moved into place, so a
+    full disk or a crash mid-write never leaves a truncated PNG under the name a row points to."""
+    path = Path(default_storage.path(name))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(png)
+        os.chmod(partial, 0o644)
+        os.replace(partial, path)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
+
+
 def analysis_store(*, track: Track, model_version: ModelVersion, result: AnalysisResult,
                    images: dict[str, bytes]) -> Analysis:
     """Write images, then the Analysis and the status change in one transaction.
 
     Image names are fixed per (track, model version), so a re-run overwrites instead of
-    piling up files; if the transaction fails the images are removed again.
+    piling up files; each is written whole or not at all, and if anything fails the images
+    are removed again.
     """
     saved: list[str] = []
     try:
         for kind, png in images.items():
             name = _image_name(track, model_version, kind)
-            default_storage.delete(name)
-            saved.append(default_storage.save(name, ContentFile(png)))
+            _image_write(name, png)
+            saved.append(name)
         stored = result.to_json_dict()
         ranked = sorted(zip(result.labels, result.probabilities), key=lambda pair: pair[1], reverse=True)
         second = ranked[1][1] if len(ranked) > 1 else 0.0

@@ -49,15 +49,28 @@ def queue(request: HttpRequest) -> HttpResponse:
     return TemplateResponse(request, "admin/review/queue.html", context)
 
 
-def next_track(request: HttpRequest) -> HttpResponse:
-    require_reviewer(request)
+def _suffix(request: HttpRequest) -> str:
+    return f"?{request.GET.urlencode()}" if request.GET else ""
+
+
+def _open_next(request: HttpRequest) -> HttpResponse:
+    """Claim the next track for this editor and open it; back to the queue when none is left.
+    Called only from POSTs: a GET never takes a track (a link prefetcher would)."""
     _, filters = _filters(request)
     track = claim_next(editor=request.user, filters=filters, exclude_ids=request.session.get(SKIPPED, []))
     if track is None:
         messages.info(request, "Nothing left to review with these filters.")
-        return HttpResponseRedirect(reverse("review_queue") + (f"?{request.GET.urlencode()}" if request.GET else ""))
-    suffix = f"?{request.GET.urlencode()}" if request.GET else ""
-    return HttpResponseRedirect(reverse("review_track", args=[track.pk]) + suffix)
+        return HttpResponseRedirect(reverse("review_queue") + _suffix(request))
+    return HttpResponseRedirect(reverse("review_track", args=[track.pk]) + _suffix(request))
+
+
+def next_track(request: HttpRequest) -> HttpResponse:
+    """POST claims the next track and opens it; GET (a bookmark, a prefetcher) claims nothing and
+    shows the queue, whose Start button POSTs here."""
+    require_reviewer(request)
+    if request.method != "POST":
+        return HttpResponseRedirect(reverse("review_queue") + _suffix(request))
+    return _open_next(request)
 
 
 def _context(request: HttpRequest, track: Track, form: DecisionForm) -> dict[str, object]:
@@ -111,8 +124,7 @@ def _submit(request: HttpRequest, track: Track) -> HttpResponse:
                 track.refresh_from_db()
         else:
             messages.success(request, f"Saved {decision.genre} for “{track}”.")
-            suffix = f"?{request.GET.urlencode()}" if request.GET else ""
-            return HttpResponseRedirect(reverse("review_next") + suffix)
+            return _open_next(request)
     response = TemplateResponse(request, "admin/review/track.html", _context(request, track, form))
     response.status_code = 409 if form.non_field_errors() else 400
     return response
@@ -124,8 +136,7 @@ def skip_track(request: HttpRequest, track_id: int) -> HttpResponse:
     track = get_object_or_404(Track, pk=track_id)
     claim_release(track=track, editor=request.user)
     request.session[SKIPPED] = [*request.session.get(SKIPPED, []), track.pk][-500:]
-    suffix = f"?{request.GET.urlencode()}" if request.GET else ""
-    return HttpResponseRedirect(reverse("review_next") + suffix)
+    return _open_next(request)
 
 
 def editor_stats(request: HttpRequest) -> HttpResponse:

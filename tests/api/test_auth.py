@@ -69,16 +69,49 @@ def test_a_reviewers_staff_session_cannot_push_tracks_or_classify(session_of, st
     assert not ClassificationCall.objects.exists()
 
 
+def issued_token(response) -> str:
+    """The token shown on the page that issued it."""
+    import re
+
+    return re.search(r'<code class="issued-token">([^<]+)</code>', response.content.decode()).group(1)
+
+
+def assert_shown_once_in_the_body_only(response, token: str) -> None:
+    assert response.status_code == 200, "rendered by the POST itself: no redirect to carry it"
+    assert "no-store" in response["Cache-Control"]
+    assert not response.cookies or all(token not in morsel.value for morsel in response.cookies.values())
+    assert token not in "".join(response.headers.values())
+
+
 def test_staff_issue_a_token_in_the_admin_and_it_works(transactional_db, anonymous):
     from django.contrib.auth.models import User
 
     admin_user = User.objects.create_superuser("boss", password="pw")
     browser = Client()
     browser.force_login(admin_user)
-    response = browser.post("/admin/catalog/apiclient/add/", {"name": "Partner CMS", "active": "on", "notes": ""},
-                            follow=True)
-    assert response.status_code == 200
-    message = next(str(m) for m in response.context["messages"] if "Partner CMS" in str(m))
-    token = message.rsplit(": ", 1)[1]
+    response = browser.post("/admin/catalog/apiclient/add/", {"name": "Partner CMS", "active": "on", "notes": ""})
+    token = issued_token(response)
+    assert_shown_once_in_the_body_only(response, token)
+    client = ApiClient.objects.get(name="Partner CMS")
+    for later in (browser.get("/admin/catalog/apiclient/"), browser.get(f"/admin/catalog/apiclient/{client.pk}/change/")):
+        assert token not in later.content.decode()  # a reload or the next page: gone
+        assert not later.context or not list(later.context.get("messages", []))
+    anonymous.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert anonymous.get(ENDPOINTS[0]).status_code == 200
+
+
+def test_a_reissued_token_is_shown_once_in_the_body_and_the_old_one_stops_working(transactional_db, anonymous):
+    from django.contrib.auth.models import User
+
+    client, old = api_client_create(name="Partner CMS")
+    browser = Client()
+    browser.force_login(User.objects.create_superuser("boss", password="pw"))
+    response = browser.post("/admin/catalog/apiclient/", {"action": "issue_new_token", "_selected_action": [client.pk]})
+    token = issued_token(response)
+    assert token != old
+    assert_shown_once_in_the_body_only(response, token)
+    assert token not in browser.get("/admin/catalog/apiclient/").content.decode()
+    anonymous.credentials(HTTP_AUTHORIZATION=f"Token {old}")
+    assert anonymous.get(ENDPOINTS[0]).status_code == 401
     anonymous.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert anonymous.get(ENDPOINTS[0]).status_code == 200

@@ -70,3 +70,15 @@ def live_web(worker_env, tmp_path) -> Iterator[str]:
 @pytest.fixture
 def cms_headers(transactional_db) -> dict[str, str]:
     return {"Authorization": f"Token {api_client_create(name='Reliability CMS')[1]}"}
+
+
+def logged_in_session(base_url: str, username: str, password: str) -> requests.Session:
+    """A browser-like session signed in through the admin's login form (CSRF cookie and field)."""
+    session = requests.Session()
+    session.get(f"{base_url}/admin/login/", timeout=30)
+    response = session.post(f"{base_url}/admin/login/?next=/admin/", timeout=30, allow_redirects=False, data={
+        "username": username, "password": password, "next": "/admin/",
+        "csrfmiddlewaretoken": session.cookies["csrftoken"]})
+    assert response.status_code == 302, f"login of {username} failed: {response.status_code}"
+    session.headers["X-CSRFToken"] = session.cookies["csrftoken"]
+    return session

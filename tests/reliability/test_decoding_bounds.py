@@ -43,6 +43,34 @@ def test_a_small_flac_declaring_19_minutes_of_192_khz_8_channels_is_refused_befo
     assert "192000 Hz × 8 channels" in refused.value.message
 
 
+def test_a_cd_quality_file_that_is_simply_too_long_is_too_long_not_a_layout_problem(tmp_path):
+    path = flac_declaring(tmp_path / "mix.flac", seconds=2 * 3600, sample_rate=44_100, channels=2)
+    with pytest.raises(AudioError) as refused:
+        probe_audio(path, max_duration_s=20 * 60)
+    assert refused.value.code == ErrorCode.TOO_LONG
+    assert refused.value.message == "The audio is too long (120:00; the limit is 20:00)."
+
+
+def test_a_10_ms_clip_is_too_short_and_says_how_long_it_is(tmp_path):
+    path = tmp_path / "blip.wav"
+    sf.write(path, np.zeros(160, dtype=np.float32), 16_000, format="WAV")
+    with pytest.raises(AudioError) as refused:
+        probe_audio(path)
+    assert refused.value.code == ErrorCode.TOO_SHORT
+    assert refused.value.message == "The audio is too short (0.01 s; the minimum is 0.5 s)."
+
+
+def test_a_flac_cut_after_its_header_is_refused_at_the_door_not_failed_later(tmp_path):
+    whole = tmp_path / "whole.flac"
+    sf.write(whole, np.zeros(22_050 * 6, dtype=np.float32), 22_050, format="FLAC")
+    cut = tmp_path / "cut.flac"
+    cut.write_bytes(whole.read_bytes()[:42])  # "fLaC" and STREAMINFO: 6 s declared, no frames
+    assert sf.info(str(cut)).frames == 22_050 * 6
+    with pytest.raises(AudioError) as refused:
+        probe_audio(cut)
+    assert refused.value.code == ErrorCode.UNDECODABLE
+
+
 @pytest.mark.parametrize("rate, channels", [(768_000, 1), (44_100, 32)])
 def test_absurd_rates_and_channel_counts_are_refused(tmp_path, rate, channels):
     path = tmp_path / "odd.wav"

@@ -53,7 +53,8 @@ def node_redis(tmp_path, settings) -> Iterator[NodeRedis]:
 
 @pytest.fixture
 def worker_env(worker_env, node_redis) -> dict[str, str]:
-    return dict(worker_env, REDIS_URL=node_redis.url)
+    # Both: tests/settings.py gives ACOUSTICSENSE_TEST_REDIS_URL precedence in every process it loads in.
+    return dict(worker_env, REDIS_URL=node_redis.url, ACOUSTICSENSE_TEST_REDIS_URL=node_redis.url)
 
 
 def statuses() -> Counter:

@@ -32,13 +32,21 @@ def test_start_reviewing_opens_the_most_uncertain_track_and_claims_it(reviewer_c
         assert text in page
 
 
+def test_a_get_of_next_claims_nothing_so_a_link_prefetcher_cannot_take_tracks(reviewer_client, awaiting):
+    awaiting({"Jazz": 0.41, "Blues": 0.40})
+    response = reviewer_client.get(reverse("review_next") + "?genre=Jazz")
+    assert response.status_code == 302 and response.url == reverse("review_queue") + "?genre=Jazz"
+    assert not Claim.objects.exists()
+    assert reviewer_client.head(reverse("review_next")).status_code == 302 and not Claim.objects.exists()
+
+
 def test_saving_a_choice_records_it_and_opens_the_next_track(reviewer_client, awaiting):
     first, second = awaiting({"Jazz": 0.41, "Blues": 0.40}), awaiting({"Rock": 0.9})
     reviewer_client.get(reverse("review_track", args=[first.pk]))
     response = reviewer_client.post(reverse("review_track", args=[first.pk]), {
         "genre": "Blues", "seen_decision_id": 0, "analysis_id": first.analyses.get().pk, "seconds_on_screen": "7.5"})
-    assert response.url == reverse("review_next")
-    assert reviewer_client.get(response.url).url == reverse("review_track", args=[second.pk])
+    assert response.url == reverse("review_track", args=[second.pk])  # the POST claimed the next one
+    assert Claim.objects.get().track == second
     decision = Decision.objects.get()
     assert (decision.genre.name, decision.action, decision.seconds_on_screen) == ("Blues", "corrected", 7.5)
 
