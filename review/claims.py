@@ -65,13 +65,23 @@ def claim_next(*, editor: AbstractBaseUser, filters: QueueFilters = QueueFilters
     return None
 
 
+def ensure_reviewable(track: Track) -> None:
+    """ReviewError unless the track has a proposal to review (or a decision to revisit)."""
+    if track.status not in (TrackStatus.AWAITING_REVIEW, TrackStatus.REVIEWED):
+        raise ReviewError(ReviewErrorCode.NOT_REVIEWABLE, f"This track is {track.get_status_display().lower()}, "
+                          "not ready for review.")
+
+
+def current_claim(track: Track) -> Claim | None:
+    """Who holds the track now (an expired claim holds nothing)."""
+    return Claim.objects.filter(track=track, expires_at__gt=timezone.now()).select_related("editor").first()
+
+
 @transaction.atomic
 def claim_open(*, editor: AbstractBaseUser, track: Track) -> Claim:
     """Claim a specific track (opened from a list); refused while someone else holds it."""
     locked = Track.objects.select_for_update().get(pk=track.pk)
-    if locked.status not in (TrackStatus.AWAITING_REVIEW, TrackStatus.REVIEWED):
-        raise ReviewError(ReviewErrorCode.NOT_REVIEWABLE, f"This track is {locked.get_status_display().lower()}, "
-                          "not ready for review.")
+    ensure_reviewable(locked)
     return _hold(locked, editor)
 
 

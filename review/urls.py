@@ -8,6 +8,7 @@ urlpatterns = [
     path("queue/", admin.site.admin_view(views.queue), name="review_queue"),
     path("next/", admin.site.admin_view(views.next_track), name="review_next"),
     path("track/<int:track_id>/", admin.site.admin_view(views.review_track), name="review_track"),
+    path("track/<int:track_id>/hold/", admin.site.admin_view(views.hold_track), name="review_hold"),
     path("track/<int:track_id>/skip/", admin.site.admin_view(views.skip_track), name="review_skip"),
     path("workstation/", admin.site.admin_view(workstation_views.workstation), name="review_workstation"),
     path("workstation/analyse/", admin.site.admin_view(workstation_views.workstation_analyse), name="review_workstation_analyse"),

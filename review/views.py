@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from catalog.models import Genre, Track
 from inference.render import SPECTROGRAM_PLOT_AREA
-from review.claims import claim_next, claim_open, claim_release
+from review.claims import claim_next, claim_open, claim_release, current_claim, ensure_reviewable
 from review.decisions import DecisionInput, decision_submit
 from review.errors import ReviewError, ReviewErrorCode
 from review.forms import DecisionForm, QueueFilterForm
@@ -82,7 +82,7 @@ def _context(request: HttpRequest, track: Track, form: DecisionForm) -> dict[str
         "top": [(rank, label, f"{p:.1%}", round(p * 100)) for rank, (label, p) in enumerate(top, start=1)],
         "other_genres": [g.name for g in Genre.objects.filter(active=True) if g.name not in top_names],
         "all_genres": list(Genre.objects.filter(active=True).values_list("name", flat=True)),
-        "history": track_history(track)[:5], "claim": getattr(track, "claim", None),
+        "history": track_history(track)[:5], "claim": current_claim(track),
         "plot_area": SPECTROGRAM_PLOT_AREA, "query": request.GET.urlencode(),
         "claim_minutes": settings.REVIEW_CLAIM_MINUTES,
     }
@@ -94,8 +94,8 @@ def review_track(request: HttpRequest, track_id: int) -> HttpResponse:
                               pk=track_id)
     if request.method == "POST":
         return _submit(request, track)
-    try:
-        claim_open(editor=request.user, track=track)
+    try:  # a GET claims nothing (a link prefetcher would take tracks): the queue's links POST to hold/
+        ensure_reviewable(track)
     except ReviewError as error:
         messages.error(request, error.message)
         return HttpResponseRedirect(reverse("review_queue"))
@@ -128,6 +128,19 @@ def _submit(request: HttpRequest, track: Track) -> HttpResponse:
     response = TemplateResponse(request, "admin/review/track.html", _context(request, track, form))
     response.status_code = 409 if form.non_field_errors() else 400
     return response
+
+
+@require_POST
+def hold_track(request: HttpRequest, track_id: int) -> HttpResponse:
+    """Claim this track for the editor (a queue link, the track page's *Hold* button) and open it."""
+    require_reviewer(request)
+    track = get_object_or_404(Track, pk=track_id)
+    try:
+        claim_open(editor=request.user, track=track)
+    except ReviewError as error:
+        messages.error(request, error.message)
+        return HttpResponseRedirect(reverse("review_queue") + _suffix(request))
+    return HttpResponseRedirect(reverse("review_track", args=[track.pk]) + _suffix(request))
 
 
 @require_POST

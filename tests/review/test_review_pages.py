@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from catalog.models import Genre, Track, TrackStatus
@@ -38,6 +39,30 @@ def test_a_get_of_next_claims_nothing_so_a_link_prefetcher_cannot_take_tracks(re
     assert response.status_code == 302 and response.url == reverse("review_queue") + "?genre=Jazz"
     assert not Claim.objects.exists()
     assert reviewer_client.head(reverse("review_next")).status_code == 302 and not Claim.objects.exists()
+
+
+def test_opening_a_track_by_its_link_claims_nothing_and_a_queue_link_posts_to_hold_it(reviewer_client, awaiting,
+                                                                                      make_editor):
+    track, other = awaiting({"Jazz": 0.41, "Blues": 0.40}), awaiting({"Rock": 0.9})
+    page = reviewer_client.get(reverse("review_track", args=[track.pk]))
+    assert page.status_code == 200 and not Claim.objects.exists()  # a prefetched link takes nothing
+    assert 'id="hold-track"' in page.content.decode()
+    queue = reviewer_client.get(reverse("review_queue") + "?genre=Jazz").content.decode()
+    assert f'action="{reverse("review_hold", args=[track.pk])}?genre=Jazz"' in queue and 'method="post"' in queue
+    assert reviewer_client.get(reverse("review_hold", args=[track.pk])).status_code == 405
+
+    response = reviewer_client.post(reverse("review_hold", args=[track.pk]) + "?genre=Jazz")
+    assert response.url == reverse("review_track", args=[track.pk]) + "?genre=Jazz"
+    assert Claim.objects.get().track == track
+    assert "held by you until" in reviewer_client.get(response.url).content.decode()
+
+    bob = Client()
+    bob.force_login(make_editor("bob"))
+    seen = bob.get(reverse("review_track", args=[track.pk]))
+    assert seen.status_code == 200 and "rita is reviewing this track until" in seen.content.decode()
+    refused = bob.post(reverse("review_hold", args=[track.pk]))
+    assert refused.url == reverse("review_queue") and Claim.objects.get().editor.username == "rita"
+    assert bob.post(reverse("review_hold", args=[other.pk])).url == reverse("review_track", args=[other.pk])
 
 
 def test_saving_a_choice_records_it_and_opens_the_next_track(reviewer_client, awaiting):

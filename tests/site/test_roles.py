@@ -48,7 +48,8 @@ EXPECTED = {
     'admin/pipeline/': "login 403 200 200 login",
     'admin/review/queue/': "login 200 200 200 login",
     'admin/review/next/': "login 302 302 302 login",
-    'admin/review/track/<int:track_id>/': "login 200 302 302 login",  # rita holds it: others go back to the queue
+    'admin/review/track/<int:track_id>/': "login 200 200 200 login",  # rita holds it: others see who does
+    'admin/review/track/<int:track_id>/hold/': "login 405 405 405 login",
     'admin/review/track/<int:track_id>/skip/': "login 405 405 405 login",
     'admin/review/workstation/': "login 200 200 200 login",
     'admin/review/workstation/analyse/': "login 405 405 405 login",
