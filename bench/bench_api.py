@@ -1,19 +1,22 @@
-"""Latency of `POST /api/genre` for a 30-s clip, 1 and 4 concurrent clients, over loopback.
+"""Latency of `POST /api/genre` for a 30-s clip (the first request, then 1 and 4 concurrent
+clients) and of the workstation for a 1-minute file (the first file, then the tenth), over loopback.
 
-Why: the sync API runs the model inside the web process, so its latency is what a CMS waits
-for and it degrades when clients share the CPU. This bench starts the real server the way a
-deployment does — gunicorn, 2 sync workers (ACOUSTICSENSE_TORCH_THREADS=1 each, so two workers
-on two cores do not fight over threads) — on a throwaway state folder (SQLite, the untrained
-default vit_tiny at the default preprocessing) and drives it from this process with threads,
-one HTTP connection per request. Each worker loads the model on its first request; warm-up
-requests pay that before timing starts.
+Why: the sync API and the workstation run the model inside the web process, so their latency is
+what a CMS or an editor waits for, and it degrades when clients share the CPU. This bench starts
+the real server the way a deployment does — gunicorn with the repository's gunicorn.conf.py, 2
+sync workers (ACOUSTICSENSE_TORCH_THREADS=1 each, so two workers on two cores do not fight over
+threads) — on a throwaway state folder (SQLite, the default starter model) and drives it from
+this process with threads, one HTTP connection per request. Each web process loads and warms the
+model when it starts (no cold start): the bench waits until /health says both are ready, then
+times the very first requests before anything else has warmed them.
 
-    .venv/bin/python bench/bench_api.py [--clients 1,4] [--requests 24] [--redis-url URL]
+    .venv/bin/python bench/bench_api.py [--clients 1,4] [--requests 24] [--firsts 10] [--redis-url URL]
 """
 from __future__ import annotations
 
 import argparse
 import http.client
+import http.cookies
 import io
 import json
 import os
@@ -25,7 +28,9 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -49,9 +54,9 @@ def clip_wav(seconds: float = 30.0, sr: int = 22050) -> bytes:
     return buffer.getvalue()
 
 
-def multipart(audio: bytes) -> tuple[bytes, str]:
+def multipart(audio: bytes, filename: str = "clip.wav") -> tuple[bytes, str]:
     boundary = uuid.uuid4().hex
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"audio\"; filename=\"clip.wav\"\r\n"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"audio\"; filename=\"{filename}\"\r\n"
             "Content-Type: audio/wav\r\n\r\n").encode()
     return head + audio + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
@@ -71,6 +76,71 @@ def classify(port: int, token: str, body: bytes, content_type: str) -> tuple[flo
     if response.status != 200:
         raise RuntimeError(f"HTTP {response.status}: {payload[:300]!r}")
     return elapsed, json.loads(payload)
+
+
+def wait_until_warm(port: int, processes: int, timeout_s: float = 300) -> float:
+    """Seconds until /health has answered "ready" from ``processes`` distinct web processes."""
+    started = time.monotonic()
+    ready: set[int] = set()
+    while len(ready) < processes:
+        if time.monotonic() - started > timeout_s:
+            raise RuntimeError(f"only {len(ready)} of {processes} web processes warmed within {timeout_s:.0f} s")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            conn.request("GET", "/health")
+            model = json.loads(conn.getresponse().read())["model"]
+        finally:
+            conn.close()
+        if model["warm_up"] == "ready":
+            ready.add(model["pid"])
+        elif model["warm_up"] in ("failed", "no_model"):
+            raise RuntimeError(f"web process {model['pid']} did not warm: {model['warm_up']}")
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
+class Session:
+    """A signed-in admin user over plain HTTP: the cookies and the CSRF token a browser would send."""
+
+    def __init__(self, port: int, username: str, password: str) -> None:
+        self.port, self.cookies = port, http.cookies.SimpleCookie()
+        page = self._request("GET", "/admin/login/").decode()
+        token = page.split('name="csrfmiddlewaretoken" value="', 1)[1].split('"', 1)[0]
+        form = urllib.parse.urlencode({"csrfmiddlewaretoken": token, "username": username, "password": password,
+                                       "next": "/admin/"}).encode()
+        self._request("POST", "/admin/login/", form, {"Content-Type": "application/x-www-form-urlencoded"})
+        if "sessionid" not in self.cookies:
+            raise RuntimeError("could not sign in to the admin")
+
+    def _request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None) -> bytes:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        try:
+            cookie = "; ".join(f"{k}={m.value}" for k, m in self.cookies.items())
+            conn.request(method, path, body=body, headers={**(headers or {}), "Cookie": cookie})
+            response = conn.getresponse()
+            payload = response.read()
+            for header in response.headers.get_all("Set-Cookie") or []:
+                self.cookies.load(header)
+        finally:
+            conn.close()
+        if response.status >= 400:
+            raise RuntimeError(f"{method} {path}: HTTP {response.status}: {payload[:300]!r}")
+        return payload
+
+    def workstation(self, body: bytes, content_type: str) -> float:
+        """One workstation analysis (Top-5 and the three images); client-side ms."""
+        started = time.perf_counter()
+        answer = json.loads(self._request("POST", "/admin/review/workstation/analyse/", body, {
+            "Content-Type": content_type, "X-CSRFToken": self.cookies["csrftoken"].value}))
+        if len(answer.get("images", {})) != 3:
+            raise RuntimeError(f"the workstation answered without its images: {sorted(answer)}")
+        return (time.perf_counter() - started) * 1000
+
+
+def firsts(timed: Callable[[], float], n: int) -> dict[str, float]:
+    """The first of ``n`` requests in a row, the tenth (or last), and the median of the others."""
+    ms = [timed() for _ in range(n)]
+    return {"first": ms[0], "tenth": ms[min(9, n - 1)], "others_p50": statistics.median(ms[1:]) if n > 1 else ms[0]}
 
 
 def run_level(port: int, token: str, body: bytes, content_type: str, clients: int, total: int) -> dict:
@@ -109,6 +179,7 @@ def main() -> None:
     parser.add_argument("--clients", default="1,4")
     parser.add_argument("--requests", type=int, default=24, help="timed requests per concurrency level")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--firsts", type=int, default=10, help="requests in a row timed from the very first")
     parser.add_argument("--redis-url", default=None,
                         help="a Redis DB the bench may use (default: a redis-server of its own on a free port)")
     args = parser.parse_args()
@@ -124,13 +195,15 @@ def bench(args: argparse.Namespace, redis_url: str) -> None:
     env = {**os.environ, "ACOUSTICSENSE_VAR_DIR": str(state), "DATABASE_URL": f"sqlite:///{state / 'db.sqlite3'}",
            "REDIS_URL": redis_url, "DJANGO_SETTINGS_MODULE": "acousticsense_site.settings",
            "ACOUSTICSENSE_TORCH_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE", "DEBUG": "0",
-           "ACOUSTICSENSE_API_CLASSIFY_RATE": "100000/min", "ALLOWED_HOSTS": "127.0.0.1"}
+           "ACOUSTICSENSE_API_CLASSIFY_RATE": "100000/min", "ALLOWED_HOSTS": "127.0.0.1", "HTTPS": "0"}
     manage = lambda *a: subprocess.run([PYTHON, "manage.py", *a], cwd=REPO, env=env, check=True,  # noqa: E731
                                        capture_output=True, text=True)
     manage("migrate", "-v", "0")
     manage("ensure_default_model")
     token = manage("shell", "-c", "from catalog.api.clients import api_client_create; "
                    "print(api_client_create(name='bench')[1])").stdout.strip().splitlines()[-1]
+    manage("shell", "-c", "from django.contrib.auth.models import User; "
+           "User.objects.create_superuser('bench', password='bench-pw')")
     server = subprocess.Popen([GUNICORN, "acousticsense_site.wsgi:application", "--bind", f"127.0.0.1:{port}",
                                "--workers", str(args.workers), "--timeout", "120", "--log-level", "warning"],
                               cwd=REPO, env=env, start_new_session=True)
@@ -147,16 +220,28 @@ def bench(args: argparse.Namespace, redis_url: str) -> None:
             if time.monotonic() > deadline or server.poll() is not None:
                 raise RuntimeError("gunicorn did not start")
             time.sleep(0.3)
+        warm_s = wait_until_warm(port, args.workers)
+        print(f"{args.workers} web processes warmed their model {warm_s:.1f} s after /health first answered",
+              file=sys.stderr)
         body, content_type = multipart(clip_wav())
-        print(f"warming up {args.workers} gunicorn workers (model load on first request)...", file=sys.stderr)
-        run_level(port, token, body, content_type, clients=args.workers * 2, total=args.workers * 4)
+        api_firsts = firsts(lambda: classify(port, token, body, content_type)[0], args.firsts)
+        minute, minute_type = multipart(clip_wav(60.0), "minute.wav")
+        session = Session(port, "bench", "bench-pw")
+        workstation_firsts = firsts(lambda: session.workstation(minute, minute_type), args.firsts)
         rows = [run_level(port, token, body, content_type, clients=int(c), total=args.requests)
                 for c in args.clients.split(",")]
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
-    print(f"\nPOST /api/genre, 30-s 22.05 kHz mono WAV (1.3 MB), top_k=5, the default model (ensure_default_model: the starter vit_tiny), "
-          f"gunicorn {args.workers} sync workers, torch threads 1 per worker, loopback; ms per request:\n")
+    print(f"\nServer: gunicorn {args.workers} sync workers (gunicorn.conf.py: the model warmed at start), torch "
+          f"threads 1 per worker, the default model (the starter vit_tiny), loopback. POST /api/genre: a 30-s "
+          f"22.05 kHz mono WAV (1.3 MB), top_k=5; the workstation: a 1-min one. Client-side ms per request:\n")
+    print(f"| from process start ({args.firsts} in a row, 1 client) | first ms | tenth ms | p50 of the others ms |")
+    print("|---|---:|---:|---:|")
+    for name, r in (("`POST /api/genre`, 30-s clip", api_firsts), ("workstation, 1-min file (Top-5 + 3 images)",
+                                                                 workstation_firsts)):
+        print(f"| {name} | {r['first']:.0f} | {r['tenth']:.0f} | {r['others_p50']:.0f} |")
+    print()
     print("| concurrent clients | requests | p50 ms | p95 ms | server-side p50 ms | requests/s | just before |")
     print("|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:

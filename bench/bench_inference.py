@@ -1,4 +1,5 @@
-"""Per-stage latency of one analysis (decode → mel → ViT → attention → PNGs), per architecture.
+"""Per-stage latency of one analysis (decode → mel → ViT → attention → content check → PNGs), per
+architecture.
 
 Why: the target is a 3-minute track fully analysed, all stages, in ≤0.45 s with the default model
 (vit_tiny) on a 2-core CPU that has bf16 instructions, ≤0.7 s on an AVX2-only one. This bench
@@ -11,7 +12,7 @@ frame) — and prints how many times slower each is than our whole analysis.
 
     .venv/bin/python bench/bench_inference.py [--archs vit_tiny,vit_small,vit_base]
         [--device auto|cpu|cuda] [--repeats 3] [--shared PATH] [--precision auto|fp32|bf16|fp16]
-        [--threads N] [--quiet-wait S] [--no-teachers]
+        [--threads N] [--quiet-wait S] [--no-content] [--no-teachers]
 """
 from __future__ import annotations
 
@@ -39,9 +40,10 @@ from inference.checkpoint import create_random_checkpoint, save_checkpoint  # no
 from inference.features import PreprocessingConfig  # noqa: E402
 from inference.model import LoadedModel, load_model, select_device  # noqa: E402
 from inference.precision import choose_precision  # noqa: E402
+from inference.teacher.yamnet import load_yamnet  # noqa: E402
 from inference.render import render_analysis_images  # noqa: E402
 
-STAGES = ("decode", "mel", "model", "attention", "render")
+STAGES = ("decode", "mel", "model", "attention", "content", "render")
 BF16_FLAGS = {"avx512_bf16", "amx_bf16"}
 # "3-min track, all stages, vit_tiny: ≤0.45 s where bf16 exists, ≤0.7 s on AVX2-only CPUs" (issue 14)
 TARGET_MS = 450.0 if cpu_flags() & BF16_FLAGS else 700.0
@@ -70,6 +72,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
                         help="as ACOUSTICSENSE_INFERENCE_PRECISION: auto is the product's per-machine choice")
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (default: torch's choice)")
+    parser.add_argument("--no-content", action="store_true",
+                        help="leave out the music/speech/other check (ACOUSTICSENSE_CONTENT_CHECK=0)")
     parser.add_argument("--no-teachers", dest="teachers", action="store_false",
                         help="skip timing musicnn and YAMNet beside the default architecture")
     parser.add_argument("--quiet-wait", type=float, default=0, metavar="SECONDS",
@@ -119,10 +123,12 @@ def build_model(arch: str, tmp: Path, device: str, precision: str) -> tuple[Load
     return model, (time.perf_counter() - start) * 1000
 
 
-def analyse_once(path: Path, model: LoadedModel) -> tuple[dict[str, float], float, float]:
-    """One full analysis as the worker does it; returns (stage ms, total ms, audio seconds)."""
+def analyse_once(path: Path, model: LoadedModel, content_model: object | None = None
+                 ) -> tuple[dict[str, float], float, float]:
+    """One full analysis as the worker does it (with its music/speech/other check); returns
+    (stage ms, total ms, audio seconds)."""
     start = time.perf_counter()
-    result = analyze_file(path, model)
+    result = analyze_file(path, model, content_model=content_model)
     render_analysis_images(result, model.preprocessing)
     total = (time.perf_counter() - start) * 1000  # run_batch copies results to the host: GPU work is done
     return dict(result.timings_ms), total, result.audio.duration_s
@@ -149,10 +155,11 @@ def time_teachers(path: Path, teachers: dict[str, Callable[[Path], object]]) -> 
 
 
 def bench_arch(model: LoadedModel, files: list[Path], repeats: int, arch: str,
-               teachers: dict[str, Callable[[Path], object]] | None = None) -> list[FileResult]:
+               teachers: dict[str, Callable[[Path], object]] | None = None,
+               content_model: object | None = None) -> list[FileResult]:
     """Median per stage over `repeats` runs of every file (one untimed run first: lazy imports),
     with the teachers timed right after each of our runs when given."""
-    analyse_once(files[-1], model)  # librosa/matplotlib first-use costs belong to process start, not a job
+    analyse_once(files[-1], model, content_model)  # first-use costs belong to process start, not a job
     if teachers:
         time_teachers(files[-1], teachers)
     results = []
@@ -160,7 +167,7 @@ def bench_arch(model: LoadedModel, files: list[Path], repeats: int, arch: str,
         for path in files:
             runs, teacher_runs = [], []
             for _ in range(repeats):
-                runs.append(analyse_once(path, model))
+                runs.append(analyse_once(path, model, content_model))
                 if teachers:
                     teacher_runs.append(time_teachers(path, teachers))
                 bar.update()
@@ -225,6 +232,7 @@ def main() -> None:
           f"repeats {args.repeats} (median shown)")
     print(cpu_description())
     choice = choose_precision(args.precision, device)
+    content_model = None if args.no_content else load_yamnet(device=device)  # as a worker (CONTENT_CHECK)
     print(f"precision: {choice.precision} ({choice.reason})")
     with tempfile.TemporaryDirectory(prefix="acousticsense-bench-") as tmp_name:
         tmp = Path(tmp_name)
@@ -235,7 +243,7 @@ def main() -> None:
             model, load_ms = build_model(arch, tmp, str(device), choice.precision)
             teachers = load_teachers() if args.teachers and arch.startswith(DEFAULT_ARCH) else None
             with OtherLoad() as others:
-                results = bench_arch(model, files, args.repeats, arch, teachers)
+                results = bench_arch(model, files, args.repeats, arch, teachers, content_model)
             print_table(arch, model, load_ms, results, others.cores)
             del model
 
