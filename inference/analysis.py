@@ -120,7 +120,7 @@ def analyze_samples(samples: np.ndarray, sr: int, info: AudioInfo, model: Loaded
     content = None
     if content_model is not None:
         start = time.perf_counter()
-        content = hear_content(content_model, samples, cfg.sample_rate)
+        content = hear_content(content_model, samples, cfg.sample_rate, autocast_dtype=model.autocast_dtype)
         timings["content"] = _ms(start)
 
     window_probs = _softmax(logits / model.temperature)  # temperature scaling (1.0 when never fitted)

@@ -92,8 +92,13 @@ class LoadedModel:
     def cpu_bf16(self) -> bool:
         return self.device.type == "cpu" and self.precision == "bf16"
 
+    @property
+    def autocast_dtype(self) -> torch.dtype | None:
+        """bf16/fp16 when this process runs its models in reduced precision, else None (fp32)."""
+        return AUTOCAST_DTYPES.get(self.precision)
+
     def _autocast(self) -> Any:
-        dtype = AUTOCAST_DTYPES.get(self.precision)
+        dtype = self.autocast_dtype
         return nullcontext() if dtype is None else torch.autocast(self.device.type, dtype=dtype)
 
     def run_batch(self, windows: np.ndarray | torch.Tensor, *, with_attention: bool = True) -> BatchOutput:

@@ -55,6 +55,20 @@ def test_an_analysis_carries_the_verdict_and_its_cost(shared_audio, yamnet, genr
     assert analyze_file(shared_audio / "sorohan-trumpet-loop.ogg", model, with_attention=False).content is None
 
 
+@pytest.mark.parametrize("name", ["librispeech-198-209-0000.ogg", "humpback-whale.ogg", "macleod-sugar-plum-fairy.ogg"])
+def test_the_check_in_bf16_names_the_same_content_as_in_fp32(shared_audio, yamnet, genres, name):
+    """Where the process runs its models in bf16 the check does too (inference.precision)."""
+    import torch
+
+    fp32 = model_from_checkpoint(create_random_checkpoint(labels=genres), device="cpu", precision="fp32")
+    bf16 = model_from_checkpoint(create_random_checkpoint(labels=genres), device="cpu", precision="bf16")
+    assert (fp32.autocast_dtype, bf16.autocast_dtype) == (None, torch.bfloat16)
+    exact, reduced = (analyze_file(shared_audio / name, m, with_attention=False, content_model=yamnet).content
+                      for m in (fp32, bf16))
+    assert reduced.label == exact.label
+    assert max(abs(reduced.scores[k] - exact.scores[k]) for k in exact.scores) < 0.02, (exact.scores, reduced.scores)
+
+
 def test_silence_is_not_called_music(yamnet):
     buffer = io.BytesIO()
     sf.write(buffer, np.zeros(22050 * 3, dtype=np.float32), 22050, format="WAV")
