@@ -32,8 +32,9 @@ EXPORT_OPERATIONS = {
 }
 
 
-@pytest.fixture(scope="module")
-def openapi() -> dict:
+@pytest.fixture
+def openapi(tiny_model_version) -> dict:
+    """Generated as /api/schema/ does, on each request: genres and top_k come from the data."""
     return SchemaGenerator().get_schema(request=None, public=True)
 
 
