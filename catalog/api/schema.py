@@ -122,3 +122,20 @@ def strings_without_nul(result: dict[str, Any], generator: Any, request: Any, pu
             for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
                 mark(parameter.get("schema", {}))
     return result
+
+
+# gunicorn answers a request line over its limit (4094 bytes) itself, in HTML, before the API sees
+# it. Only refused requests are that long (every parameter the schema allows is short), but the
+# schema must still say what an integrator can get.
+URI_TOO_LONG = {"description": "URI too long: the web server refuses a request line over 4094 bytes (its own "
+                               "HTML page, before the API).",
+                "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+def uri_too_long(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """Postprocessing hook: every operation documents the web server's 414."""
+    for item in result.get("paths", {}).values():
+        for operation in item.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                operation["responses"].setdefault("414", URI_TOO_LONG)
+    return result

@@ -128,14 +128,14 @@ def test_free_text_fields_document_that_nul_is_refused(cms, schema):
 # -- schema-invalid requests that were accepted --------------------------------------------------
 
 @pytest.mark.parametrize("query", [{"updated_since": ""}, {"status": ""}, {"genre": ""}, {"page_size": "0"},
-                                   {"page_size": "many"}])
+                                   {"page_size": "many"}, {"page": ""}, {"page": "0"}, {"page": "last"}])
 def test_an_empty_or_malformed_list_parameter_is_refused_not_ignored(cms, query):
     response = cms.get(TRACKS, query)
     assert response.status_code == 400 and error_of(response) == "invalid_parameter"
 
 
-def test_page_last_is_not_a_page_number(cms):
-    response = cms.get(TRACKS, {"page": "last"})
+def test_a_page_past_the_end_is_still_a_404(cms):
+    response = cms.get(TRACKS, {"page": "2"})
     assert response.status_code == 404 and error_of(response) == "not_found"
 
 
@@ -184,3 +184,14 @@ def test_an_empty_file_on_the_tracks_endpoints_is_the_documented_empty_file(cms)
                      cms.put(by_external_id("cms-2"), {"audio": upload(b"")}, format="multipart"),
                      cms.put(by_external_id("cms-1"), {"audio": upload(b"")}, format="multipart")):
         assert response.status_code == 400 and error_of(response) == "empty_file"
+
+
+def test_an_empty_top_k_is_refused_not_read_as_the_default(cms):
+    response = cms.post("/api/genre?top_k=", {"audio": upload(wav_bytes(1.0))}, format="multipart")
+    assert response.status_code == 400 and error_of(response) == "invalid_top_k"
+
+
+def test_every_operation_documents_the_web_servers_414(schema):
+    for item in schema["paths"].values():
+        for operation in item.values():
+            assert "text/html" in operation["responses"]["414"]["content"]
