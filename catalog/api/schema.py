@@ -22,11 +22,18 @@ from inference.sync import DEFAULT_TOP_K
 
 
 class GenreField(serializers.CharField):
-    """A genre by name or slug; the view resolves it (400 `unknown_genre` / `inactive_genre`)."""
+    """A genre by name or slug; the view resolves it (400 `unknown_genre` / `inactive_genre`).
+    Spaces around it are refused, not trimmed: the schema's list has none (and "\r" is not blank)."""
 
     def __init__(self, *, active_only: bool, **kwargs: Any) -> None:
         self.active_only = active_only
-        super().__init__(**kwargs)
+        super().__init__(trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if value != value.strip():
+            raise serializers.ValidationError("A genre's name or slug, without spaces around it.")
+        return value
 
 
 class TopKField(serializers.IntegerField):
@@ -34,7 +41,11 @@ class TopKField(serializers.IntegerField):
 
 
 class CursorField(serializers.CharField):
-    """The change feed's cursor; decoded by the view (400 `invalid_cursor`)."""
+    """The change feed's cursor; decoded by the view (400 `invalid_cursor`), untrimmed: "\r" is not
+    the empty cursor (the beginning)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(trim_whitespace=False, **kwargs)
 
 
 def genre_values(*, active_only: bool) -> list[str]:

@@ -195,3 +195,16 @@ def test_every_operation_documents_the_web_servers_414(schema):
     for item in schema["paths"].values():
         for operation in item.values():
             assert "text/html" in operation["responses"]["414"]["content"]
+
+
+@pytest.mark.parametrize("query", [{"cursor": "\r"}, {"cursor": " "}])
+def test_a_blank_cursor_is_not_the_beginning(cms, query):
+    response = cms.get("/api/v1/tags/changes", query)
+    assert response.status_code == 400 and error_of(response) == "invalid_cursor"
+
+
+@pytest.mark.parametrize("genre", ["\r", " Jazz", "Jazz "])
+def test_a_genre_with_spaces_around_it_is_refused_as_the_schema_says(cms, genre):
+    assert cms.get(TRACKS, {"genre": genre}).status_code == 400
+    response = cms.post(TRACKS, {"audio": upload(wav_bytes(1.0, freq=610)), "genre": genre}, format="multipart")
+    assert response.status_code == 400 and error_of(response) == "invalid_parameter"
