@@ -172,6 +172,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "catalog.api.schema.strings_without_nul", "catalog.api.schema.uri_too_long"],
 }
 
 LOGIN_URL = "admin:login"

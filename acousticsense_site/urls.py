@@ -5,8 +5,11 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from acousticsense_site.views import health, media
+from acousticsense_site.views import health, media, not_found, server_error
 from inference.admin_views import pipeline_status
+
+handler404 = not_found  # JSON under /api/, Django's page elsewhere
+handler500 = server_error
 
 admin.site.site_header = "AcousticSense"
 admin.site.site_title = "AcousticSense"

@@ -14,6 +14,9 @@ from django.db import connection
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.template import loader
 from django.utils._os import safe_join
+from django.views import defaults
+
+from catalog.api.errors import ApiErrorCode, error_body
 
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 EXPORTS_DIR = "exports"  # label exports name editors: only for people who may see exports
@@ -24,6 +27,21 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
     context = {**admin.site.each_context(request), "title": "Permission denied",
                "reason": str(exception or "") or "Your account does not have the permission for this page."}
     return HttpResponseForbidden(loader.render_to_string("403.html", context, request))
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler404: API paths answer in the API's error shape, whatever raised the 404."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body(ApiErrorCode.NOT_FOUND.value, f"No API endpoint at {request.path}."), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: API clients get JSON they can parse, people the plain page; the traceback is logged."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body(ApiErrorCode.SERVER_ERROR.value, "Internal server error; it has been logged."),
+                            status=500)
+    return defaults.server_error(request)
 
 
 def health(request: HttpRequest) -> JsonResponse:

@@ -65,8 +65,9 @@ class Classification:
 
 
 def parse_top_k(raw: object, n_labels: int) -> int:
-    """`?top_k=` as given (None, text or int) → 1..n_labels, else ClassifyRejected (400)."""
-    if raw is None or raw == "":
+    """`?top_k=` as given (None, text or int) → 1..n_labels, else ClassifyRejected (400). An empty
+    `?top_k=` is not an integer (the schema says one): refused, not read as the default."""
+    if raw is None:
         return min(DEFAULT_TOP_K, n_labels)
     text = str(raw).strip()
     if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= n_labels:

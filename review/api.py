@@ -91,11 +91,17 @@ class ExportDetailView(APIView):
         return Response(ExportSerializer(get_object_or_404(LabelExport, pk=pk), context={"request": request}).data)
 
 
+# What FileResponse sends for each file of an export (by its name): export.json, manifest.csv,
+# export.zip, manifest.jsonl.
+EXPORT_FILE_TYPES = ("application/json", "text/csv", "application/zip", "application/octet-stream")
+
+
 class ExportFileView(APIView):
     permission_classes = [CanExportLabels]
 
     @extend_schema(operation_id="exports_file", tags=["exports"], summary="Download one file of an export",
-                   responses={(200, "application/octet-stream"): bytes, **_errors(401, 403, 404)})
+                   responses={**{(200, media_type): bytes for media_type in EXPORT_FILE_TYPES},
+                              **_errors(401, 403, 404)})
     def get(self, request: Request, pk: int, name: str) -> HttpResponseBase:
         export = get_object_or_404(LabelExport, pk=pk)
         if name not in (export.files or {}):

@@ -32,6 +32,7 @@ class ApiErrorCode(str, Enum):
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     NOT_ACCEPTABLE = "not_acceptable"
     PARSE_ERROR = "parse_error"
+    SERVER_ERROR = "server_error"
 
 
 # HTTP status for every code a sender can cause by what it uploads.

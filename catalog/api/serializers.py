@@ -4,10 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from catalog.api.schema import CursorField, GenreField, TopKField
 from catalog.models import Analysis, Genre, Track, TrackStatus
 from review.models import Decision, DecisionAction, DecisionSource
 
@@ -29,6 +29,11 @@ class ErrorSerializer(serializers.Serializer):
 
 class ClassifyRequestSerializer(serializers.Serializer):
     audio = serializers.FileField(help_text="wav, mp3, flac or ogg (m4a/aac/mp4 where ffmpeg is installed).")
+
+
+class ClassifyQuerySerializer(serializers.Serializer):
+    top_k = TopKField(required=False, help_text="How many genres, 1 to the active model's number of labels "
+                                                "(default 5).")
 
 
 class GenreScoreSerializer(serializers.Serializer):
@@ -105,7 +110,8 @@ class AnalysisSummarySerializer(serializers.ModelSerializer):
                 urls[kind] = request.build_absolute_uri(url) if request else url
         return urls
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True, help_text="Set when the model is untrained, "
+                                                                          "else null."))
     def get_warning(self, analysis: Analysis) -> str | None:
         return None if analysis.model_version.trained else UNTRAINED_ANALYSIS_WARNING
 
@@ -135,8 +141,8 @@ class TrackMetadataSerializer(serializers.Serializer):
     title = serializers.CharField(required=False, allow_blank=True, max_length=300)
     artist = serializers.CharField(required=False, allow_blank=True, max_length=300)
     album = serializers.CharField(required=False, allow_blank=True, max_length=300)
-    genre = serializers.CharField(
-        required=False, allow_blank=True, max_length=64,
+    genre = GenreField(
+        active_only=True, required=False, allow_blank=True, max_length=64,
         help_text="The genre the CMS already knows (an active genre's name or slug). Recorded as a catalog label "
                   "(a decision of source `catalog`, used by exports and training); the same genre again records "
                   "nothing, and it never overrides an editor's decision (the answer's `reviewed_genre` shows what "
@@ -154,14 +160,14 @@ class TrackUpsertSerializer(TrackMetadataSerializer):
 
 class TrackFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=TrackStatus.choices, required=False)
-    genre = serializers.CharField(required=False, help_text="Reviewed genre: slug or name.")
+    genre = GenreField(active_only=False, required=False, help_text="Reviewed genre: slug or name.")
     updated_since = serializers.DateTimeField(required=False, help_text="ISO 8601; tracks changed or decided since.")
 
 
 # -- tag changes -------------------------------------------------------------------------------
 
 class ChangesQuerySerializer(serializers.Serializer):
-    cursor = serializers.CharField(required=False, allow_blank=True,
+    cursor = CursorField(required=False, allow_blank=True,
                                    help_text="next_cursor of the previous page; omit to start at the beginning.")
     limit = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=100)
 

@@ -21,5 +21,7 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
-    re_path(r"^.*$", views.no_such_endpoint),  # last: API clients get JSON, never Django's HTML 404 page
+    # Last: API clients get JSON, never Django's HTML 404 page; [\s\S], not ".", so a line break
+    # (%0A) in the path is matched too.
+    re_path(r"^[\s\S]*$", views.no_such_endpoint),
 ]

@@ -4,8 +4,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import FileResponse, HttpRequest, HttpResponseBase, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -19,18 +20,22 @@ from catalog.api.auth import CanUseCmsApi, api_client_of
 from catalog.api.cursor import InvalidCursor, cursor_decode, cursor_encode
 from catalog.api.errors import ApiError, ApiErrorCode, error_body
 from catalog.api.pagination import ApiPagination
+from catalog.api.schema import EXTERNAL_ID, BodyRequiredSchema
 from catalog.api.serializers import (
-    IMAGE_KINDS, ChangesQuerySerializer, ClassificationSerializer, ClassifyRequestSerializer, ErrorSerializer,
-    TagChangesPageSerializer, TrackCreateSerializer, TrackFilterSerializer, TrackSerializer, TrackUpsertSerializer,
+    IMAGE_KINDS, ChangesQuerySerializer, ClassificationSerializer, ClassifyQuerySerializer, ClassifyRequestSerializer,
+    ErrorSerializer, TagChangesPageSerializer, TrackCreateSerializer, TrackFilterSerializer, TrackSerializer,
+    TrackUpsertSerializer,
 )
 from catalog.api.services import track_create_from_cms, track_upsert_by_external_id
 from catalog.api.throttling import ApiClientRateThrottle
 from catalog.ingest import IngestErrorCode, IngestRejected, TrackMetadata, human_size, known_genre_resolve
 from catalog.models import Genre
+from inference.errors import ErrorCode
 from inference.sync import ClassifyRejected, classify_upload, declared_too_large
 from review.system_users import api_client_user
 
 
+@csrf_exempt  # it changes nothing; else a PUT with a session cookie would get Django's HTML 403 page
 def no_such_endpoint(request: HttpRequest, *args: object, **kwargs: object) -> JsonResponse:
     """404 in the API's error shape for any URL under /api/ that matches no endpoint."""
     return JsonResponse(error_body(ApiErrorCode.NOT_FOUND.value, f"No API endpoint at {request.path}."), status=404)
@@ -43,6 +48,17 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
 
 AUTH_ERRORS = (401, 403, 429)
 
+# The server picks a decoder by the filename's extension: the schema says so, with an example
+# (clients and generated tests then send a filename that names the format).
+AUDIO_PART = {"audio": {"headers": {"Content-Disposition": {
+    "description": "The filename's extension names the format: .wav, .mp3, .flac, .ogg, .opus (.m4a, .aac, "
+                   ".mp4 where ffmpeg is installed).",
+    "schema": {"type": "string"}, "example": 'form-data; name="audio"; filename="clip.wav"'}}}}
+
+
+def _audio_form(serializer: type) -> dict[str, OpenApiRequest]:
+    return {"multipart/form-data": OpenApiRequest(serializer, encoding=AUDIO_PART)}
+
 
 def _declared_bytes(request: Request) -> int | None:
     try:
@@ -52,17 +68,28 @@ def _declared_bytes(request: Request) -> int | None:
 
 
 def _upload(request: Request, field: str = "audio"):
-    """The uploaded file, or 413 before the body is read when Content-Length is already too big."""
+    """The uploaded file, or 413 before the body is read when Content-Length is already too big;
+    400 `empty_file` for an empty one (DRF's FileField would call it `invalid_parameter`, and an
+    existing track's upsert `audio_differs`)."""
     if declared_too_large(_declared_bytes(request)):
         raise ApiError(IngestErrorCode.TOO_LARGE,
                        f"The file is larger than the {human_size(settings.MAX_UPLOAD_BYTES)} upload limit.")
-    return request.FILES.get(field)
+    upload = request.FILES.get(field)
+    if upload is not None and upload.size == 0:
+        raise ApiError(ErrorCode.EMPTY_FILE, ErrorCode.EMPTY_FILE.format(detail="0 bytes"))
+    return upload
 
 
 def _form(request: Request, upload: object) -> dict[str, object]:
     """The form fields (last value of each) plus the upload, for a serializer."""
     fields = {key: request.data.get(key) for key in request.data.keys() if key != "audio"}
     return {**fields, **({"audio": upload} if upload is not None else {})}
+
+
+def _query(request: Request) -> dict[str, str]:
+    """The query parameters as plain values: DRF reads an empty `?status=` from a QueryDict as
+    absent; the schema does not allow it, so the serializer must see it (and refuse it)."""
+    return request.query_params.dict()
 
 
 def _rejected(error: IngestRejected) -> ApiError:
@@ -102,9 +129,8 @@ class GenreClassifyView(CmsApiView):
     @extend_schema(
         operation_id="classify_genre", tags=["classify"],
         summary="Top-K genres of an uploaded clip, answered synchronously",
-        parameters=[OpenApiParameter("top_k", OpenApiTypes.INT, description="1 to the active model's number of "
-                                     "labels (default 5).")],
-        request={"multipart/form-data": ClassifyRequestSerializer},
+        parameters=[ClassifyQuerySerializer],
+        request=_audio_form(ClassifyRequestSerializer),
         responses={200: ClassificationSerializer, **_errors(400, 413, 415, *AUTH_ERRORS, 503)},
     )
     def post(self, request: Request) -> Response:
@@ -134,7 +160,7 @@ class TrackListCreateView(CmsApiView, GenericAPIView):
                    parameters=[TrackFilterSerializer], responses={200: TrackSerializer(many=True),
                                                                  **_errors(400, 404, *AUTH_ERRORS)})
     def get(self, request: Request) -> Response:
-        filters = TrackFilterSerializer(data=request.query_params)
+        filters = TrackFilterSerializer(data=_query(request))
         filters.is_valid(raise_exception=True)
         genre = None
         if name := filters.validated_data.get("genre"):
@@ -151,7 +177,7 @@ class TrackListCreateView(CmsApiView, GenericAPIView):
                    description="201 with the new track; 200 with the existing track when the same audio "
                                "(same bytes) is already there (its metadata is left as it is). A `genre` is "
                                "recorded as a catalog label in both cases (see the field).",
-                   request={"multipart/form-data": TrackCreateSerializer},
+                   request=_audio_form(TrackCreateSerializer),
                    responses={201: TrackSerializer, 200: TrackSerializer,
                               **_errors(400, 409, 413, 415, *AUTH_ERRORS)})
     def post(self, request: Request) -> Response:
@@ -186,19 +212,32 @@ class TrackDetailView(CmsApiView, GenericAPIView):
         return Response(self.get_serializer(self.get_object()).data)
 
 
+EXTERNAL_ID_PARAMETER = OpenApiParameter("external_id", EXTERNAL_ID, OpenApiParameter.PATH)
+
+
+def _external_id(raw: str) -> str:
+    """The path's external id, stripped; 400 for what the schema does not allow."""
+    if not raw.strip() or len(raw) > 200 or "\x00" in raw:
+        raise ApiError(ApiErrorCode.INVALID_PARAMETER, "The external id must be 1 to 200 characters, not only "
+                       "spaces, without NUL.")
+    return raw.strip()
+
+
 class TrackByExternalIdView(CmsApiView, GenericAPIView):
     serializer_class = TrackSerializer
     parser_classes = [MultiPartParser, FormParser]
+    lookup_field = "external_id"  # also what OPTIONS (DRF's metadata) looks the track up by
+    schema = BodyRequiredSchema()
 
     def get_queryset(self):
         return selectors.tracks_for_api()
 
     @extend_schema(operation_id="tracks_by_external_id_retrieve", tags=["tracks"],
-                   summary="The track with this external id",
-                   responses={200: TrackSerializer, **_errors(404, *AUTH_ERRORS)})
+                   summary="The track with this external id", parameters=[EXTERNAL_ID_PARAMETER],
+                   responses={200: TrackSerializer, **_errors(400, 404, *AUTH_ERRORS)})
     def get(self, request: Request, external_id: str) -> Response:
-        track = get_object_or_404(self.get_queryset(), external_id=external_id)
-        return Response(self.get_serializer(track).data)
+        self.kwargs["external_id"] = _external_id(external_id)
+        return Response(self.get_serializer(self.get_object()).data)
 
     @extend_schema(
         operation_id="tracks_by_external_id_upsert", tags=["tracks"],
@@ -208,16 +247,18 @@ class TrackByExternalIdView(CmsApiView, GenericAPIView):
             "fields that are sent (200); fields not sent are left as they are. Repeating a request changes "
             "nothing. A track's audio never changes: the same audio again is ignored, other audio is refused "
             "(409 `audio_differs`). Audio already held without an external id is adopted; audio held under "
-            "another external id is refused (409 `duplicate_audio`). A `genre` is recorded as a catalog label "
-            "(see the field): the same genre again records nothing."),
-        request={"multipart/form-data": TrackUpsertSerializer},
-        responses={201: TrackSerializer, 200: TrackSerializer, **_errors(400, 409, 413, 415, *AUTH_ERRORS)},
+            "another external id is refused (409 `duplicate_audio`). Without `audio` for an external id no "
+            "track has yet: 404 `missing_file`. A `genre` is recorded as a catalog label (see the field): the "
+            "same genre again records nothing."),
+        request=_audio_form(TrackUpsertSerializer), parameters=[EXTERNAL_ID_PARAMETER],
+        responses={201: TrackSerializer, 200: TrackSerializer, **_errors(400, 404, 409, 413, 415, *AUTH_ERRORS)},
     )
     def put(self, request: Request, external_id: str) -> Response:
-        external_id = external_id.strip()
-        if not external_id or len(external_id) > 200:
-            raise ApiError(ApiErrorCode.INVALID_PARAMETER, "The external id must be 1 to 200 characters.")
+        external_id = _external_id(external_id)
         upload = _upload(request)
+        if upload is None and not request.data:
+            raise ApiError(ApiErrorCode.INVALID_PARAMETER, "Nothing to set: send audio, title, artist, album or "
+                           "genre.")
         data = TrackUpsertSerializer(data=_form(request, upload))
         data.is_valid(raise_exception=True)
         metadata = {name: value for name, value in data.validated_data.items() if name not in ("audio", "genre")}
@@ -227,6 +268,8 @@ class TrackByExternalIdView(CmsApiView, GenericAPIView):
                                                  filename=getattr(upload, "name", "") or "", genre=genre,
                                                  labeller=_labeller(request) if genre else None)
         except IngestRejected as error:
+            if error.code == IngestErrorCode.MISSING_FILE:  # metadata for a track that is not there
+                raise ApiError(error.code, error.message, status.HTTP_404_NOT_FOUND) from None
             raise _rejected(error) from None
         track = selectors.tracks_for_api().get(pk=result.track.pk)
         return Response(self.get_serializer(track).data,
@@ -256,7 +299,7 @@ class TagChangesView(CmsApiView):
                                                         **_errors(400, *AUTH_ERRORS)},
     )
     def get(self, request: Request) -> Response:
-        query = ChangesQuerySerializer(data=request.query_params)
+        query = ChangesQuerySerializer(data=_query(request))
         query.is_valid(raise_exception=True)
         try:
             after_id = cursor_decode(query.validated_data.get("cursor"))

@@ -133,7 +133,7 @@ def test_the_upsert_updates_only_the_fields_sent(cms):
 
 def test_the_upsert_refuses_what_would_lose_data(cms):
     missing = cms.put(by_external_id("new-one"), {"title": "no audio"}, format="multipart")
-    assert missing.status_code == 400 and missing.json()["error"]["code"] == "missing_file"
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "missing_file"
     audio = wav_bytes(1.0, freq=420)
     cms.put(by_external_id("first"), {"audio": upload(audio)}, format="multipart")
     other_audio = cms.put(by_external_id("first"), {"audio": upload(wav_bytes(1.0, freq=430))}, format="multipart")

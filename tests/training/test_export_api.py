@@ -56,3 +56,14 @@ def test_bad_requests_and_people_without_the_permission_are_refused(ml_engineer,
     editor = APIClient()
     editor.force_login(django_user_model.objects.create_user("ed", is_staff=True))
     assert editor.get(URL).status_code == 403
+
+
+def test_every_file_of_an_export_comes_with_a_content_type_the_schema_documents(ml_engineer, audio_track, decide,
+                                                                                 client):
+    decide(audio_track("low", artist="A"), "Jazz")
+    body = ml_engineer.post(URL, {"with_audio": True}, format="json").json()
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    documented = schema["paths"]["/api/v1/exports/{id}/files/{name}"]["get"]["responses"]["200"]["content"]
+    assert len(body["files"]) == 4
+    for name, meta in body["files"].items():
+        assert ml_engineer.get(meta["url"])["Content-Type"] in documented, name
