@@ -5,56 +5,30 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from acousticsense_site.localredis import free_port, start_redis
 from catalog.models import Track, TrackStatus
 from tests.fixtures import wait_for, wav_bytes
 from tests.reliability.conftest import figures
+from tests.reliability.node_redis import NodeRedis, queues_on_own_redis, worker_env_on
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 TRACKS = 20
 RECOVERY_BOUND_S = 60
 
 
-class NodeRedis:
-    """A redis-server of this test's own (append-only, in tmp_path), never the shared test Redis."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.port, self.data_dir = free_port(), data_dir
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.process = start_redis(port=self.port, data_dir=self.data_dir, persist=True,
-                                   log_file=self.data_dir / "redis.log")
-
-    def kill(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-
 @pytest.fixture
 def node_redis(tmp_path, settings) -> Iterator[NodeRedis]:
-    node = NodeRedis(tmp_path / "redis")
-    node.start()
-    # This process (the web node that ingests) queues on it too.
-    settings.RQ_QUEUES = {name: {"URL": node.url, "DEFAULT_TIMEOUT": 600} for name in ("default", "inference")}
-    yield node
-    node.kill()
+    yield from queues_on_own_redis(tmp_path, settings, persist=True)
 
 
 @pytest.fixture
 def worker_env(worker_env, node_redis) -> dict[str, str]:
-    # Both: tests/settings.py gives ACOUSTICSENSE_TEST_REDIS_URL precedence in every process it loads in.
-    return dict(worker_env, REDIS_URL=node_redis.url, ACOUSTICSENSE_TEST_REDIS_URL=node_redis.url)
+    return worker_env_on(worker_env, node_redis)
 
 
 def statuses() -> Counter:

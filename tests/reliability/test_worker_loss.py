@@ -15,11 +15,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from acousticsense_site.localredis import start_redis
 from catalog.models import Analysis, Track, TrackStatus
 from tests.fixtures import ROOT, wait_for, wav_bytes
 from tests.reliability.conftest import figures
-from tests.reliability.test_whole_node_crash import NodeRedis
+from tests.reliability.node_redis import NodeRedis, queues_on_own_redis, worker_env_on
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 DONE = {TrackStatus.AWAITING_REVIEW, TrackStatus.FAILED}
@@ -61,26 +60,15 @@ def test_a_worker_sigkilled_mid_job_again_and_again_loses_no_track(ingest, start
     assert set(analyses.values()) == {1} and len(analyses) == len(tracks)
 
 
-class EmptyRedis(NodeRedis):
-    """A Redis of this test's own without persistence: restarted, it comes back empty."""
-
-    def start(self) -> None:
-        self.process = start_redis(port=self.port, data_dir=self.data_dir, persist=False)
-
-
 @pytest.fixture
 def empty_redis(tmp_path, settings) -> Iterator[NodeRedis]:
-    node = EmptyRedis(tmp_path / "redis")
-    node.start()
-    settings.RQ_QUEUES = {name: {"URL": node.url, "DEFAULT_TIMEOUT": 600} for name in ("default", "inference")}
-    yield node
-    node.kill()
+    """A Redis of this test's own without persistence: restarted, it comes back empty."""
+    yield from queues_on_own_redis(tmp_path, settings, persist=False)
 
 
 @pytest.fixture
 def worker_env(worker_env, empty_redis) -> dict[str, str]:
-    # Both: tests/settings.py gives ACOUSTICSENSE_TEST_REDIS_URL precedence in every process it loads in.
-    return dict(worker_env, REDIS_URL=empty_redis.url, ACOUSTICSENSE_TEST_REDIS_URL=empty_redis.url)
+    return worker_env_on(worker_env, empty_redis)
 
 
 def test_redis_restarted_empty_mid_batch_requeues_every_wiped_job(ingest, worker_env, empty_redis,
