@@ -4,6 +4,13 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
+from inference.audio import supported_extensions, supported_formats_text
+
+
+def accept_attribute() -> str:
+    """The file picker's ``accept``: the extensions this install decodes, so the picker offers those."""
+    return ",".join(f".{ext}" for ext in supported_extensions())
+
 
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
@@ -25,13 +32,17 @@ class MultipleFileField(forms.FileField):
 
 
 class TrackUploadForm(forms.Form):
-    files = MultipleFileField(
-        label="Audio files",
-        help_text="One or many: wav, mp3, flac, ogg (m4a/aac where ffmpeg is installed). "
-                  f"Up to {settings.MAX_UPLOAD_BYTES // (1024 * 1024)} MB each.",
-    )
+    files = MultipleFileField(label="Audio files")
     batch_name = forms.CharField(max_length=200, required=False, help_text="Optional name for this upload batch.")
     title = forms.CharField(max_length=300, required=False, help_text="Only used when uploading one file.")
     artist = forms.CharField(max_length=300, required=False)
     album = forms.CharField(max_length=300, required=False)
     external_id = forms.CharField(max_length=200, required=False, label="External id (CMS)")
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        # Per form, not per import: the page lists what this install decodes now (ffmpeg may come later).
+        files = self.fields["files"]
+        files.help_text = (f"One or many, up to {settings.MAX_UPLOAD_BYTES // (1024 * 1024)} MB each. "
+                           f"This install accepts: {supported_formats_text()}.")
+        files.widget.attrs["accept"] = accept_attribute()

@@ -1,8 +1,11 @@
 """Decode uploaded audio to mono float32 at the model's sample rate, or say clearly why not.
 
-libsndfile (bundled with the soundfile wheel) decodes WAV, FLAC, OGG and MP3 without system
-packages. M4A/AAC/MP4 go through an explicit ``ffmpeg`` subprocess when ffmpeg is installed,
+libsndfile (bundled with the soundfile wheel) decodes WAV, FLAC, OGG, MP3, AIFF, AU, CAF, W64
+and the other containers it lists in ``soundfile.available_formats()`` without system packages.
+M4A/AAC/MP4/Opus/WebM go through an explicit ``ffmpeg`` subprocess when ffmpeg is installed,
 and are rejected as unsupported otherwise (no silent fallback to audioread).
+``supported_extensions()`` is the one list of what this install accepts: the upload page, the
+workstation, the API schema and every refusal read it.
 
 Decoding is bounded by work, not by bytes: a 2-MB FLAC can declare 19 minutes of 192 kHz ×
 8 channels. The header's rate, channels and rate × channels × duration are checked before any
@@ -25,8 +28,21 @@ import soundfile as sf
 
 from .errors import AudioError, ErrorCode, format_duration
 
-SNDFILE_EXTENSIONS = frozenset({"wav", "mp3", "flac", "ogg"})
-FFMPEG_EXTENSIONS = frozenset({"m4a", "aac", "mp4", "opus"})
+# libsndfile's container names (soundfile.available_formats()) → the extensions an upload of
+# that container carries, the first one being the format name reported. Left out on purpose:
+# RAW (headerless: rate and channels would be guesses), MAT4/MAT5 and HTK (numeric data, not
+# recordings), XI, SDS and MPC2K (instrument samples; .mpc is Musepack elsewhere), SD2 (its
+# header lives in a resource fork an upload does not carry), PVF and WVE (voice memos of dead devices).
+_SNDFILE_CONTAINERS: dict[str, tuple[str, ...]] = {
+    "WAV": ("wav",), "FLAC": ("flac",), "OGG": ("ogg", "oga"), "MP3": ("mp3",), "AIFF": ("aiff", "aif", "aifc"),
+    "AU": ("au", "snd"), "CAF": ("caf",), "W64": ("w64",), "WAVEX": ("wav",), "RF64": ("wav", "rf64"),
+    "NIST": ("sph", "nist"), "IRCAM": ("sf", "ircam"), "VOC": ("voc",), "PAF": ("paf",), "AVR": ("avr",),
+    "SVX": ("8svx", "svx"),
+}
+# Order the lists people read by what they are most likely to hold: the familiar formats first.
+SNDFILE_EXTENSIONS: tuple[str, ...] = tuple(dict.fromkeys(
+    ext for container, exts in _SNDFILE_CONTAINERS.items() if container in sf.available_formats() for ext in exts))
+FFMPEG_EXTENSIONS: tuple[str, ...] = ("m4a", "aac", "mp4", "opus", "webm", "weba", "mka", "wma", "ac3")
 SILENCE_RMS_DBFS = -60.0
 _FFMPEG_TIMEOUT_S = 120
 # What a header may declare before decoding is refused (see the module docstring).
@@ -36,8 +52,6 @@ MAX_DECODE_SAMPLES = 192_000 * 2 * 20 * 60  # rate × channels × seconds: 20 mi
 BLOCK_FRAMES = 1 << 16
 # Shorter than this is a click, not a track: no window of it says anything about a genre.
 MIN_AUDIO_SECONDS = 0.5
-# libsndfile's container names → the format name we report.
-_SNDFILE_FORMATS = {"WAV": "wav", "WAVEX": "wav", "RF64": "wav", "FLAC": "flac", "OGG": "ogg", "MP3": "mp3"}
 
 
 def ffmpeg_available() -> bool:
@@ -45,12 +59,18 @@ def ffmpeg_available() -> bool:
     return shutil.which("ffmpeg") is not None and shutil.which("ffprobe") is not None
 
 
-def supported_extensions() -> frozenset[str]:
-    """Extensions (lowercase, no dot) this machine can decode right now."""
-    return SNDFILE_EXTENSIONS | FFMPEG_EXTENSIONS if ffmpeg_available() else SNDFILE_EXTENSIONS
+def supported_extensions() -> tuple[str, ...]:
+    """Extensions (lowercase, no dot) this install decodes, familiar ones first: libsndfile's
+    (fixed at import) plus ffmpeg's when ffmpeg is on PATH now (a worker sees it once installed)."""
+    return SNDFILE_EXTENSIONS + FFMPEG_EXTENSIONS if ffmpeg_available() else SNDFILE_EXTENSIONS
 
 
-SUPPORTED_EXTENSIONS: frozenset[str] = supported_extensions()
+def supported_formats_text() -> str:
+    """What this install accepts, for people: 'wav, flac, … (m4a, … need ffmpeg, not installed)'."""
+    text = ", ".join(supported_extensions())
+    if not ffmpeg_available():
+        text += f" ({', '.join(FFMPEG_EXTENSIONS[:4])} … need ffmpeg, which is not installed)"
+    return text
 
 
 @dataclass(frozen=True)
@@ -87,11 +107,7 @@ def _check_file(path: Path) -> str:
         shown = ext or "(no extension)"
         if ext in FFMPEG_EXTENSIONS:
             shown += " (needs ffmpeg, which is not installed)"
-        raise AudioError(
-            ErrorCode.UNSUPPORTED_FORMAT,
-            format=shown,
-            supported=", ".join(sorted(supported_extensions())),
-        )
+        raise AudioError(ErrorCode.UNSUPPORTED_FORMAT, format=shown, supported=", ".join(supported_extensions()))
     return ext
 
 
@@ -135,7 +151,7 @@ def _sndfile_info(path: Path, ext: str) -> AudioInfo:
         duration_s=raw.frames / raw.samplerate,
         sample_rate=int(raw.samplerate),
         channels=int(raw.channels),
-        format=_SNDFILE_FORMATS.get(raw.format, ext),
+        format=_SNDFILE_CONTAINERS.get(raw.format, (ext,))[0],
     )
 
 

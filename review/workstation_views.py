@@ -10,6 +10,8 @@ from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
 from catalog.api.throttling import ApiClientRateThrottle
+from catalog.forms import accept_attribute
+from inference.audio import supported_formats_text
 from inference.sync import ClassifyRejected, classify_upload
 from review.views import require_reviewer
 
@@ -18,7 +20,8 @@ def workstation(request: HttpRequest) -> HttpResponse:
     """The case study's workstation: drop one file, see the Top-5, spectrogram and attention."""
     require_reviewer(request)
     context = {**admin.site.each_context(request), "title": "Workstation",
-               "max_mb": settings.MAX_UPLOAD_BYTES // (1024 * 1024)}
+               "max_mb": settings.MAX_UPLOAD_BYTES // (1024 * 1024),
+               "formats": supported_formats_text(), "accept": accept_attribute()}
     return TemplateResponse(request, "admin/review/workstation.html", context)
 
 

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from catalog.api.schema import CursorField, GenreField, TopKField
 from catalog.models import Analysis, Genre, Track, TrackStatus
+from inference.audio import supported_formats_text
 from review.models import Decision, DecisionAction, DecisionSource
 
 UNTRAINED_ANALYSIS_WARNING = "Made by an untrained model: placeholder genres, not predictions."
@@ -27,8 +28,12 @@ class ErrorSerializer(serializers.Serializer):
 
 # -- POST /api/genre ---------------------------------------------------------------------------
 
+# Read once, when the schema's serializers are built: what this install decodes.
+AUDIO_FORMATS_HELP = f"Accepted by this install: {supported_formats_text()}."
+
+
 class ClassifyRequestSerializer(serializers.Serializer):
-    audio = serializers.FileField(help_text="wav, mp3, flac or ogg (m4a/aac/mp4 where ffmpeg is installed).")
+    audio = serializers.FileField(help_text=AUDIO_FORMATS_HELP)
 
 
 class ClassifyQuerySerializer(serializers.Serializer):
@@ -150,12 +155,13 @@ class TrackMetadataSerializer(serializers.Serializer):
 
 
 class TrackCreateSerializer(TrackMetadataSerializer):
-    audio = serializers.FileField()
+    audio = serializers.FileField(help_text=AUDIO_FORMATS_HELP)
     external_id = serializers.CharField(required=False, allow_blank=True, max_length=200)
 
 
 class TrackUpsertSerializer(TrackMetadataSerializer):
-    audio = serializers.FileField(required=False, help_text="Required only when no track has this external id yet.")
+    audio = serializers.FileField(required=False, help_text="Required only when no track has this external id yet. "
+                                                                  + AUDIO_FORMATS_HELP)
 
 
 class TrackFilterSerializer(serializers.Serializer):

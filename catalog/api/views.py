@@ -30,6 +30,7 @@ from catalog.api.services import track_create_from_cms, track_upsert_by_external
 from catalog.api.throttling import ApiClientRateThrottle
 from catalog.ingest import IngestErrorCode, IngestRejected, TrackMetadata, human_size, known_genre_resolve
 from catalog.models import Genre
+from inference.audio import supported_formats_text
 from inference.errors import ErrorCode
 from inference.sync import ClassifyRejected, classify_upload, declared_too_large
 from review.system_users import api_client_user
@@ -51,8 +52,7 @@ AUTH_ERRORS = (401, 403, 429)
 # The server picks a decoder by the filename's extension: the schema says so, with an example
 # (clients and generated tests then send a filename that names the format).
 AUDIO_PART = {"audio": {"headers": {"Content-Disposition": {
-    "description": "The filename's extension names the format: .wav, .mp3, .flac, .ogg, .opus (.m4a, .aac, "
-                   ".mp4 where ffmpeg is installed).",
+    "description": f"The filename's extension names the format; this install accepts: {supported_formats_text()}.",
     "schema": {"type": "string"}, "example": 'form-data; name="audio"; filename="clip.wav"'}}}}
 
 

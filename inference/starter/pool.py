@@ -362,7 +362,7 @@ def _extension(path: str) -> str:
 
 def _rendered(item: PoolFile) -> bool:
     """Whether ``audio_file`` makes a FLAC with ffmpeg rather than handing back the shipped file."""
-    return bool(item.stems or item.raw_pcm) or _extension(item.path) not in SNDFILE_EXTENSIONS | FFMPEG_EXTENSIONS
+    return bool(item.stems or item.raw_pcm) or _extension(item.path) not in (*SNDFILE_EXTENSIONS, *FFMPEG_EXTENSIONS)
 
 
 def _ffmpeg_flac(sources: Sequence[Path], target: Path, *, raw_pcm: str = "", key: str) -> Path:

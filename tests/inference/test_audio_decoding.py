@@ -89,7 +89,67 @@ def test_m4a_without_ffmpeg_is_unsupported_with_the_reason(tmp_path, monkeypatch
     with pytest.raises(AudioError) as err:
         probe_audio(path)
     assert err.value.code is ErrorCode.UNSUPPORTED_FORMAT
-    assert "ffmpeg" in err.value.message
+    assert err.value.message.startswith("Unsupported audio format 'm4a (needs ffmpeg, which is not installed)'. "
+                                        "Supported: wav, flac, ogg")
+    assert "au, snd" in err.value.message and "aiff" in err.value.message and "m4a, " not in err.value.message
+
+
+# GTZAN ships .au; Logic and Pro Tools write AIFF and CAF; long recorders write W64.
+LIBSNDFILE_CONTAINERS = [("AU", "au"), ("AU", "snd"), ("AIFF", "aiff"), ("AIFF", "aif"), ("CAF", "caf"),
+                         ("W64", "w64")]
+
+
+@pytest.mark.parametrize(("container", "ext"), LIBSNDFILE_CONTAINERS)
+def test_au_aiff_caf_and_w64_decode_to_the_samples_of_the_same_wav(write_audio, tone, container, ext):
+    stereo = np.stack([tone(1.5, 44100, amp=0.4), tone(1.5, 44100, freq=660, amp=0.2)], axis=1)
+    wav = load_audio(write_audio("same.wav", stereo, 44100, subtype="PCM_16"), target_sr=22050)
+    other = load_audio(write_audio(f"same.{ext}", stereo, 44100, format=container, subtype="PCM_16"),
+                       target_sr=22050)
+    np.testing.assert_array_equal(other.samples, wav.samples)
+    reported = {"snd": "au", "aif": "aiff"}.get(ext, ext)  # the container's name, whatever the extension
+    assert other.info == audio.AudioInfo(wav.info.duration_s, 44100, 2, reported)
+
+
+@pytest.mark.parametrize("container", sorted(audio._SNDFILE_CONTAINERS.keys() - {"MP3", "OGG", "FLAC"}))
+def test_every_advertised_libsndfile_container_decodes_a_file_written_in_it(write_audio, tone, container):
+    """What the upload page lists, this install reads: no extension is advertised on trust."""
+    data = tone(1.0, 22050, amp=0.4)
+    reference = load_audio(write_audio("ref.wav", data, 22050, subtype="PCM_16"), target_sr=22050).samples
+    for ext in audio._SNDFILE_CONTAINERS[container]:
+        assert ext in audio.supported_extensions()
+        path = write_audio(f"clip.{ext}", data, 22050, format=container, subtype="PCM_16")
+        np.testing.assert_array_equal(load_audio(path, target_sr=22050).samples, reference)
+
+
+@pytest.mark.parametrize(("container", "ext"), [("AU", "au"), ("AIFF", "aiff"), ("CAF", "caf"), ("W64", "w64")])
+def test_new_formats_meet_the_same_header_limits_as_wav(write_audio, tone, container, ext):
+    short = write_audio(f"click.{ext}", tone(0.2, 8000), 8000, format=container)
+    many = write_audio(f"many.{ext}", np.zeros((8000, audio.MAX_CHANNELS + 1), np.float32), 8000, format=container)
+    long = write_audio(f"long.{ext}", tone(3.0, 8000), 8000, format=container)
+    for path, max_duration_s, code in ((short, 10, ErrorCode.TOO_SHORT), (many, 10, ErrorCode.UNSUPPORTED_LAYOUT),
+                                       (long, 2.5, ErrorCode.TOO_LONG)):
+        with pytest.raises(AudioError) as err:
+            probe_audio(path, max_duration_s=max_duration_s)
+        assert err.value.code is code, path.name
+
+
+def test_a_truncated_aiff_is_refused_like_a_truncated_wav(write_audio, tone, tmp_path):
+    whole = write_audio("whole.aiff", tone(2.0, 8000), 8000, format="AIFF")
+    cut = tmp_path / "cut.aiff"
+    cut.write_bytes(whole.read_bytes()[:200])  # the header promises 2 s; 0.01 s of frames are left
+    with pytest.raises(AudioError) as err:
+        load_audio(cut, target_sr=8000)
+    assert err.value.code is ErrorCode.TOO_SHORT
+
+
+def test_ffmpeg_formats_are_listed_only_where_ffmpeg_is(monkeypatch):
+    monkeypatch.setattr(audio, "ffmpeg_available", lambda: True)
+    assert {"m4a", "aac", "mp4", "opus", "webm"} <= set(audio.supported_extensions())
+    assert "m4a" in audio.supported_formats_text() and "not installed" not in audio.supported_formats_text()
+    monkeypatch.setattr(audio, "ffmpeg_available", lambda: False)
+    assert not set(audio.FFMPEG_EXTENSIONS) & set(audio.supported_extensions())
+    assert {"wav", "flac", "ogg", "mp3", "au", "aiff", "caf", "w64"} <= set(audio.supported_extensions())
+    assert audio.supported_formats_text().endswith("need ffmpeg, which is not installed)")
 
 
 def test_too_long_audio_is_rejected_with_the_limit(write_audio, tone):

@@ -16,7 +16,7 @@ from tqdm import tqdm
 from catalog.ingest import (BatchSummary, IngestRejected, TrackMetadata, batch_record, known_genre_resolve,
                             track_ingest_path)
 from catalog.models import ImportBatch, Track, TrackSource
-from inference.audio import SUPPORTED_EXTENSIONS
+from inference.audio import supported_extensions
 from inference.pipeline import analysis_enqueue_many
 from review.decisions import CatalogLabelOutcome, catalog_label_record
 from review.system_users import catalog_import_user
@@ -29,7 +29,7 @@ def _items(paths: list[Path]) -> Iterator[tuple[Path, TrackMetadata]]:
     for path in paths:
         if path.is_dir():
             for file in sorted(p for p in path.rglob("*") if p.is_file()):
-                if file.suffix.lower().lstrip(".") in SUPPORTED_EXTENSIONS:
+                if file.suffix.lower().lstrip(".") in supported_extensions():
                     yield file, TrackMetadata()
         elif path.suffix.lower() == ".csv":
             yield from _manifest(path)
