@@ -45,7 +45,7 @@ class AnalysisResult:
         return {
             "labels": list(self.labels),
             "probabilities": [float(p) for p in self.probabilities],
-            "top_k": [{"label": label, "confidence": float(p)} for label, p in self.top_k],
+            "top_k": [{"genre": label, "confidence": float(p)} for label, p in self.top_k],
             "window_starts_s": [float(s) for s in self.window_starts_s],
             "window_scores": [[float(p) for p in row] for row in self.window_scores],
             "embedding": [float(v) for v in self.embedding],

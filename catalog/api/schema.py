@@ -101,6 +101,19 @@ class TrackUpsertSchema(OpenApiSerializerExtension):
         return schema
 
 
+class TrackUpsertJsonSchema(OpenApiSerializerExtension):
+    """The JSON upsert: at least one of the metadata fields, strings only, nothing else (400 else)."""
+
+    target_class = "catalog.api.serializers.TrackUpsertJsonSerializer"
+
+    def map_serializer(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        if direction == "request":
+            schema["minProperties"] = 1
+            schema["additionalProperties"] = False
+        return schema
+
+
 class BodyRequiredSchema(AutoSchema):
     """For views whose every field is optional but whose request must send one (the upsert)."""
 

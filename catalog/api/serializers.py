@@ -164,6 +164,10 @@ class TrackUpsertSerializer(TrackMetadataSerializer):
                                                                   + AUDIO_FORMATS_HELP)
 
 
+class TrackUpsertJsonSerializer(TrackMetadataSerializer):
+    """The upsert as JSON: metadata only (audio needs multipart)."""
+
+
 class TrackFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=TrackStatus.choices, required=False)
     genre = GenreField(active_only=False, required=False, help_text="Reviewed genre: slug or name.")
@@ -181,7 +185,8 @@ class ChangesQuerySerializer(serializers.Serializer):
 class ProposalSerializer(serializers.Serializer):
     model_version = serializers.CharField(allow_null=True)
     trained = serializers.BooleanField(allow_null=True, help_text="False: an untrained model's placeholder.")
-    top_k = serializers.ListField(child=serializers.DictField(), help_text="[{genre, probability}] as shown.")
+    top_k = GenreScoreSerializer(many=True, help_text="The Top-5 the editor was shown, `{genre, confidence}` as "
+                                                      "in `/api/genre` and track analyses.")
 
 
 class TagChangeSerializer(serializers.ModelSerializer):
@@ -204,8 +209,12 @@ class TagChangeSerializer(serializers.ModelSerializer):
     @extend_schema_field(ProposalSerializer)
     def get_proposal(self, decision: Decision) -> dict[str, Any]:
         version = decision.model_version
+        # Decisions store what was shown as {genre, probability} (an append-only record, also the
+        # export manifest's format); the API says `confidence` for a Top-K score everywhere.
+        top_k = [{"genre": item.get("genre"), "confidence": item.get("probability")}
+                 for item in decision.proposed or []]
         return {"model_version": version.name if version else None, "trained": version.trained if version else None,
-                "top_k": decision.proposed}
+                "top_k": top_k}
 
 
 class TagChangesPageSerializer(serializers.Serializer):

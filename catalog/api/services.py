@@ -58,8 +58,11 @@ def _claim_external_id(*, track: Track, external_id: str) -> None:
     except IntegrityError:
         claimed = 0
     if not claimed:
+        holder = Track.objects.filter(external_id=external_id).exclude(pk=track.pk).values_list("pk", flat=True).first()
         raise IngestRejected(IngestErrorCode.EXTERNAL_ID_TAKEN,
-                             f"External id {external_id!r} already belongs to another track.")
+                             f"External id {external_id!r} already belongs to track {holder}; this audio is "
+                             f"track {track.pk}." if holder else
+                             f"Track {track.pk} got another external id meanwhile; nothing was changed.")
     track.external_id = external_id
 
 
@@ -73,10 +76,24 @@ def _label(track: Track, genre: Genre | None, labeller: AbstractBaseUser | None)
 def track_create_from_cms(*, stream: BinaryIO, filename: str, metadata: TrackMetadata, genre: Genre | None = None,
                           labeller: AbstractBaseUser | None = None) -> IngestResult:
     """`track_ingest` (source CMS API), then the genre the CMS gave as a catalog label by `labeller`.
+    Audio already held keeps its track; an external id it lacks is adopted, another one is 409.
     The genre was checked before (catalog.ingest.known_genre_resolve), so nothing is stored for a bad one."""
     result = track_ingest(stream=stream, original_filename=filename, source=TrackSource.API, metadata=metadata)
+    external_id = (metadata.external_id or "").strip()
+    if not result.created and external_id and result.track.external_id != external_id:
+        _external_id_for_known_audio(track=result.track, external_id=external_id)
     _label(result.track, genre, labeller)
     return result
+
+
+def _external_id_for_known_audio(*, track: Track, external_id: str) -> None:
+    """The CMS sent audio we hold with an external id the track lacks: adopt it when the track has
+    none (as the upsert does), refuse it when the track has another (never drop it unsaid)."""
+    if track.external_id:
+        raise IngestRejected(ApiErrorCode.DUPLICATE_AUDIO,
+                             f"This audio is already track {track.pk} with external id {track.external_id!r}, "
+                             f"not {external_id!r}; nothing was changed.")
+    _claim_external_id(track=track, external_id=external_id)
 
 
 def track_upsert_by_external_id(*, external_id: str, metadata: dict[str, str], stream: BinaryIO | None = None,

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import FileResponse, HttpRequest, HttpResponseBase, JsonResponse
+from django.http import FileResponse, HttpRequest, HttpResponseBase, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,7 +24,7 @@ from catalog.api.schema import EXTERNAL_ID, BodyRequiredSchema
 from catalog.api.serializers import (
     IMAGE_KINDS, ChangesQuerySerializer, ClassificationSerializer, ClassifyQuerySerializer, ClassifyRequestSerializer,
     ErrorSerializer, TagChangesPageSerializer, TrackCreateSerializer, TrackFilterSerializer, TrackSerializer,
-    TrackUpsertSerializer,
+    TrackMetadataSerializer, TrackUpsertJsonSerializer, TrackUpsertSerializer,
 )
 from catalog.api.services import track_create_from_cms, track_upsert_by_external_id
 from catalog.api.throttling import ApiClientRateThrottle
@@ -67,13 +67,18 @@ def _declared_bytes(request: Request) -> int | None:
         return None
 
 
+def _refuse_declared_too_large(request: Request) -> None:
+    """413 before the body is read when Content-Length is already over the upload limit."""
+    if declared_too_large(_declared_bytes(request)):
+        raise ApiError(IngestErrorCode.TOO_LARGE,
+                       f"The file is larger than the {human_size(settings.MAX_UPLOAD_BYTES)} upload limit.")
+
+
 def _upload(request: Request, field: str = "audio"):
     """The uploaded file, or 413 before the body is read when Content-Length is already too big;
     400 `empty_file` for an empty one (DRF's FileField would call it `invalid_parameter`, and an
     existing track's upsert `audio_differs`)."""
-    if declared_too_large(_declared_bytes(request)):
-        raise ApiError(IngestErrorCode.TOO_LARGE,
-                       f"The file is larger than the {human_size(settings.MAX_UPLOAD_BYTES)} upload limit.")
+    _refuse_declared_too_large(request)
     upload = request.FILES.get(field)
     if upload is not None and upload.size == 0:
         raise ApiError(ErrorCode.EMPTY_FILE, ErrorCode.EMPTY_FILE.format(detail="0 bytes"))
@@ -223,9 +228,26 @@ def _external_id(raw: str) -> str:
     return raw.strip()
 
 
+def _json_metadata(request: Request) -> dict[str, object]:
+    """A JSON upsert's body: an object of metadata strings; audio and anything else is 400."""
+    body = request.data
+    if not isinstance(body, dict):
+        raise ApiError(ApiErrorCode.INVALID_PARAMETER, "A JSON body must be an object such as {\"title\": \"...\"}.")
+    allowed = set(TrackMetadataSerializer().fields)
+    if "audio" in body:
+        raise ApiError(ApiErrorCode.INVALID_PARAMETER, "Audio cannot be sent as JSON: send it as multipart/form-data "
+                       "in the field 'audio'.")
+    if unknown := sorted(set(body) - allowed):
+        raise ApiError(ApiErrorCode.INVALID_PARAMETER, f"Unknown field(s) {', '.join(unknown)}: a JSON upsert sets "
+                       f"{', '.join(sorted(allowed))}.")
+    if not_text := sorted(name for name, value in body.items() if not isinstance(value, str)):
+        raise ApiError(ApiErrorCode.INVALID_PARAMETER, f"{', '.join(not_text)}: must be a string.")
+    return dict(body)
+
+
 class TrackByExternalIdView(CmsApiView, GenericAPIView):
     serializer_class = TrackSerializer
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
     lookup_field = "external_id"  # also what OPTIONS (DRF's metadata) looks the track up by
     schema = BodyRequiredSchema()
 
@@ -249,17 +271,25 @@ class TrackByExternalIdView(CmsApiView, GenericAPIView):
             "(409 `audio_differs`). Audio already held without an external id is adopted; audio held under "
             "another external id is refused (409 `duplicate_audio`). Without `audio` for an external id no "
             "track has yet: 404 `missing_file`. A `genre` is recorded as a catalog label (see the field): the "
-            "same genre again records nothing."),
-        request=_audio_form(TrackUpsertSerializer), parameters=[EXTERNAL_ID_PARAMETER],
+            "same genre again records nothing. Metadata alone may also be sent as JSON (`application/json`, "
+            "e.g. `{\"title\": \"...\"}`); audio only as multipart."),
+        request={**_audio_form(TrackUpsertSerializer), "application/json": TrackUpsertJsonSerializer},
+        parameters=[EXTERNAL_ID_PARAMETER],
         responses={201: TrackSerializer, 200: TrackSerializer, **_errors(400, 404, 409, 413, 415, *AUTH_ERRORS)},
     )
     def put(self, request: Request, external_id: str) -> Response:
         external_id = _external_id(external_id)
-        upload = _upload(request)
-        if upload is None and not request.data:
+        _refuse_declared_too_large(request)  # before request.data reads the body
+        if isinstance(request.data, QueryDict):  # multipart or a form
+            upload = _upload(request)
+            form, nothing = _form(request, upload), upload is None and not request.data
+        else:  # JSON (or no body at all)
+            upload, form = None, _json_metadata(request)
+            nothing = not form
+        if nothing:
             raise ApiError(ApiErrorCode.INVALID_PARAMETER, "Nothing to set: send audio, title, artist, album or "
                            "genre.")
-        data = TrackUpsertSerializer(data=_form(request, upload))
+        data = TrackUpsertSerializer(data=form)
         data.is_valid(raise_exception=True)
         metadata = {name: value for name, value in data.validated_data.items() if name not in ("audio", "genre")}
         genre = _known_genre(data.validated_data)

@@ -185,3 +185,20 @@ def test_a_decision_that_commits_late_is_not_skipped_by_the_feed(cms, monkeypatc
     pulled = [c["id"] for c in first["changes"] + second["changes"]]
     assert pulled == list(Decision.objects.order_by("pk").values_list("pk", flat=True))
     assert len(pulled) == 2
+
+
+def test_the_feed_names_top_k_scores_confidence_and_tells_bulk_acceptances_from_human_ones(cms, decided):
+    from review.decisions import decisions_bulk_accept
+
+    human = decided(genre="jazz")
+    version = human.model_version
+    sure = make_track(status=TrackStatus.AWAITING_REVIEW)
+    probabilities = [0.9] + [0.1 / (len(version.labels) - 1)] * (len(version.labels) - 1)
+    make_analysis(track=sure, model_version=version, probabilities=probabilities)
+    lead = User.objects.create_user("lead")
+    [bulk] = decisions_bulk_accept(editor=lead, tracks=type(sure).objects.filter(pk=sure.pk), threshold=0.8)
+    changes = cms.get(URL).json()["changes"]
+    assert [(c["id"], c["source"]) for c in changes] == [(human.pk, "review"), (bulk.pk, "bulk")]
+    top = changes[1]["proposal"]["top_k"][0]
+    assert top == {"genre": version.labels[0], "confidence": 0.9}  # the same keys as /api/genre
+    assert all(set(item) == {"genre", "confidence"} for c in changes for item in c["proposal"]["top_k"])

@@ -153,6 +153,57 @@ def test_the_upsert_adopts_audio_held_without_an_external_id(cms):
     assert adopted.json()["external_id"] == "cms/with/slashes" and adopted.json()["artist"] == "Z"
 
 
+def test_posting_held_audio_with_an_external_id_adopts_it_when_the_track_has_none(cms):
+    audio = wav_bytes(1.0, freq=445)
+    track_id = cms.post(URL, {"audio": upload(audio)}, format="multipart").json()["id"]
+    for _ in range(2):  # idempotent: the second time the track already has it
+        again = cms.post(URL, {"audio": upload(audio), "external_id": "cms-adopt"}, format="multipart")
+        assert again.status_code == 200 and again.json()["id"] == track_id
+        assert again.json()["external_id"] == "cms-adopt"
+    assert cms.get(by_external_id("cms-adopt")).json()["id"] == track_id
+
+
+def test_posting_held_audio_with_another_external_id_is_a_409_naming_the_track(cms):
+    audio = wav_bytes(1.0, freq=447)
+    track_id = cms.post(URL, {"audio": upload(audio), "external_id": "cms-a"}, format="multipart").json()["id"]
+    other = cms.post(URL, {"audio": upload(audio), "external_id": "cms-b", "genre": "jazz"}, format="multipart")
+    assert other.status_code == 409 and other.json()["error"]["code"] == "duplicate_audio"
+    assert f"track {track_id}" in other.json()["error"]["message"] and "'cms-a'" in other.json()["error"]["message"]
+    assert Track.objects.get(pk=track_id).external_id == "cms-a" and not Decision.objects.exists()
+    assert cms.get(by_external_id("cms-b")).status_code == 404
+
+
+def test_posting_held_audio_with_an_external_id_another_track_has_is_a_409(cms):
+    held = cms.post(URL, {"audio": upload(wav_bytes(1.0, freq=449))}, format="multipart").json()["id"]
+    taken = cms.post(URL, {"audio": upload(wav_bytes(1.0, freq=451)), "external_id": "cms-t"},
+                     format="multipart").json()["id"]
+    clash = cms.post(URL, {"audio": upload(wav_bytes(1.0, freq=449)), "external_id": "cms-t"}, format="multipart")
+    assert clash.status_code == 409 and clash.json()["error"]["code"] == "external_id_taken"
+    assert f"track {taken}" in clash.json()["error"]["message"]
+    assert Track.objects.get(pk=held).external_id is None
+
+
+def test_the_upsert_takes_metadata_as_json(cms):
+    cms.put(by_external_id("cms-j"), {"audio": upload(wav_bytes(1.0, freq=453)), "title": "A", "album": "X"},
+            format="multipart")
+    updated = cms.put(by_external_id("cms-j"), {"title": "B", "genre": "jazz"}, format="json")
+    assert updated.status_code == 200, updated.content
+    assert (updated.json()["title"], updated.json()["album"]) == ("B", "X")
+    assert updated.json()["reviewed_genre"]["slug"] == "jazz"
+    again = cms.put(by_external_id("cms-j"), {"title": "B"}, format="json")
+    assert again.status_code == 200 and again.json()["updated_at"] == updated.json()["updated_at"]
+
+
+def test_a_json_upsert_for_a_new_external_id_is_a_404_missing_file_and_bad_json_bodies_are_400(cms):
+    missing = cms.put(by_external_id("cms-new"), {"title": "no audio"}, format="json")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "missing_file"
+    make_track(external_id="cms-k")
+    for body in ({}, [], {"audio": "abc"}, {"title": 5}, {"title": "T", "colour": "red"}):
+        response = cms.put(by_external_id("cms-k"), body, format="json")
+        assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_parameter", body
+    assert not Track.objects.filter(external_id="cms-new").exists()
+
+
 def test_a_genre_sent_with_a_track_is_a_catalog_label_recorded_once(cms):
     audio = wav_bytes(1.0, freq=450)
     created = cms.post(URL, {"audio": upload(audio), "external_id": "cms-g", "genre": "jazz"}, format="multipart")
@@ -202,3 +253,15 @@ def test_a_cms_genre_never_overrides_an_editors_decision(cms, decided):
     response = cms.put(by_external_id("cms-e"), {"genre": "Rock"}, format="multipart")
     assert response.status_code == 200 and response.json()["reviewed_genre"]["name"] == "Blues"
     assert track.decisions.count() == 1
+
+
+def test_the_schema_documents_the_json_upsert_and_confidence_in_the_feed(cms):
+    schema = cms.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    body = schema["paths"]["/api/v1/tracks/by-external-id/{external_id}"]["put"]["requestBody"]["content"]
+    assert set(body) == {"multipart/form-data", "application/json"}
+    json_body = schema["components"]["schemas"]["TrackUpsertJsonRequest"]
+    assert set(json_body["properties"]) == {"title", "artist", "album", "genre"} and json_body["minProperties"] == 1
+    assert schema["components"]["schemas"]["Proposal"]["properties"]["top_k"]["items"] == {
+        "$ref": "#/components/schemas/GenreScore"}
+    change = schema["components"]["schemas"]["TagChange"]
+    assert "source" in change["required"] and "bulk" in change["properties"]["source"]["description"]

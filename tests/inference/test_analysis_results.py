@@ -104,7 +104,7 @@ def test_json_form_is_plain_json_without_the_big_arrays(write_audio, tiny_model,
     result = analyze_file(write_audio("clip.wav", tone(2.0, 16000), 16000), tiny_model, top_k=3)
     data = json.loads(json.dumps(result.to_json_dict()))
     assert "mel_db" not in data and "attention" not in data
-    assert [d["label"] for d in data["top_k"]] == [label for label, _ in result.top_k]
+    assert [d["genre"] for d in data["top_k"]] == [label for label, _ in result.top_k]
     assert data["audio"] == {"duration_s": 2.0, "sample_rate": 16000, "channels": 1, "format": "wav"}
     assert data["trained"] is False and len(data["model_sha256"]) == 64
 

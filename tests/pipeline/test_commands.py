@@ -166,6 +166,7 @@ def test_classify_prints_top_k_and_flags_the_untrained_model(tmp_path, tiny_mode
     documents = json.loads(json_out.getvalue())
     assert len(documents[0]["top_k"]) == 5 and documents[1]["error"] == "The file is empty (0 bytes)."
     assert documents[0]["content"]["label"] == "other"
+    assert set(documents[0]["top_k"][0]) == {"genre", "confidence"}  # the API's key names
     assert sorted(p.name for p in (tmp_path / "img").iterdir()) == ["tone.attention.png", "tone.spectrogram.png",
                                                                      "tone.top_k.png"]
     with pytest.raises(CommandError, match="--top-k must be between 1 and 16"):
