@@ -62,6 +62,7 @@ class Classification:
     images: dict[str, bytes] | None = None   # spectrogram, attention, top_k PNGs (workstation only)
     regions: list[str] | None = None         # most-attended regions as text (with images)
     content: dict[str, object] | None = None  # music / speech / other with scores (None when the check is off)
+    is_silent: bool = False                   # the same flag a track's analysis carries
 
 
 def parse_top_k(raw: object, n_labels: int) -> int:
@@ -96,7 +97,7 @@ def _copy_limited(stream: BinaryIO, target: Path, limit: int) -> None:
 
 def _classify(*, model_version: ModelVersion, stream: BinaryIO, filename: str, top_k: int,
               with_images: bool = False) -> tuple[list[GenreScore], float, dict[str, bytes] | None, list[str] | None,
-                                                  dict[str, object] | None]:
+                                                  dict[str, object] | None, bool]:
     from inference.analysis import analyze_file  # torch only in processes that classify
     from inference.runtime import content_model, model_for
 
@@ -118,7 +119,7 @@ def _classify(*, model_version: ModelVersion, stream: BinaryIO, filename: str, t
         regions = [region.text for region in result.regions]
     scores = [GenreScore(label, round(float(p), 6)) for label, p in result.top_k]
     content = result.content.to_dict() if result.content else None
-    return scores, float(result.audio.duration_s), images, regions, content
+    return scores, float(result.audio.duration_s), images, regions, content, bool(result.is_silent)
 
 
 def classify_upload(*, stream: BinaryIO | None, filename: str, top_k: object, client: ApiClient | None,
@@ -143,8 +144,8 @@ def classify_upload(*, stream: BinaryIO | None, filename: str, top_k: object, cl
             raise ClassifyRejected(IngestErrorCode.MISSING_FILE,
                                    "No audio: send the file as the multipart form field 'audio'.")
         record.top_k = top_k = parse_top_k(top_k, len(model_version.labels))
-        results, duration_s, images, regions, content = _classify(model_version=model_version, stream=stream,
-                                                         filename=filename, top_k=top_k, with_images=with_images)
+        results, duration_s, images, regions, content, silent = _classify(
+            model_version=model_version, stream=stream, filename=filename, top_k=top_k, with_images=with_images)
     except ClassifyRejected as rejected:
         record.status_code, record.error_code = rejected.status_code, rejected.code
         _save(record, started)
@@ -159,7 +160,7 @@ def classify_upload(*, stream: BinaryIO | None, filename: str, top_k: object, cl
     return Classification(results=results, model_version=model_version.name, trained=model_version.trained,
                           duration_s=round(duration_s, 3), latency_ms=record.latency_ms,
                           warning=None if model_version.trained else UNTRAINED_WARNING, images=images,
-                          regions=regions, content=content)
+                          regions=regions, content=content, is_silent=silent)
 
 
 def _save(record: ClassificationCall, started: float) -> None:

@@ -67,6 +67,7 @@ class ClassificationSerializer(serializers.Serializer):
     latency_ms = serializers.FloatField(help_text="Server-side time to answer.")
     warning = serializers.CharField(required=False, help_text="Present when the model is untrained.")
     content = ContentSerializer(allow_null=True, help_text="Music, speech or other; null when the check is off.")
+    is_silent = serializers.BooleanField(help_text="True when the audio is (near) silence: its genres mean nothing.")
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         data = super().to_representation(instance)

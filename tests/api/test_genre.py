@@ -27,6 +27,7 @@ def test_a_clip_gets_top_k_genres_and_an_untrained_model_says_so(cms):
     assert body["duration_s"] == pytest.approx(3.0, abs=0.01) and body["latency_ms"] > 0
     assert body["content"]["label"] == "other"  # a bare sine tone is not music (YAMNet: "Sine wave")
     assert set(body["content"]["scores"]) == {"music", "speech", "other"}
+    assert body["is_silent"] is False
     call = ClassificationCall.objects.get()
     assert (call.status_code, call.error_code, call.top_k, call.model_version.name) == (200, "", 3, "tiny")
     assert call.client.name == "Token CMS" and call.duration_s == pytest.approx(3.0, abs=0.01)
@@ -38,6 +39,19 @@ def test_the_default_is_top_5_and_a_trained_model_gives_no_warning(cms, tiny_mod
     ModelVersion.objects.filter(pk=tiny_model_version.pk).update(trained=True)
     body = cms.post(URL, {"audio": upload(wav_bytes(2.0))}, format="multipart").json()
     assert len(body["results"]) == 5 and body["trained"] is True and "warning" not in body
+
+
+def test_silence_is_flagged_as_it_is_on_a_tracks_analysis(cms):
+    """A CMS must not file the Top-K of a silent clip as its genres (issue 15: no silence flag)."""
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    buffer = io.BytesIO()
+    sf.write(buffer, np.zeros(16000 * 2, dtype=np.float32), 16000, format="WAV")
+    body = cms.post(URL, {"audio": upload(buffer.getvalue())}, format="multipart").json()
+    assert body["is_silent"] is True and len(body["results"]) == 5
 
 
 @pytest.mark.parametrize("top_k", ["0", "17", "-1", "abc", "2.5", "%EF%BC%93"])  # last: a full-width 3
