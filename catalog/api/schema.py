@@ -89,29 +89,30 @@ class CursorFieldSchema(OpenApiSerializerFieldExtension):
         return schema
 
 
-class TrackUpsertSchema(OpenApiSerializerExtension):
+class _RequestBodyRules(OpenApiSerializerExtension):
+    """A serializer's schema with ``REQUEST_RULES`` added to its request body (not its responses)."""
+
+    REQUEST_RULES: dict[str, Any] = {}
+
+    def map_serializer(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        if direction == "request":
+            schema.update(self.REQUEST_RULES)
+        return schema
+
+
+class TrackUpsertSchema(_RequestBodyRules):
     """An upsert sets something: a form with at least one field (400 `invalid_parameter` else)."""
 
     target_class = "catalog.api.serializers.TrackUpsertSerializer"
-
-    def map_serializer(self, auto_schema: Any, direction: str) -> dict[str, Any]:
-        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
-        if direction == "request":
-            schema["minProperties"] = 1
-        return schema
+    REQUEST_RULES = {"minProperties": 1}
 
 
-class TrackUpsertJsonSchema(OpenApiSerializerExtension):
+class TrackUpsertJsonSchema(_RequestBodyRules):
     """The JSON upsert: at least one of the metadata fields, strings only, nothing else (400 else)."""
 
     target_class = "catalog.api.serializers.TrackUpsertJsonSerializer"
-
-    def map_serializer(self, auto_schema: Any, direction: str) -> dict[str, Any]:
-        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
-        if direction == "request":
-            schema["minProperties"] = 1
-            schema["additionalProperties"] = False
-        return schema
+    REQUEST_RULES = {"minProperties": 1, "additionalProperties": False}
 
 
 class BodyRequiredSchema(AutoSchema):
