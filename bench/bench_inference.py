@@ -28,20 +28,27 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo: run from anywhere
 
-import soundfile as sf  # noqa: E402
-import torch  # noqa: E402
-from tqdm import tqdm  # noqa: E402
+import soundfile as sf
+import torch
+from common import (
+    OtherLoad,
+    cpu_description,
+    cpu_flags,
+    describe,
+    recordings,
+    shared_audio_dir,
+    synthetic_signal,
+    wait_for_quiet,
+)
+from tqdm import tqdm
 
-from common import (OtherLoad, cpu_description, cpu_flags, describe, recordings, shared_audio_dir,  # noqa: E402
-                    synthetic_signal, wait_for_quiet)
-
-from inference.analysis import analyze_file  # noqa: E402
-from inference.checkpoint import create_random_checkpoint, save_checkpoint  # noqa: E402
-from inference.features import PreprocessingConfig  # noqa: E402
-from inference.model import LoadedModel, load_model, select_device  # noqa: E402
-from inference.precision import choose_precision  # noqa: E402
-from inference.teacher.yamnet import load_yamnet  # noqa: E402
-from inference.render import render_analysis_images  # noqa: E402
+from inference.engine.analysis import analyze_file
+from inference.engine.checkpoint import create_random_checkpoint, save_checkpoint
+from inference.engine.datatypes import PreprocessingConfig
+from inference.engine.model import LoadedModel, load_model, select_device
+from inference.engine.precision import choose_precision
+from inference.engine.render import render_analysis_images
+from inference.engine.teacher.yamnet import load_yamnet
 
 STAGES = ("decode", "mel", "model", "attention", "content", "render")
 BF16_FLAGS = {"avx512_bf16", "amx_bf16"}
@@ -136,9 +143,9 @@ def analyse_once(path: Path, model: LoadedModel, content_model: object | None = 
 
 def load_teachers() -> dict[str, Callable[[Path], object]]:
     """The teachers as their own taggers, each a function of a file (decode included)."""
-    from inference.teacher.musicnn import load_shipped_musicnn, tag_audio_both
-    from inference.teacher.preprocess import load_teacher_audio
-    from inference.teacher.yamnet import load_yamnet, yamnet_scores
+    from inference.engine.teacher.musicnn import load_shipped_musicnn, tag_audio_both
+    from inference.engine.teacher.preprocess import load_teacher_audio
+    from inference.engine.teacher.yamnet import load_yamnet, yamnet_scores
 
     musicnn, yamnet = load_shipped_musicnn(), load_yamnet()
     return {"musicnn": lambda path: tag_audio_both(path, musicnn),

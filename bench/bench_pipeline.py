@@ -24,18 +24,26 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
 import soundfile as sf
+from common import (
+    REPO,
+    OtherLoad,
+    bench_redis,
+    cpu_description,
+    describe,
+    recordings,
+    shared_audio_dir,
+    synthetic_signal,
+)
 from tqdm import tqdm
-
-from common import (REPO, OtherLoad, bench_redis, cpu_description, describe, recordings, shared_audio_dir,
-                    synthetic_signal)
 
 PYTHON = sys.executable
 DONE = ("awaiting_review", "reviewed", "failed")

@@ -24,15 +24,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo: run from anywhere
 
-import numpy as np  # noqa: E402
-import soundfile as sf  # noqa: E402
-import torch  # noqa: E402
+import soundfile as sf
+import torch
+from common import OtherLoad, cpu_description, describe, recordings, shared_audio_dir, synthetic_signal, wait_for_quiet
 
-from common import (OtherLoad, cpu_description, describe, recordings, shared_audio_dir,  # noqa: E402
-                    synthetic_signal, wait_for_quiet)
-
-from inference.teacher.musicnn import SHIPPED, load_musicnn, tag_probabilities  # noqa: E402
-from inference.teacher.preprocess import load_teacher_audio, split_windows, teacher_log_mel  # noqa: E402
+from inference.engine.teacher.musicnn import SHIPPED, load_musicnn, tag_probabilities
+from inference.engine.teacher.preprocess import load_teacher_audio, split_windows, teacher_log_mel
 
 TARGET_FILE = "synthetic-3min.wav"
 TARGET_SPEEDUP = 5.0
@@ -62,15 +59,15 @@ def parse_args() -> argparse.Namespace:
 def load_yamnet_or_note(exact: bool = False) -> tuple[object | None, object | None, str]:
     """(model, yamnet_scores, note): YAMNet when its module and shipped weights are there."""
     try:
-        from inference.teacher.yamnet import load_yamnet, yamnet_scores
+        from inference.engine.teacher.yamnet import load_yamnet, yamnet_scores
     except ImportError as exc:
-        return None, None, f"YAMNet skipped: inference.teacher.yamnet not importable ({exc})"
+        return None, None, f"YAMNet skipped: inference.engine.teacher.yamnet not importable ({exc})"
     try:
         model = load_yamnet(exact=exact)
     except (OSError, ValueError, KeyError) as exc:
         return None, None, f"YAMNet skipped: its weights did not load ({exc})"
     network = "int8 replay (exact=True)" if exact else "float network"
-    return model, yamnet_scores, f"YAMNet: inference.teacher.yamnet, shipped weights, {network}, hop 7680 (0.48 s)"
+    return model, yamnet_scores, f"YAMNet: inference.engine.teacher.yamnet, shipped weights, {network}, hop 7680 (0.48 s)"
 
 
 def timed(fn, *args, **kwargs) -> tuple[float, object]:

@@ -105,7 +105,7 @@ class OtherLoad:
     def __init__(self) -> None:
         self.cores: float | None = None
 
-    def __enter__(self) -> "OtherLoad":
+    def __enter__(self) -> OtherLoad:
         self._start = (time.monotonic(), _busy_seconds(), _own_seconds())
         return self
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IS_POPUP_VAR
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -9,6 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from catalog import admin_extensions
 from catalog.formatting import clock, percent, yes_no
 from catalog.forms import TrackUploadForm
 from catalog.ingest import BatchSummary, IngestRejected, TrackMetadata, batch_record, track_ingest
@@ -86,6 +88,19 @@ class TrackAdmin(admin.ModelAdmin):
     ]
     inlines = [AnalysisInline]
     actions = ["retry_analysis"]
+
+    def get_inlines(self, request: HttpRequest, obj: Track | None) -> list:
+        return [*super().get_inlines(request, obj), *admin_extensions.TRACK_INLINES]
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        actions = super().get_actions(request)
+        if self.actions is None or IS_POPUP_VAR in request.GET:  # as Django's: no actions there
+            return actions
+        for extra in admin_extensions.TRACK_ACTIONS:
+            if request.user.has_perm(extra.permission):
+                name = extra.function.__name__
+                actions[name] = (extra.function, name, getattr(extra.function, "short_description", name))
+        return actions
 
     def get_urls(self) -> list:
         upload = path("upload/", self.admin_site.admin_view(self.upload_view), name="catalog_track_upload")

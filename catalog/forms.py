@@ -4,7 +4,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
-from inference.audio import supported_extensions, supported_formats_text
+from inference.engine.audio import supported_extensions, supported_formats_text
 
 
 def accept_attribute() -> str:

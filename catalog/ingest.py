@@ -17,10 +17,11 @@ from django.db.models import Q
 
 from catalog.models import Genre, ImportBatch, Track, TrackSource, track_upload_path
 from catalog.selectors import active_model_version
-from inference.audio import probe_audio
-from inference.errors import AudioError
+from inference.engine.audio import probe_audio
+from inference.engine.errors import AudioError
 
 CHUNK = 1024 * 1024
+MULTIPART_SLACK_BYTES = 64 * 1024  # room for a multipart body's framing around the file
 
 
 class IngestErrorCode(str, Enum):
@@ -62,6 +63,12 @@ class BatchSummary:
     imported: list[Track] = field(default_factory=list)
     duplicates: list[tuple[str, Track]] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)
+
+
+def declared_too_large(declared_bytes: int | None) -> bool:
+    """True when the request's Content-Length alone exceeds the limit (plus room for the multipart
+    framing): such a request is refused before its body is read."""
+    return declared_bytes is not None and declared_bytes > settings.MAX_UPLOAD_BYTES + MULTIPART_SLACK_BYTES
 
 
 def human_size(n_bytes: int) -> str:

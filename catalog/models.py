@@ -64,7 +64,7 @@ class ImportBatch(models.Model):
         return f"{self.name} ({self.created_at:%Y-%m-%d %H:%M})" if self.created_at else self.name
 
 
-def track_upload_path(instance: "Track", filename: str) -> str:
+def track_upload_path(instance: Track, filename: str) -> str:
     # Content-addressed: the same bytes always land at the same place, whatever they were called.
     suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
     return f"tracks/{instance.sha256[:2]}/{instance.sha256}.{suffix}"
@@ -157,7 +157,7 @@ class ModelVersion(models.Model):
         return self.name if self.trained else f"{self.name} (untrained)"
 
 
-def analysis_image_path(instance: "Analysis", filename: str) -> str:
+def analysis_image_path(instance: Analysis, filename: str) -> str:
     return f"analyses/{instance.track_id}/{instance.model_version_id}/{filename}"
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.db.models import Count, QuerySet
 
-from catalog.models import Genre, ModelVersion, TrackStatus, Track
+from catalog.models import Genre, ModelVersion, Track, TrackStatus
 
 
 def active_model_version() -> ModelVersion | None:

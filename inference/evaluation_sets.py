@@ -23,9 +23,9 @@ from django.db.models import Max
 from django.utils import timezone
 
 from catalog.models import Genre, Track
-from inference.evaluation import EvaluationItem
-from inference.splits import parse_fractions, resplit
-from inference.training import TrainingExample
+from inference.engine.evaluation import EvaluationItem
+from inference.engine.splits import parse_fractions, resplit
+from inference.engine.training import TrainingExample
 from review.exports import export_rows, split_key
 from review.models import Decision, DecisionSource, LabelExport
 

@@ -10,7 +10,7 @@ from rq import get_current_job
 
 from catalog.models import Analysis, ModelVersion, Track, TrackStatus
 from catalog.status import IllegalStatusTransition, track_transition
-from inference.errors import ErrorCode, InferenceError
+from inference.engine.errors import ErrorCode, InferenceError
 
 log = logging.getLogger(__name__)
 WORKER_LOST = "The worker analysing this track stopped (killed or out of memory) and no retries were left."
@@ -21,8 +21,8 @@ NEEDS_DECODER = ("This {format} file needs ffmpeg, which the analysis workers do
 
 def analyze_track(*, track_id: int, model_version_id: int) -> str:
     """Analyse one track with one model version. Safe to run again: it finishes or repairs."""
-    from inference.analysis import analyze_file  # torch stays out of processes that only enqueue
-    from inference.render import render_analysis_images
+    from inference.engine.analysis import analyze_file  # torch stays out of processes that only enqueue
+    from inference.engine.render import render_analysis_images
     from inference.results import analysis_store
     from inference.runtime import content_model, model_for
 
@@ -77,7 +77,7 @@ def _retry_or_fail(track: Track, reason: str, error: Exception) -> None:
 def _decoder_missing_here(track: Track, error: InferenceError) -> str | None:
     """The format, when this worker rejected the file only for lacking ffmpeg (another worker,
     or this one once ffmpeg is installed, can decode it)."""
-    from inference.audio import FFMPEG_EXTENSIONS, ffmpeg_available
+    from inference.engine.audio import FFMPEG_EXTENSIONS, ffmpeg_available
 
     ext = Path(track.audio.name).suffix.lower().lstrip(".")
     if error.code == ErrorCode.UNSUPPORTED_FORMAT and ext in FFMPEG_EXTENSIONS and not ffmpeg_available():
@@ -95,7 +95,7 @@ def _finish_without_analysis(track: Track) -> None:
         pass
 
 
-def on_analysis_failure(job, connection, exc_type, exc_value, traceback) -> None:  # noqa: ANN001 - RQ's signature
+def on_analysis_failure(job, connection, exc_type, exc_value, traceback) -> None:
     """Called by RQ for failures, including a worker that vanished mid-job (AbandonedJobError).
     Marks the track failed once no retry is left, so it never stays 'analyzing' forever."""
     if job.retries_left:

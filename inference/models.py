@@ -36,7 +36,7 @@ class TeacherTargetStatus(models.TextChoices):
 
 class TeacherTarget(models.Model):
     """The teacher ensemble's genre distribution for one track under one mapping version: what
-    adaptation trains a student on (inference.teacher.ensemble). Written by a worker's job;
+    adaptation trains a student on (inference.engine.teacher.ensemble). Written by a worker's job;
     queueing the track again skips it. Rows live with their track (deleted with it), and the
     database allows one per track and mapping version."""
 

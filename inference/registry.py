@@ -8,8 +8,8 @@ from django.db import transaction
 
 from catalog.models import Genre, ModelVersion
 from catalog.services import model_version_promote
-from inference.checkpoint import create_random_checkpoint, file_sha256, load_checkpoint, save_checkpoint
-from inference.starter import STARTER_CHECKPOINT, STARTER_NAME
+from inference.engine.checkpoint import create_random_checkpoint, file_sha256, load_checkpoint, save_checkpoint
+from inference.engine.starter import STARTER_CHECKPOINT, STARTER_NAME
 
 UNTRAINED_NAME = "untrained-vit-tiny"
 

@@ -13,7 +13,7 @@ from django.db import transaction
 
 from catalog.models import Analysis, ModelVersion, Track, TrackStatus
 from catalog.status import track_transition
-from inference.analysis import AnalysisResult
+from inference.engine.datatypes import AnalysisResult
 
 log = logging.getLogger(__name__)
 CACHE_PREFIX = "acousticsense:genre:"

@@ -59,7 +59,7 @@ class RetrainOptions:
     """What one run does; stored with the run (JSON)."""
 
     adapt_on: str | None = None
-    adapt_weight: float | None = None   # None: the training default (inference.training.DEFAULT_ADAPT_WEIGHT)
+    adapt_weight: float | None = None   # None: the training default (inference.engine.training.DEFAULT_ADAPT_WEIGHT)
     adapt_target: str = "recalibrated"  # clip, window or recalibrated (see train_model --adapt-target)
     adapt_limit: int | None = 2000
     teachers: str = "workers"           # "workers": queue and wait; "here": compute in this process
@@ -82,15 +82,15 @@ class RetrainOptions:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RetrainOptions:
-        known = {f for f in cls.__dataclass_fields__}
+        known = set(cls.__dataclass_fields__)
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown retrain options: {sorted(unknown)}")
         return cls(**data)
 
     def training_config(self) -> Any:
-        """The inference.training.TrainingConfig of these options (torch loads here, not on import)."""
-        from inference.training import DEFAULT_ADAPT_WEIGHT, TrainingConfig
+        """The inference.engine.training.TrainingConfig of these options (torch loads here, not on import)."""
+        from inference.engine.training import DEFAULT_ADAPT_WEIGHT, TrainingConfig
 
         return TrainingConfig(architecture=self.architecture, epochs=self.epochs, batch_size=self.batch_size,
                               lr=self.lr, patience=self.patience, crops_per_track=self.crops,
@@ -200,7 +200,7 @@ def _decisions_since_last_run() -> tuple[int, RetrainRun | None]:
 def _init_path(options: RetrainOptions) -> tuple[Path | None, str]:
     """The weights to start from and why: by default the active model (fine-tuning it), when it is
     trained and of the same architecture; else a random start."""
-    from inference.checkpoint import canonical_architecture
+    from inference.engine.checkpoint import canonical_architecture
     from inference.registry import checkpoint_file
 
     if options.init == "random":
@@ -227,8 +227,12 @@ def teacher_targets_wait(*, on_progress: Callable[[dict[str, Any]], None], here:
     import django_rq
     from rq import Worker, get_current_job
 
-    from inference.teacher_targets import (TEACHER_QUEUE, teacher_target_progress, teacher_target_run,
-                                           tracks_without_targets)
+    from inference.teacher_targets import (
+        TEACHER_QUEUE,
+        teacher_target_progress,
+        teacher_target_run,
+        tracks_without_targets,
+    )
 
     deadline = time.monotonic() + timeout_s
     while True:
@@ -261,9 +265,9 @@ def teacher_targets_wait(*, on_progress: Callable[[dict[str, Any]], None], here:
 
 def _write_reports(version: ModelVersion, say: Say) -> list[dict[str, Any]]:
     """The update report (PDF) of every evaluation with both models' predictions."""
-    from inference.evaluation import Predictions
+    from inference.engine.evaluation import Predictions
+    from inference.engine.update_report import headline, report_pdf_bytes, update_report
     from inference.retraining import _slug, evaluation_keys, evaluation_predictions
-    from inference.update_report import headline, report_pdf_bytes, update_report
 
     written = []
     for key in evaluation_keys(version):

@@ -2,8 +2,8 @@
 model version → its scores next to the active model's on a chosen set of labelled tracks
 (inference.evaluation_sets), with a cross-validated estimate for tiny exports.
 
-The work itself is in the Django-free core (inference.training, inference.evaluation,
-inference.splits, inference.calibration); this module only reads exports, writes files under
+The work itself is in the Django-free core (inference.engine.training, inference.engine.evaluation,
+inference.engine.splits, inference.engine.calibration); this module only reads exports, writes files under
 MODELS_DIR / MEDIA_ROOT and records the results.
 """
 from __future__ import annotations
@@ -21,15 +21,22 @@ from django.conf import settings
 from django.utils import timezone
 
 from catalog.models import ModelVersion
-from inference.checkpoint import canonical_architecture, load_checkpoint, save_checkpoint
-from inference.evaluation import EvaluationItem, Predictions, predict, render_confusion_png, score_predictions
-from inference.evaluation_sets import (EvaluationSet, TrainingSetupError, export_evaluation_set, export_examples,
-                                       fractions_text, label_export, labelled_rows)
-from inference.features import PreprocessingConfig
-from inference.model import load_model, model_from_checkpoint
+from inference.engine.checkpoint import canonical_architecture, load_checkpoint, save_checkpoint
+from inference.engine.datatypes import PreprocessingConfig
+from inference.engine.evaluation import EvaluationItem, Predictions, predict, render_confusion_png, score_predictions
+from inference.engine.model import load_model, model_from_checkpoint
+from inference.engine.splits import parse_fractions, resplit, stratified_group_folds
+from inference.engine.training import SoftExample, TrainingConfig, TrainingExample, initial_state, train
+from inference.evaluation_sets import (
+    EvaluationSet,
+    TrainingSetupError,
+    export_evaluation_set,
+    export_examples,
+    fractions_text,
+    label_export,
+    labelled_rows,
+)
 from inference.registry import checkpoint_file, model_version_register
-from inference.splits import parse_fractions, resplit, stratified_group_folds
-from inference.training import SoftExample, TrainingConfig, TrainingExample, initial_state, train
 from review.exports import export_rows, split_key
 from review.models import LabelExport
 
@@ -70,7 +77,7 @@ def _entry(*, model_version: ModelVersion, other: ModelVersion | None, evaluatio
            labels: list[str], truth: list[str], candidate: Predictions, active: Predictions | None,
            extra: dict[str, Any] | None = None, legacy_pngs: bool = False) -> dict[str, Any]:
     """Score both predictions, draw the pictures, write the predictions file; the stored entry."""
-    from inference.calibration import reliability_png_bytes
+    from inference.engine.calibration import reliability_png_bytes
 
     media = Path(settings.MEDIA_ROOT)
     folder = Path("models") / model_version.name / "evaluations" / _slug(evaluation.key)
@@ -121,7 +128,7 @@ def _store(model_version: ModelVersion, entry: dict[str, Any]) -> dict[str, Any]
     return metrics
 
 
-def _against(model_version: ModelVersion, against: ModelVersion | None | str) -> ModelVersion | None:
+def _against(model_version: ModelVersion, against: ModelVersion | str | None) -> ModelVersion | None:
     other = ModelVersion.objects.filter(is_active=True).first() if against == "active" else against
     return None if other is not None and other.pk == model_version.pk else other
 
@@ -131,7 +138,7 @@ def _load(version: ModelVersion) -> Any:
 
 
 def model_version_evaluate(*, model_version: ModelVersion, export: LabelExport | int | None = None,
-                           against: ModelVersion | None | str = "active", evaluation_set: EvaluationSet | None = None,
+                           against: ModelVersion | str | None = "active", evaluation_set: EvaluationSet | None = None,
                            split: str | dict[str, float] | None = None) -> dict[str, Any]:
     """Score ``model_version`` and the active version (or ``against``) with the worker's own
     analysis on ``evaluation_set``, or on export N's test split (re-split with ``split``
@@ -211,7 +218,7 @@ def _fold_figures(per_fold: list[dict[str, Any]]) -> tuple[dict[str, float], dic
 
 def model_cross_validate(*, export: LabelExport | int, folds: int, config: TrainingConfig,
                          preprocessing: PreprocessingConfig, init_state: dict | None = None, init_note: str = "random",
-                         val_fraction: float = 0.0, against: ModelVersion | None | str = "active",
+                         val_fraction: float = 0.0, against: ModelVersion | str | None = "active",
                          progress: bool = False, on_fold: Callable[[int, dict[str, Any]], None] | None = None,
                          adaptation: list[SoftExample] | None = None,
                          ) -> tuple[EvaluationSet, list[str], Predictions, Predictions | None, list[dict], list[int]]:
@@ -266,7 +273,7 @@ def model_cross_validate(*, export: LabelExport | int, folds: int, config: Train
     return evaluation, labels, candidate, active, per_fold, fold_of
 
 
-def _against_any(against: ModelVersion | None | str) -> ModelVersion | None:
+def _against_any(against: ModelVersion | str | None) -> ModelVersion | None:
     return ModelVersion.objects.filter(is_active=True).first() if against == "active" else against
 
 
@@ -416,7 +423,7 @@ def _recalibrated(export: LabelExport, labels: list[str], examples: list[SoftExa
     scores; the mapped targets unchanged (with the reason) when too few labelled tracks have one."""
     from dataclasses import replace
 
-    from inference.teacher.ensemble import fit_teacher_calibration
+    from inference.engine.teacher.ensemble import fit_teacher_calibration
     from inference.teacher_targets import teacher_features_of
 
     media = Path(settings.MEDIA_ROOT)

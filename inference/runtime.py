@@ -1,7 +1,7 @@
 """The model a worker (or web) process uses: loaded once, reused, swapped when asked for another.
 
 The arithmetic it runs in (fp32, or bf16/fp16 autocast) is chosen once per process and device
-by `inference_precision` (see inference.precision) and logged with its reason.
+by `inference_precision` (see inference.engine.precision) and logged with its reason.
 """
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from django.conf import settings
 
 from catalog.models import ModelVersion
 from inference import serving
-from inference.analysis import warm_up
-from inference.model import LoadedModel, load_model, select_device
-from inference.precision import PrecisionChoice, choose_precision
+from inference.engine.analysis import warm_up
+from inference.engine.model import LoadedModel, load_model, select_device
+from inference.engine.precision import PrecisionChoice, choose_precision
 from inference.registry import checkpoint_file
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def _content_model_locked(loaded: LoadedModel | None) -> object | None:
     if not settings.CONTENT_CHECK:
         return None
     if _content_model is None:
-        from inference.teacher.yamnet import load_yamnet
+        from inference.engine.teacher.yamnet import load_yamnet
 
         _content_model = load_yamnet(device=loaded.device if loaded is not None else "cpu")
     return _content_model

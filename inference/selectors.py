@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import django_rq
 from django.conf import settings
@@ -31,7 +31,7 @@ class WorkerRow:
     successful_jobs: int
     failed_jobs: int
     last_heartbeat: object
-    precision: str = ""         # the kernel it chose (inference.precision), and why
+    precision: str = ""         # the kernel it chose (inference.engine.precision), and why
     precision_reason: str = ""
 
 

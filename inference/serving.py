@@ -25,7 +25,7 @@ PROMOTION_POLL_S = 5.0
 _state_lock = threading.Lock()
 _loads: Counter[str] = Counter()           # trigger -> loads in this process
 _loaded: dict[str, object] = {}            # the model the process holds now
-_precision: dict[str, object] = {}         # inference.precision.PrecisionChoice.to_dict()
+_precision: dict[str, object] = {}         # inference.engine.precision.PrecisionChoice.to_dict()
 # off | starting | warming | ready | no_model | failed (with the error and the version it was for)
 _warm: dict[str, object] = {"state": "off", "error": "", "key": None}
 _wake = threading.Event()

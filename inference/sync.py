@@ -17,15 +17,14 @@ from typing import BinaryIO
 from django.conf import settings
 
 from catalog.api.errors import STATUS_BY_CODE
-from catalog.ingest import CHUNK, IngestErrorCode, human_size
+from catalog.api.schema import DEFAULT_TOP_K
+from catalog.ingest import CHUNK, IngestErrorCode, declared_too_large, human_size
 from catalog.models import ApiClient, ModelVersion
 from catalog.selectors import active_model_version
-from inference.errors import AudioError
+from inference.engine.errors import AudioError
 from inference.models import ClassificationCall
 
 log = logging.getLogger(__name__)
-DEFAULT_TOP_K = 5
-MULTIPART_SLACK_BYTES = 64 * 1024
 UNTRAINED_WARNING = ("The active model version is untrained: these genres are random placeholders, "
                      "not predictions. Do not store or show them as tags.")
 
@@ -78,12 +77,6 @@ def parse_top_k(raw: object, n_labels: int) -> int:
     return int(text)
 
 
-def declared_too_large(declared_bytes: int | None) -> bool:
-    """True when the request's Content-Length alone exceeds the limit (plus room for the multipart
-    framing): such a request is refused before its body is read."""
-    return declared_bytes is not None and declared_bytes > settings.MAX_UPLOAD_BYTES + MULTIPART_SLACK_BYTES
-
-
 def _copy_limited(stream: BinaryIO, target: Path, limit: int) -> None:
     size = 0
     with target.open("wb") as out:
@@ -98,7 +91,7 @@ def _copy_limited(stream: BinaryIO, target: Path, limit: int) -> None:
 def _classify(*, model_version: ModelVersion, stream: BinaryIO, filename: str, top_k: int,
               with_images: bool = False) -> tuple[list[GenreScore], float, dict[str, bytes] | None, list[str] | None,
                                                   dict[str, object] | None, bool]:
-    from inference.analysis import analyze_file  # torch only in processes that classify
+    from inference.engine.analysis import analyze_file  # torch only in processes that classify
     from inference.runtime import content_model, model_for
 
     model = model_for(model_version, trigger="request")  # loaded at process start (inference.serving)
@@ -113,7 +106,7 @@ def _classify(*, model_version: ModelVersion, stream: BinaryIO, filename: str, t
             raise ClassifyRejected(error.code, error.message) from error
     images = regions = None
     if with_images:
-        from inference.render import render_analysis_images
+        from inference.engine.render import render_analysis_images
 
         images = render_analysis_images(result, model.preprocessing)
         regions = [region.text for region in result.regions]

@@ -9,7 +9,7 @@ and a target is small (16 numbers per ≈3-s window, ≈6 KB of JSON for a 3-min
 Jobs have ids derived from (track, mapping version), so queueing the same work twice is a no-op,
 and a job first looks for a cached row, so a duplicate that runs anyway does no work. The jobs go
 to the ``default`` queue: workers take analyses (the ``inference`` queue) first, teacher targets
-when no analysis waits. The teachers' weights ship in inference/teacher/weights, so any worker of
+when no analysis waits. The teachers' weights ship in inference/engine/teacher/weights, so any worker of
 a fresh install can run them; each worker process loads them once (``teacher_models``).
 """
 from __future__ import annotations
@@ -35,8 +35,8 @@ from rq.queue import Queue
 from rq.registry import DeferredJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
 from catalog.models import Track, TrackStatus
+from inference.engine.teacher.mapping import ENSEMBLE_VERSION
 from inference.models import TeacherTarget, TeacherTargetStatus
-from inference.teacher.mapping import ENSEMBLE_VERSION
 
 log = logging.getLogger(__name__)
 TEACHER_QUEUE = "default"  # after "inference" in every worker's queue order: analyses come first
@@ -174,9 +174,9 @@ def teacher_models() -> tuple[dict[str, Any], Any]:
         if _teachers is None:
             import torch
 
-            from inference.model import select_device
-            from inference.teacher.musicnn import load_shipped_musicnn
-            from inference.teacher.yamnet import load_yamnet
+            from inference.engine.model import select_device
+            from inference.engine.teacher.musicnn import load_shipped_musicnn
+            from inference.engine.teacher.yamnet import load_yamnet
 
             if settings.TORCH_THREADS:
                 torch.set_num_threads(settings.TORCH_THREADS)
@@ -210,8 +210,8 @@ def teacher_target_store_failure(*, track: Track, mapping_version: str, error: s
 def teacher_target_compute(*, track: Track, mapping_version: str = ENSEMBLE_VERSION) -> tuple[TeacherTarget, bool]:
     """The track's cached target, computing and storing it when there is none (True: it was
     computed now). Raises what decoding or the teachers raise."""
-    from inference.audio import load_audio
-    from inference.teacher.ensemble import TEACHER_SAMPLE_RATE, teacher_targets
+    from inference.engine.audio import load_audio
+    from inference.engine.teacher.ensemble import TEACHER_SAMPLE_RATE, teacher_targets
 
     if mapping_version != ENSEMBLE_VERSION:
         raise ValueError(f"this code computes {ENSEMBLE_VERSION} targets, not {mapping_version}")
@@ -241,7 +241,7 @@ def _rounded(array: np.ndarray) -> list:
 def teacher_target_run(*, track: Track, mapping_version: str = ENSEMBLE_VERSION, final: bool = True) -> str:
     """Compute and cache one track's target, recording a failure that retrying cannot fix (bad or
     missing audio) at once and any other failure when ``final`` (no retry left); those re-raise."""
-    from inference.errors import InferenceError
+    from inference.engine.errors import InferenceError
 
     try:
         _, computed = teacher_target_compute(track=track, mapping_version=mapping_version)
@@ -311,13 +311,13 @@ def _spread(sha256: str, seed: int) -> str:
 def adaptation_examples(*, labels: Sequence[str], exclude_track_ids: Iterable[int] = (),
                         mapping_version: str = ENSEMBLE_VERSION, limit: int | None = None,
                         seed: int = 0) -> tuple[list[Any], dict[str, Any]]:
-    """Unlabelled catalog tracks with a cached target, as ``inference.training.SoftExample``s over
+    """Unlabelled catalog tracks with a cached target, as ``inference.engine.training.SoftExample``s over
     ``labels`` (teacher genres a model lacks are dropped, the rest renormalised), and facts for
     the training record. ``limit``: at most that many, a fixed pseudo-random choice per seed."""
     from pathlib import Path
 
-    from inference.teacher.ensemble import over_labels
-    from inference.training import SoftExample
+    from inference.engine.teacher.ensemble import over_labels
+    from inference.engine.training import SoftExample
 
     exclude = set(exclude_track_ids)
     candidates = unlabelled_tracks().exclude(pk__in=exclude)

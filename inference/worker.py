@@ -19,7 +19,6 @@ from rq.queue import Queue
 from rq.utils import as_text, current_timestamp
 from rq.worker import SimpleWorker, WorkerStatus
 
-
 PRECISION_FIELD = "acousticsense_precision"
 PRECISION_REASON_FIELD = "acousticsense_precision_reason"
 

@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from catalog.admin import TrackAdmin
+from catalog.admin_extensions import TrackAdminAction, track_admin_extend
 from catalog.formatting import seconds_short
 from catalog.models import Track, TrackStatus
 from review.claims import claim_reassign, claim_release
@@ -40,7 +40,7 @@ class DecisionInline(admin.TabularInline):
         return seconds_short(decision.seconds_on_screen)
 
 
-@admin.action(description="Bulk-accept confident proposals…", permissions=["bulk_accept"])
+@admin.action(description="Bulk-accept confident proposals…")
 def bulk_accept(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Track]) -> HttpResponse | None:
     """A confirmation page counting what would be accepted at the threshold shown; confirming
     accepts only at the threshold the count was made for (a changed threshold is counted again)."""
@@ -64,14 +64,9 @@ def bulk_accept(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: Qu
     return TemplateResponse(request, "admin/review/bulk_accept.html", context)
 
 
-def _has_bulk_accept_permission(self: admin.ModelAdmin, request: HttpRequest) -> bool:
-    return request.user.has_perm("review.bulk_accept_decision")
-
-
 # The catalog knows nothing about review; review adds its history and tools to the track admin.
-TrackAdmin.inlines = [*TrackAdmin.inlines, DecisionInline]
-TrackAdmin.actions = [*TrackAdmin.actions, bulk_accept]
-TrackAdmin.has_bulk_accept_permission = _has_bulk_accept_permission
+track_admin_extend(inlines=(DecisionInline,),
+                   actions=(TrackAdminAction(bulk_accept, permission="review.bulk_accept_decision"),))
 
 
 @admin.register(Decision)
@@ -137,14 +132,19 @@ class ClaimAdmin(admin.ModelAdmin):
 
 # --- Label exports (training data) -------------------------------------------------------------
 from django import forms  # noqa: E402
-from django.utils.html import format_html, format_html_join  # noqa: E402
-
 from django.core.exceptions import PermissionDenied  # noqa: E402
 from django.http import FileResponse, Http404  # noqa: E402
 from django.urls import path, reverse  # noqa: E402
+from django.utils.html import format_html, format_html_join  # noqa: E402
 
 from review.exports import (  # noqa: E402
-    ExportError, export_archive, export_archive_name, export_directory, export_file, label_export_create, split_rule,
+    ExportError,
+    export_archive,
+    export_archive_name,
+    export_directory,
+    export_file,
+    label_export_create,
+    split_rule,
 )
 from review.models import LabelExport  # noqa: E402
 

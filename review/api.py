@@ -15,8 +15,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from catalog.api.base import error_responses
 from catalog.api.errors import ApiError, ApiErrorCode
-from catalog.api.views import _errors
 from review.exports import ExportError, export_directory, label_export_create
 from review.models import LabelExport
 
@@ -62,14 +62,14 @@ class ExportListCreateView(APIView):
     permission_classes = [CanExportLabels]
 
     @extend_schema(operation_id="exports_list", tags=["exports"], summary="The latest label exports",
-                   responses={200: ExportSerializer(many=True), **_errors(401, 403)})
+                   responses={200: ExportSerializer(many=True), **error_responses(401, 403)})
     def get(self, request: Request) -> Response:
         exports = LabelExport.objects.order_by("-pk")[:50]
         return Response(ExportSerializer(exports, many=True, context={"request": request}).data)
 
     @extend_schema(operation_id="exports_create", tags=["exports"], request=ExportCreateSerializer,
                    summary="Export reviewed labels (JSONL + CSV manifests, optionally a zip with audio)",
-                   responses={201: ExportSerializer, **_errors(400, 401, 403)})
+                   responses={201: ExportSerializer, **error_responses(400, 401, 403)})
     def post(self, request: Request) -> Response:
         body = ExportCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -86,7 +86,7 @@ class ExportDetailView(APIView):
     permission_classes = [CanExportLabels]
 
     @extend_schema(operation_id="exports_retrieve", tags=["exports"], summary="One export, with file links",
-                   responses={200: ExportSerializer, **_errors(401, 403, 404)})
+                   responses={200: ExportSerializer, **error_responses(401, 403, 404)})
     def get(self, request: Request, pk: int) -> Response:
         return Response(ExportSerializer(get_object_or_404(LabelExport, pk=pk), context={"request": request}).data)
 
@@ -101,7 +101,7 @@ class ExportFileView(APIView):
 
     @extend_schema(operation_id="exports_file", tags=["exports"], summary="Download one file of an export",
                    responses={**{(200, media_type): bytes for media_type in EXPORT_FILE_TYPES},
-                              **_errors(401, 403, 404)})
+                              **error_responses(401, 403, 404)})
     def get(self, request: Request, pk: int, name: str) -> HttpResponseBase:
         export = get_object_or_404(LabelExport, pk=pk)
         if name not in (export.files or {}):

@@ -5,7 +5,7 @@ rows are sorted by track id, JSON keys are sorted and zip entries carry a fixed 
 same decisions always give the same bytes (the export's number is the folder's name).
 
 Split (``split``): by default train/val/test 80/10/10 *stratified by genre and grouped by
-artist* (inference.splits: every genre with an artist is in train, one artist never spans two
+artist* (inference.engine.splits: every genre with an artist is in train, one artist never spans two
 splits, the split depends only on the exported labels); other fractions with e.g. "0.6,0.2,0.2".
 ``split="hash"`` keeps the rule of earlier exports: a hash of the artist (case-folded, whitespace
 collapsed) or, when the artist is empty, of the track's SHA-256 picks the split (80/10/10),
@@ -31,7 +31,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from catalog.models import Genre
-from inference.splits import DEFAULT_FRACTIONS, parse_fractions, stratified_group_split
+from inference.engine.splits import DEFAULT_FRACTIONS, parse_fractions, stratified_group_split
 from review.models import Decision, LabelExport
 
 SPLITS = (("train", 80), ("val", 10), ("test", 10))  # percent, in order (the legacy hash rule)
@@ -160,7 +160,7 @@ def export_archive(export: LabelExport) -> BinaryIO:
     audio, else a zip of its files built now (a temporary file, gone once closed)."""
     if (audio_zip := export_file(export, EXPORT_ZIP)) is not None:
         return audio_zip.open("rb")
-    archive = tempfile.TemporaryFile()
+    archive = tempfile.TemporaryFile()  # noqa: SIM115 - returned open: the FileResponse closes it
     _zip(archive, [(name, path) for name in sorted(export.files or {})
                    if (path := export_file(export, name)) is not None])
     archive.seek(0)

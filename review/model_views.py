@@ -13,7 +13,7 @@ from catalog.models import ModelPromotion, ModelVersion
 from catalog.promotion import GateResult, PromotionRefused, promotion_gate
 from catalog.selectors import active_model_version
 from catalog.services import model_version_promote
-from inference.evaluation import confusion_png_bytes
+from inference.engine.evaluation import confusion_png_bytes
 from inference.pipeline import analysis_enqueue_many
 from inference.selectors import evaluation_summary, tracks_without_analysis
 from review.agreement import agreement_overview, version_agreement
@@ -69,7 +69,7 @@ def model_versions(request: HttpRequest) -> HttpResponse:
     """Compare model versions side by side (offline metrics, live agreement) and promote one."""
     _require_model_admin(request)
     versions = list(ModelVersion.objects.all())
-    picked = [v for v in versions if str(v.pk) in request.GET.getlist("v")][:2] or [v for v in versions[:2]]
+    picked = [v for v in versions if str(v.pk) in request.GET.getlist("v")][:2] or versions[:2]
     active = next((v for v in versions if v.is_active), None)
     columns = [{"version": v, "offline": evaluation_summary(v), "live": version_agreement(model_version=v).overall,
                 "pending": tracks_without_analysis(model_version=v).count(),

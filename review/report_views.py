@@ -1,7 +1,7 @@
 """The model update report for editorial leads: a candidate version against the model it was
 evaluated beside, on one stored evaluation set, as an admin page and as a PDF.
 
-The numbers come from inference.update_report (Django-free) fed with the per-track predictions
+The numbers come from inference.engine.update_report (Django-free) fed with the per-track predictions
 that inference.retraining.model_version_evaluate stores for each evaluation set.
 """
 from __future__ import annotations
@@ -17,10 +17,16 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from catalog.models import ModelVersion
-from inference.evaluation import Predictions
+from inference.engine.evaluation import Predictions
+from inference.engine.update_report import (
+    UpdateReport,
+    confusion_difference_png_bytes,
+    headline,
+    reliability_png_bytes,
+    report_pdf_bytes,
+    update_report,
+)
 from inference.retraining import evaluation_keys, evaluation_predictions
-from inference.update_report import (UpdateReport, confusion_difference_png_bytes, headline, reliability_png_bytes,
-                                     report_pdf_bytes, update_report)
 
 
 def _require_model_admin(request: HttpRequest) -> None:

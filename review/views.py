@@ -11,13 +11,21 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from catalog.models import Genre, Track
-from inference.render import SPECTROGRAM_PLOT_AREA
+from inference.engine.render import SPECTROGRAM_PLOT_AREA
 from review.claims import claim_next, claim_open, claim_release, current_claim, ensure_reviewable
 from review.decisions import DecisionInput, decision_submit
 from review.errors import ReviewError, ReviewErrorCode
 from review.forms import DecisionForm, QueueFilterForm
-from review.selectors import (QueueFilters, can_review, editor_statistics, last_decision_id, latest_analysis,
-                              queue_counts, review_queue, track_history)
+from review.selectors import (
+    QueueFilters,
+    can_review,
+    editor_statistics,
+    last_decision_id,
+    latest_analysis,
+    queue_counts,
+    review_queue,
+    track_history,
+)
 
 SKIPPED = "review_skipped_track_ids"
 OTHER = "__other__"

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from catalog.api.throttling import ApiClientRateThrottle
 from catalog.forms import accept_attribute
-from inference.audio import supported_formats_text
+from inference.engine.audio import supported_formats_text
 from inference.sync import ClassifyRejected, classify_upload
 from review.views import require_reviewer
 

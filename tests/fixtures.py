@@ -2,6 +2,7 @@
 database and Redis. Loaded for every test module by the root conftest (pytest_plugins)."""
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
 import os
@@ -15,14 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from django.contrib.auth.models import Group, Permission
 from django.db import connection
 
 from catalog.ingest import TrackMetadata, track_ingest
-from django.contrib.auth.models import Group, Permission
-
 from catalog.models import Genre, ModelVersion, Track
-from inference.checkpoint import create_random_checkpoint, save_checkpoint
-from inference.features import PreprocessingConfig
+from inference.engine.checkpoint import create_random_checkpoint, save_checkpoint
+from inference.engine.datatypes import PreprocessingConfig
 from inference.registry import model_version_register
 from tests.factories import GENRES16
 
@@ -116,10 +116,8 @@ def start_worker(worker_env) -> Iterator[Callable[[], subprocess.Popen]]:
 
     yield start
     for process in started:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         process.wait()
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("ACOUSTICSENSE_VAR_DIR", tempfile.mkdtemp(prefix="acousticsense-test-var-"))
 
-from acousticsense_site.localredis import free_port, start_redis  # noqa: E402
+from acousticsense_site.localredis import free_port, start_redis
 
 
 def _test_redis_url() -> str:

@@ -1,6 +1,6 @@
 """One error shape for the whole API, `{"error": {"code": ..., "message": ...}}`, with stable codes.
 
-Audio and ingest problems reuse inference.errors.ErrorCode and catalog.ingest.IngestErrorCode so
+Audio and ingest problems reuse inference.engine.errors.ErrorCode and catalog.ingest.IngestErrorCode so
 the API, the admin and the CLI say the same thing; codes only the API can produce live here.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from catalog.ingest import IngestErrorCode
-from inference.errors import ErrorCode
+from inference.engine.errors import ErrorCode
 
 
 class ApiErrorCode(str, Enum):

@@ -18,7 +18,8 @@ from rest_framework import serializers
 from catalog.api.cursor import CURSOR_PATTERN
 from catalog.models import Genre
 from catalog.selectors import active_model_version
-from inference.sync import DEFAULT_TOP_K
+
+DEFAULT_TOP_K = 5  # what /api/genre answers without ?top_k (capped at the model's labels)
 
 
 class GenreField(serializers.CharField):

@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from catalog.api.schema import CursorField, GenreField, TopKField
 from catalog.models import Analysis, Genre, Track, TrackStatus
-from inference.audio import supported_formats_text
+from inference.engine.audio import supported_formats_text
 from review.models import Decision, DecisionAction, DecisionSource
 
 UNTRAINED_ANALYSIS_WARNING = "Made by an untrained model: placeholder genres, not predictions."

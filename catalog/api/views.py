@@ -1,38 +1,39 @@
 """API views: parse the request, call one service or selector, shape the answer."""
 from __future__ import annotations
 
-from django.conf import settings
 from django.http import FileResponse, HttpRequest, HttpResponseBase, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from catalog.api import selectors
-from catalog.api.auth import CanUseCmsApi, api_client_of
+from catalog.api.auth import api_client_of
+from catalog.api.base import AUTH_ERRORS, CmsApiView, audio_form, error_responses, refuse_declared_too_large
 from catalog.api.cursor import InvalidCursor, cursor_decode, cursor_encode
 from catalog.api.errors import ApiError, ApiErrorCode, error_body
 from catalog.api.pagination import ApiPagination
 from catalog.api.schema import EXTERNAL_ID, BodyRequiredSchema
 from catalog.api.serializers import (
-    IMAGE_KINDS, ChangesQuerySerializer, ClassificationSerializer, ClassifyQuerySerializer, ClassifyRequestSerializer,
-    ErrorSerializer, TagChangesPageSerializer, TrackCreateSerializer, TrackFilterSerializer, TrackSerializer,
-    TrackMetadataSerializer, TrackUpsertJsonSerializer, TrackUpsertSerializer,
+    IMAGE_KINDS,
+    ChangesQuerySerializer,
+    TagChangesPageSerializer,
+    TrackCreateSerializer,
+    TrackFilterSerializer,
+    TrackMetadataSerializer,
+    TrackSerializer,
+    TrackUpsertJsonSerializer,
+    TrackUpsertSerializer,
 )
 from catalog.api.services import track_create_from_cms, track_upsert_by_external_id
-from catalog.api.throttling import ApiClientRateThrottle
-from catalog.ingest import IngestErrorCode, IngestRejected, TrackMetadata, human_size, known_genre_resolve
+from catalog.ingest import IngestErrorCode, IngestRejected, TrackMetadata, known_genre_resolve
 from catalog.models import Genre
-from inference.audio import supported_formats_text
-from inference.errors import ErrorCode
-from inference.sync import ClassifyRejected, classify_upload, declared_too_large
+from inference.engine.errors import ErrorCode
 from review.system_users import api_client_user
 
 
@@ -42,43 +43,11 @@ def no_such_endpoint(request: HttpRequest, *args: object, **kwargs: object) -> J
     return JsonResponse(error_body(ApiErrorCode.NOT_FOUND.value, f"No API endpoint at {request.path}."), status=404)
 
 
-def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    return {code: OpenApiResponse(ErrorSerializer, description="`{\"error\": {\"code\", \"message\"}}`")
-            for code in codes}
-
-
-AUTH_ERRORS = (401, 403, 429)
-
-# The server picks a decoder by the filename's extension: the schema says so, with an example
-# (clients and generated tests then send a filename that names the format).
-AUDIO_PART = {"audio": {"headers": {"Content-Disposition": {
-    "description": f"The filename's extension names the format; this install accepts: {supported_formats_text()}.",
-    "schema": {"type": "string"}, "example": 'form-data; name="audio"; filename="clip.wav"'}}}}
-
-
-def _audio_form(serializer: type) -> dict[str, OpenApiRequest]:
-    return {"multipart/form-data": OpenApiRequest(serializer, encoding=AUDIO_PART)}
-
-
-def _declared_bytes(request: Request) -> int | None:
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or "")
-    except ValueError:
-        return None
-
-
-def _refuse_declared_too_large(request: Request) -> None:
-    """413 before the body is read when Content-Length is already over the upload limit."""
-    if declared_too_large(_declared_bytes(request)):
-        raise ApiError(IngestErrorCode.TOO_LARGE,
-                       f"The file is larger than the {human_size(settings.MAX_UPLOAD_BYTES)} upload limit.")
-
-
 def _upload(request: Request, field: str = "audio"):
     """The uploaded file, or 413 before the body is read when Content-Length is already too big;
     400 `empty_file` for an empty one (DRF's FileField would call it `invalid_parameter`, and an
     existing track's upsert `audio_differs`)."""
-    _refuse_declared_too_large(request)
+    refuse_declared_too_large(request)
     upload = request.FILES.get(field)
     if upload is not None and upload.size == 0:
         raise ApiError(ErrorCode.EMPTY_FILE, ErrorCode.EMPTY_FILE.format(detail="0 bytes"))
@@ -87,7 +56,7 @@ def _upload(request: Request, field: str = "audio"):
 
 def _form(request: Request, upload: object) -> dict[str, object]:
     """The form fields (last value of each) plus the upload, for a serializer."""
-    fields = {key: request.data.get(key) for key in request.data.keys() if key != "audio"}
+    fields = {key: request.data.get(key) for key in request.data if key != "audio"}
     return {**fields, **({"audio": upload} if upload is not None else {})}
 
 
@@ -99,18 +68,6 @@ def _query(request: Request) -> dict[str, str]:
 
 def _rejected(error: IngestRejected) -> ApiError:
     return ApiError(error.code, error.message)
-
-
-class CmsApiView(APIView):
-    """Token clients and users granted catalog.use_cms_api (leads, superusers); throttled per client."""
-
-    permission_classes = [IsAuthenticated, CanUseCmsApi]
-    throttle_classes = [ApiClientRateThrottle]
-    throttle_scope = "cms"
-
-
-def _caller(request: Request) -> str:
-    return "" if api_client_of(request) else request.user.get_username()
 
 
 def _known_genre(fields: dict[str, object]) -> Genre | None:
@@ -127,31 +84,6 @@ def _labeller(request: Request):
     return api_client_user(client) if client is not None else request.user
 
 
-class GenreClassifyView(CmsApiView):
-    throttle_scope = "classify"
-    parser_classes = [MultiPartParser, FormParser]
-
-    @extend_schema(
-        operation_id="classify_genre", tags=["classify"],
-        summary="Top-K genres of an uploaded clip, answered synchronously",
-        parameters=[ClassifyQuerySerializer],
-        request=_audio_form(ClassifyRequestSerializer),
-        responses={200: ClassificationSerializer, **_errors(400, 413, 415, *AUTH_ERRORS, 503)},
-    )
-    def post(self, request: Request) -> Response:
-        if declared_too_large(_declared_bytes(request)):
-            upload = None  # classify_upload refuses it (413) without the body being parsed
-        else:
-            upload = request.FILES.get("audio")
-        try:
-            result = classify_upload(stream=upload, filename=getattr(upload, "name", "") or "",
-                                     top_k=request.query_params.get("top_k"), client=api_client_of(request),
-                                     caller=_caller(request), declared_bytes=_declared_bytes(request))
-        except ClassifyRejected as error:
-            raise ApiError(error.code, error.message, error.status_code) from None
-        return Response(ClassificationSerializer(result).data)
-
-
 class TrackListCreateView(CmsApiView, GenericAPIView):
     serializer_class = TrackSerializer
     pagination_class = ApiPagination
@@ -163,7 +95,7 @@ class TrackListCreateView(CmsApiView, GenericAPIView):
     @extend_schema(operation_id="tracks_list", tags=["tracks"], summary="Tracks, filtered, oldest change first",
                    description="404 for a page past the end.",
                    parameters=[TrackFilterSerializer], responses={200: TrackSerializer(many=True),
-                                                                 **_errors(400, 404, *AUTH_ERRORS)})
+                                                                 **error_responses(400, 404, *AUTH_ERRORS)})
     def get(self, request: Request) -> Response:
         filters = TrackFilterSerializer(data=_query(request))
         filters.is_valid(raise_exception=True)
@@ -182,9 +114,9 @@ class TrackListCreateView(CmsApiView, GenericAPIView):
                    description="201 with the new track; 200 with the existing track when the same audio "
                                "(same bytes) is already there (its metadata is left as it is). A `genre` is "
                                "recorded as a catalog label in both cases (see the field).",
-                   request=_audio_form(TrackCreateSerializer),
+                   request=audio_form(TrackCreateSerializer),
                    responses={201: TrackSerializer, 200: TrackSerializer,
-                              **_errors(400, 409, 413, 415, *AUTH_ERRORS)})
+                              **error_responses(400, 409, 413, 415, *AUTH_ERRORS)})
     def post(self, request: Request) -> Response:
         upload = _upload(request)
         data = TrackCreateSerializer(data=_form(request, upload))
@@ -212,7 +144,7 @@ class TrackDetailView(CmsApiView, GenericAPIView):
         return selectors.tracks_for_api()
 
     @extend_schema(operation_id="tracks_retrieve", tags=["tracks"], summary="One track with its latest analysis",
-                   responses={200: TrackSerializer, **_errors(404, *AUTH_ERRORS)})
+                   responses={200: TrackSerializer, **error_responses(404, *AUTH_ERRORS)})
     def get(self, request: Request, pk: int) -> Response:
         return Response(self.get_serializer(self.get_object()).data)
 
@@ -256,7 +188,7 @@ class TrackByExternalIdView(CmsApiView, GenericAPIView):
 
     @extend_schema(operation_id="tracks_by_external_id_retrieve", tags=["tracks"],
                    summary="The track with this external id", parameters=[EXTERNAL_ID_PARAMETER],
-                   responses={200: TrackSerializer, **_errors(400, 404, *AUTH_ERRORS)})
+                   responses={200: TrackSerializer, **error_responses(400, 404, *AUTH_ERRORS)})
     def get(self, request: Request, external_id: str) -> Response:
         self.kwargs["external_id"] = _external_id(external_id)
         return Response(self.get_serializer(self.get_object()).data)
@@ -273,13 +205,13 @@ class TrackByExternalIdView(CmsApiView, GenericAPIView):
             "track has yet: 404 `missing_file`. A `genre` is recorded as a catalog label (see the field): the "
             "same genre again records nothing. Metadata alone may also be sent as JSON (`application/json`, "
             "e.g. `{\"title\": \"...\"}`); audio only as multipart."),
-        request={**_audio_form(TrackUpsertSerializer), "application/json": TrackUpsertJsonSerializer},
+        request={**audio_form(TrackUpsertSerializer), "application/json": TrackUpsertJsonSerializer},
         parameters=[EXTERNAL_ID_PARAMETER],
-        responses={201: TrackSerializer, 200: TrackSerializer, **_errors(400, 404, 409, 413, 415, *AUTH_ERRORS)},
+        responses={201: TrackSerializer, 200: TrackSerializer, **error_responses(400, 404, 409, 413, 415, *AUTH_ERRORS)},
     )
     def put(self, request: Request, external_id: str) -> Response:
         external_id = _external_id(external_id)
-        _refuse_declared_too_large(request)  # before request.data reads the body
+        refuse_declared_too_large(request)  # before request.data reads the body
         if isinstance(request.data, QueryDict):  # multipart or a form
             upload = _upload(request)
             form, nothing = _form(request, upload), upload is None and not request.data
@@ -309,7 +241,7 @@ class TrackByExternalIdView(CmsApiView, GenericAPIView):
 class TrackImageView(CmsApiView):
     @extend_schema(operation_id="tracks_image", tags=["tracks"], summary="A PNG of the track's latest analysis",
                    parameters=[OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=list(IMAGE_KINDS))],
-                   responses={(200, "image/png"): OpenApiTypes.BINARY, **_errors(404, *AUTH_ERRORS)})
+                   responses={(200, "image/png"): OpenApiTypes.BINARY, **error_responses(404, *AUTH_ERRORS)})
     def get(self, request: Request, pk: int, kind: str) -> HttpResponseBase:
         track = get_object_or_404(selectors.tracks_for_api(), pk=pk)
         analysis = track.latest_analyses[0] if track.latest_analyses else None
@@ -326,7 +258,7 @@ class TagChangesView(CmsApiView):
                     "back; while `has_more` is true ask again at once. A change made while you read is never "
                     "skipped: it comes on a later page.",
         parameters=[ChangesQuerySerializer], responses={200: TagChangesPageSerializer,
-                                                        **_errors(400, *AUTH_ERRORS)},
+                                                        **error_responses(400, *AUTH_ERRORS)},
     )
     def get(self, request: Request) -> Response:
         query = ChangesQuerySerializer(data=_query(request))

@@ -14,7 +14,7 @@ from review.models import Decision
 from tests.factories import make_analysis, make_model_version, make_track
 from tests.fixtures import wav_bytes  # the fixtures themselves (tiny_model_version, ...) are global
 
-__all__ = ["wav_bytes", "upload"]
+__all__ = ["upload", "wav_bytes"]
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from inference.latency_chart import render_latency_histogram
+from inference.admin import render_latency_histogram
 from inference.models import ClassificationCall
 
 

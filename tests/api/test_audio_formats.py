@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 
 from catalog.models import Track
-from inference import audio
+from inference.engine import audio
 from tests.api.conftest import upload
 
 TRACKS = "/api/v1/tracks/"

@@ -11,8 +11,9 @@ import pytest
 import schemathesis
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
-from hypothesis import HealthCheck, given, settings as hypothesis_settings
 
 OPERATIONS = {
     ("/api/genre", "post"): {400, 413, 415},

@@ -100,7 +100,7 @@ def test_a_cms_pulling_while_editors_decide_sees_every_change_exactly_once(cms_t
                 for n, track in enumerate(mine):
                     decision_submit(editor=editors[index], track=track, data=DecisionInput(
                         genre=genres[(index + n + round_) % len(genres)], seen_decision_id=last_decision_id(track)))
-        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+        except BaseException as error:
             errors.append(error)
         finally:
             connections.close_all()

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from inference.checkpoint import create_random_checkpoint, save_checkpoint
-from inference.features import _REF_FLOOR_AT_2048, PreprocessingConfig
-from inference.model import LoadedModel, load_model
+from inference.engine.checkpoint import create_random_checkpoint, save_checkpoint
+from inference.engine.datatypes import PreprocessingConfig
+from inference.engine.features import _REF_FLOOR_AT_2048
+from inference.engine.model import LoadedModel, load_model
 
 GENRES = ["Blues", "Classical", "Country", "Disco", "Electronic", "Folk", "Hip-Hop", "Jazz",
           "Latin", "Metal", "Pop", "R&B", "Rap", "Reggae", "Rock", "World"]

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from inference.analysis import analyze_file, analyze_samples
-from inference.audio import AudioInfo
-from inference.model import select_device
+from inference.engine.analysis import analyze_file, analyze_samples
+from inference.engine.datatypes import AudioInfo
+from inference.engine.model import select_device
 
 
 def test_select_device_honours_an_explicit_cpu_choice():
@@ -110,13 +110,13 @@ def test_json_form_is_plain_json_without_the_big_arrays(write_audio, tiny_model,
 
 
 def test_pipeline_warm_up_runs_without_a_file(tiny_model):
-    from inference.analysis import warm_up
+    from inference.engine.analysis import warm_up
 
     warm_up(tiny_model, render=False)
 
 
 def test_opt_in_bf16_on_cpu_keeps_the_top_genre_and_close_scores(tiny_checkpoint_path, tone):
-    from inference.model import load_model
+    from inference.engine.model import load_model
 
     samples, info = tone(3.0, 16000) + tone(3.0, 16000, freq=2500, amp=0.2), AudioInfo(3.0, 16000, 1, "wav")
     exact = analyze_samples(samples, 16000, info, load_model(tiny_checkpoint_path, device="cpu"))

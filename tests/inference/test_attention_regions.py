@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inference.attention import AttentionRegion, stitch_windows, top_regions
-from inference.features import PreprocessingConfig
+from inference.engine.attention import stitch_windows, top_regions
+from inference.engine.datatypes import AttentionRegion, PreprocessingConfig
 
 
 @pytest.mark.parametrize("region, text", [

@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from inference import audio
-from inference.audio import load_audio, probe_audio
-from inference.errors import AudioError, ErrorCode
-
+from inference.engine import audio
+from inference.engine.audio import load_audio, probe_audio
+from inference.engine.errors import AudioError, ErrorCode
 
 
 def test_wav_decodes_to_mono_float32_at_the_model_rate(write_audio, tone):

@@ -9,13 +9,18 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from inference.checkpoint import (
-    ARCHITECTURES, ModelCheckpoint, _expected_shapes, create_random_checkpoint, file_sha256,
-    load_checkpoint, save_checkpoint,
+from inference.engine.checkpoint import (
+    ARCHITECTURES,
+    _expected_shapes,
+    create_random_checkpoint,
+    file_sha256,
+    load_checkpoint,
+    save_checkpoint,
 )
-from inference.errors import CheckpointError, ErrorCode
-from inference.features import PreprocessingConfig
-from inference.model import build_vit, load_model, model_from_checkpoint
+from inference.engine.datatypes import ModelCheckpoint, PreprocessingConfig
+from inference.engine.errors import CheckpointError, ErrorCode
+from inference.engine.model import load_model, model_from_checkpoint
+from inference.engine.vit import build_vit
 
 
 def _logits(model, cfg, seed=0):
@@ -164,7 +169,7 @@ def test_a_pickled_object_in_a_pt_file_is_never_executed(tmp_path, genres, tiny_
 
 
 def test_timm_imports_on_this_torch_build_without_downloading_anything():
-    from inference.compat import import_timm
+    from inference.engine.compat import import_timm
 
     timm = import_timm()
     assert hasattr(timm, "create_model")

@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from inference.analysis import analyze_file
-from inference.checkpoint import create_random_checkpoint
-from inference.content import content_frames, hear_content
-from inference.model import model_from_checkpoint
+from inference.engine.analysis import analyze_file
+from inference.engine.checkpoint import create_random_checkpoint
+from inference.engine.content import content_frames, hear_content
+from inference.engine.model import model_from_checkpoint
 
 
 @pytest.fixture(scope="module")
 def yamnet():
-    from inference.teacher.yamnet import load_yamnet
+    from inference.engine.teacher.yamnet import load_yamnet
 
     return load_yamnet()
 
@@ -57,7 +57,7 @@ def test_an_analysis_carries_the_verdict_and_its_cost(shared_audio, yamnet, genr
 
 @pytest.mark.parametrize("name", ["librispeech-198-209-0000.ogg", "humpback-whale.ogg", "macleod-sugar-plum-fairy.ogg"])
 def test_the_check_in_bf16_names_the_same_content_as_in_fp32(shared_audio, yamnet, genres, name):
-    """Where the process runs its models in bf16 the check does too (inference.precision)."""
+    """Where the process runs its models in bf16 the check does too (inference.engine.precision)."""
     import torch
 
     fp32 = model_from_checkpoint(create_random_checkpoint(labels=genres), device="cpu", precision="fp32")

@@ -7,10 +7,11 @@ from contextlib import nullcontext
 import numpy as np
 import pytest
 
-from inference.features import PreprocessingConfig, cut_windows, log_mel, normalise
+from inference.engine.datatypes import PreprocessingConfig
+from inference.engine.features import cut_windows, log_mel, normalise
 
 # How far log_mel may be from librosa's result (the features the checkpoints were trained on):
-# it differs only by summation order, ≤ 2 float32 steps (1.6e-5 dB) measured; see inference/features.py.
+# it differs only by summation order, ≤ 2 float32 steps (1.6e-5 dB) measured; see inference/engine/features.py.
 LIBROSA_TOLERANCE_DB = 1e-4
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from inference.analysis import analyze_samples
-from inference.audio import load_audio
-from inference.model import cpu_has_bf16, load_model
-from inference.precision import ProbeResult, choose_precision, probe_cpu_bf16
-from inference.starter import STARTER_CHECKPOINT
+from inference.engine.analysis import analyze_samples
+from inference.engine.audio import load_audio
+from inference.engine.model import cpu_has_bf16, load_model
+from inference.engine.precision import ProbeResult, choose_precision, probe_cpu_bf16
+from inference.engine.starter import STARTER_CHECKPOINT
 
 FAST_BF16 = ProbeResult(fp32_ms=6.2, bf16_ms=3.5)
 SLOW_BF16 = ProbeResult(fp32_ms=6.2, bf16_ms=48.0)  # what emulated bf16 looks like on an AVX2 CPU
@@ -69,7 +69,7 @@ def test_the_real_probe_times_both_and_leaves_threads_and_rng_as_they_were():
     assert torch.get_num_threads() == threads and torch.equal(torch.random.get_rng_state(), state)
 
 
-def _linear_input_dtypes(model) -> set[torch.dtype]:  # noqa: ANN001
+def _linear_input_dtypes(model) -> set[torch.dtype]:
     seen: set[torch.dtype] = set()
     handle = model.model.head.register_forward_hook(lambda module, args, out: seen.add(out.dtype))
     try:

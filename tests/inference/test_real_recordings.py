@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inference.analysis import analyze_file, analyze_samples
-from inference.audio import load_audio, probe_audio
-from inference.checkpoint import create_random_checkpoint
-from inference.model import load_model, model_from_checkpoint
-from inference.render import render_analysis_images
-from inference.starter import STARTER_DIR
+from inference.engine.analysis import analyze_file, analyze_samples
+from inference.engine.audio import load_audio, probe_audio
+from inference.engine.checkpoint import create_random_checkpoint
+from inference.engine.model import load_model, model_from_checkpoint
+from inference.engine.render import render_analysis_images
+from inference.engine.starter import STARTER_DIR
 
 
 def test_stereo_44k_recording_reports_its_source_and_decodes_to_mono_22k(recordings_dir):
@@ -53,17 +53,17 @@ def test_a_five_second_loop_shorter_than_a_window_still_gets_one_padded_window(r
 def test_the_starter_models_give_the_same_top_5_as_with_librosas_features(checkpoint, recordings_dir,
                                                                          librosa_log_mel, monkeypatch):
     """log_mel is a faster re-implementation of librosa's features: no shipped model may notice."""
-    import inference.analysis
+    import inference.engine.analysis
 
     model = load_model(checkpoint, device="cpu")
     for path in sorted(recordings_dir.glob("*.ogg")):
         decoded = load_audio(path, target_sr=model.preprocessing.sample_rate)
-        def analyse():
+        def analyse(decoded=decoded):
             return analyze_samples(decoded.samples, decoded.sample_rate, decoded.info, model, with_attention=False,
                                    silent=decoded.is_silent)
         ours = analyse()
         with monkeypatch.context() as patch:
-            patch.setattr(inference.analysis, "log_mel", librosa_log_mel)
+            patch.setattr(inference.engine.analysis, "log_mel", librosa_log_mel)
             reference = analyse()
         assert [label for label, _ in ours.top_k] == [label for label, _ in reference.top_k], path.name
         assert np.abs(np.array(ours.probabilities) - reference.probabilities).max() < 1e-6, path.name

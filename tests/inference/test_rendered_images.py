@@ -8,11 +8,15 @@ import pytest
 from matplotlib import colormaps
 from PIL import Image
 
-from inference.analysis import analyze_samples
-from inference.attention import AttentionRegion
-from inference.audio import AudioInfo
-from inference.features import PreprocessingConfig
-from inference.render import SPECTROGRAM_PLOT_AREA, _box, render_analysis_images, render_spectrogram, render_top_k
+from inference.engine.analysis import analyze_samples
+from inference.engine.datatypes import AttentionRegion, AudioInfo, PreprocessingConfig
+from inference.engine.render import (
+    SPECTROGRAM_PLOT_AREA,
+    _box,
+    render_analysis_images,
+    render_spectrogram,
+    render_top_k,
+)
 
 
 def _png(data: bytes) -> np.ndarray:
@@ -168,7 +172,7 @@ def test_top_k_bars_are_ordered_by_score_scaled_to_100_and_labelled():
 
 
 def test_png_writer_is_lossless_for_any_size():
-    from inference.render import _png as encode
+    from inference.engine.render import _png as encode
 
     rng = np.random.default_rng(1)
     for size in ((100, 100), (101, 257), (1200, 400)):

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from catalog.models import Genre, ImportBatch, Track, TrackSource, TrackStatus
-from inference.checkpoint import create_random_checkpoint, save_checkpoint
+from inference.engine.checkpoint import create_random_checkpoint, save_checkpoint
 from inference.pipeline import QUEUE
 from inference.registry import model_version_register
 from review.models import Decision

@@ -7,8 +7,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from catalog.models import ModelPromotion, ModelVersion
-from inference.checkpoint import create_random_checkpoint, file_sha256, save_checkpoint
-from inference.starter import STARTER_CHECKPOINT
+from inference.engine.checkpoint import create_random_checkpoint, file_sha256, save_checkpoint
+from inference.engine.starter import STARTER_CHECKPOINT
 from tests.factories import GENRES16
 from tests.fixtures import TINY
 

@@ -19,8 +19,15 @@ from catalog.models import Track, TrackStatus
 from catalog.status import track_transition
 from inference import pipeline
 from inference.jobs import MISSING_FILE, NEEDS_DECODER
-from inference.pipeline import LOST_REASON, MAX_RECOVERIES, QUEUE, RecoveryReport, analysis_enqueue, \
-    analysis_job_id, tracks_recover
+from inference.pipeline import (
+    LOST_REASON,
+    MAX_RECOVERIES,
+    QUEUE,
+    RecoveryReport,
+    analysis_enqueue,
+    analysis_job_id,
+    tracks_recover,
+)
 from inference.worker import AnalysisWorker
 from tests.fixtures import wait_for, wav_bytes
 

@@ -8,10 +8,15 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 
 from catalog.models import Genre
+from inference.engine.teacher.mapping import ENSEMBLE_VERSION, GENRES
 from inference.models import TeacherTarget, TeacherTargetStatus
-from inference.teacher.mapping import ENSEMBLE_VERSION, GENRES
-from inference.teacher_targets import (TEACHER_QUEUE, teacher_job_id, teacher_target_job, teacher_target_progress,
-                                       teacher_targets_enqueue)
+from inference.teacher_targets import (
+    TEACHER_QUEUE,
+    teacher_job_id,
+    teacher_target_job,
+    teacher_target_progress,
+    teacher_targets_enqueue,
+)
 from review.decisions import DecisionInput, decision_submit
 from review.selectors import last_decision_id
 

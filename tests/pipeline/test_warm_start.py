@@ -12,8 +12,8 @@ from catalog.api.clients import api_client_create
 from catalog.services import model_version_promote
 from inference import runtime, serving
 from inference.apps import serving_runserver
-from inference.checkpoint import create_random_checkpoint, save_checkpoint
-from inference.precision import choose_precision
+from inference.engine.checkpoint import create_random_checkpoint, save_checkpoint
+from inference.engine.precision import choose_precision
 from inference.registry import checkpoint_file, model_version_register
 from inference.worker import AnalysisWorker
 from tests.fixtures import GENRES16, TINY, register_tiny_model, wav_bytes

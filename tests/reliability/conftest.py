@@ -56,10 +56,10 @@ def live_web(worker_env, tmp_path) -> Iterator[str]:
         try:
             requests.get(f"{url}/admin/login/", timeout=5)
             break
-        except (requests.ConnectionError, requests.Timeout):
+        except (requests.ConnectionError, requests.Timeout) as error:
             if process.poll() is not None or time.monotonic() > deadline:
                 stop()
-                raise AssertionError(f"gunicorn did not start: {log.read_text() if log.exists() else ''}")
+                raise AssertionError(f"gunicorn did not start: {log.read_text() if log.exists() else ''}") from error
             time.sleep(0.3)
     try:
         yield url

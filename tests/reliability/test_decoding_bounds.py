@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from inference.audio import load_audio, probe_audio
-from inference.errors import AudioError, ErrorCode
+from inference.engine.audio import load_audio, probe_audio
+from inference.engine.errors import AudioError, ErrorCode
 from tests.reliability.conftest import figures
 
 PEAK_LIMIT_MB = 300

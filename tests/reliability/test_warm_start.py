@@ -2,6 +2,7 @@
 (gunicorn.conf.py → inference/serving.py), so no /api/genre ever pays for loading it."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -54,10 +55,8 @@ def test_the_dev_server_warms_the_model_at_start_too(tiny_model_version, worker_
     try:
         deadline, model = time.monotonic() + 120, {}
         while model.get("warm_up") != "ready" and time.monotonic() < deadline and process.poll() is None:
-            try:
+            with contextlib.suppress(requests.ConnectionError):
                 model = requests.get(f"http://127.0.0.1:{port}/health", timeout=10).json()["model"]
-            except requests.ConnectionError:
-                pass
             time.sleep(0.5)
         assert model.get("warm_up") == "ready" and model["loads"] == {"start": 1}, model
     finally:

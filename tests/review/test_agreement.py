@@ -1,7 +1,7 @@
 """Agreement numbers equal what a person counts by hand on a small set of decisions."""
 from __future__ import annotations
 
-from datetime import datetime, timezone as tz
+from datetime import UTC, datetime
 
 import pytest
 from django.urls import reverse
@@ -32,7 +32,7 @@ def decided(awaiting, make_editor, model_version):
         track = awaiting({k: v for k, v in head.items() if k != "Soul"})
         decision = decision_submit(editor=ann, track=track, data=DecisionInput(
             genre=Genre.objects.get(name=choice), seen_decision_id=last_decision_id(track)))
-        when = datetime(2026, 11, 2 + 7 * (week - 1), 10, tzinfo=tz.utc)  # Mondays: Nov 2 and Nov 9
+        when = datetime(2026, 11, 2 + 7 * (week - 1), 10, tzinfo=UTC)  # Mondays: Nov 2 and Nov 9
         Decision.objects.filter(pk=decision.pk).update(created_at=when)
     return model_version
 

@@ -6,12 +6,11 @@ import pytest
 from django.urls import reverse
 
 from catalog.models import ModelPromotion, ModelVersion, Track, TrackStatus
-from inference.checkpoint import create_random_checkpoint, save_checkpoint
+from inference.engine.checkpoint import create_random_checkpoint, save_checkpoint
 from inference.pipeline import QUEUE, analysis_job_id
 from inference.registry import model_version_register
 from tests.factories import GENRES16
-from tests.fixtures import TINY
-from tests.fixtures import restore_data_migrations
+from tests.fixtures import TINY, restore_data_migrations
 
 
 @pytest.fixture

@@ -44,7 +44,7 @@ def references(teacher_dir: Path) -> dict[str, dict[str, np.ndarray]]:
 @pytest.fixture(scope="session")
 def teachers(teacher_dir: Path) -> dict[str, tuple[object, list[str]]]:
     """"MSD"/"MTT" → (fast model, labels) from the HDF5 releases, each loaded once."""
-    from inference.teacher.musicnn import load_musicnn
+    from inference.engine.teacher.musicnn import load_musicnn
 
     return {name: load_musicnn(teacher_dir / f"{name}_musicnn.h5") for name in TEACHERS}
 
@@ -52,7 +52,7 @@ def teachers(teacher_dir: Path) -> dict[str, tuple[object, list[str]]]:
 @pytest.fixture(scope="session")
 def replayed_teachers(teacher_dir: Path) -> dict[str, object]:
     """"MSD"/"MTT" → the node-by-node KerasGraph replay: the reference the fast module must match."""
-    from inference.teacher.musicnn import load_musicnn
+    from inference.engine.teacher.musicnn import load_musicnn
 
     return {name: load_musicnn(teacher_dir / f"{name}_musicnn.h5", replay=True)[0] for name in TEACHERS}
 
@@ -60,7 +60,7 @@ def replayed_teachers(teacher_dir: Path) -> dict[str, object]:
 @pytest.fixture(scope="session")
 def recording_windows() -> Callable[[str], np.ndarray]:
     """NAME → teacher windows of shared/audio/NAME.ogg, computed once per recording."""
-    from inference.teacher.preprocess import teacher_windows
+    from inference.engine.teacher.preprocess import teacher_windows
 
     cache: dict[str, np.ndarray] = {}
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from inference.checkpoint import load_checkpoint
-from inference.starter.pool import PoolFile, write_manifest
-from inference.teacher import mapping
+from inference.engine.checkpoint import load_checkpoint
+from inference.engine.starter.pool import PoolFile, write_manifest
+from inference.engine.teacher import mapping
 from tests.fixtures import wav_bytes
 
 pytestmark = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="dpkg-deb is not installed")

@@ -5,10 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inference.teacher import LABELS_BY_DATASET
-from inference.teacher.mapping import (
-    ENSEMBLE_UNCOVERED_GENRES, ENSEMBLE_VERSION, GENRE_TAGS, GENRES, MAPPING_VERSION, UNCOVERED_GENRES,
-    YAMNET_GENRE_CLASSES, TeacherWeights, covered_genres, ensemble_scores, genre_scores, genre_scores_dict,
+from inference.engine.teacher import LABELS_BY_DATASET
+from inference.engine.teacher.mapping import (
+    ENSEMBLE_UNCOVERED_GENRES,
+    ENSEMBLE_VERSION,
+    GENRE_TAGS,
+    GENRES,
+    MAPPING_VERSION,
+    UNCOVERED_GENRES,
+    YAMNET_GENRE_CLASSES,
+    TeacherWeights,
+    covered_genres,
+    ensemble_scores,
+    genre_scores,
+    genre_scores_dict,
     yamnet_genre_scores,
 )
 
@@ -117,7 +127,7 @@ def test_the_ensemble_is_the_weighted_mean_and_a_silent_teacher_drops_out():
 
 
 def test_content_families_name_speech_music_and_other():
-    from inference.teacher.content import content_scores, content_verdict
+    from inference.engine.teacher.content import content_scores, content_verdict
 
     frames = np.zeros((3, 521))
     frames[:, 0] = 0.9      # Speech

@@ -6,10 +6,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import inference.starter.grooves as grooves
-from inference.starter.grooves import (GROOVE_STYLES, check_tools, missing_packages, read_groove_manifest,
-                                       render_grooves)
-from inference.teacher import mapping
+import inference.engine.starter.grooves as grooves
+from inference.engine.starter.grooves import (
+    GROOVE_STYLES,
+    check_tools,
+    missing_packages,
+    read_groove_manifest,
+    render_grooves,
+)
+from inference.engine.teacher import mapping
 
 SMALL_FONT = ("timgm6mb-soundfont",)  # 6 MB: the quickest to load
 
@@ -46,8 +51,8 @@ def test_every_style_is_in_the_installed_mma_library_and_the_licences_are_as_rec
 
 def test_rendered_clips_decode_sound_and_are_listed_and_a_rerun_renders_nothing(tools, tmp_path, monkeypatch):
     seconds = 4.0
-    options = dict(minutes_per_genre=seconds / 60, clip_seconds=seconds, genres=["Reggae", "Latin"],
-                   soundfonts=SMALL_FONT, progress=False)
+    options = {"minutes_per_genre": seconds / 60, "clip_seconds": seconds, "genres": ["Reggae", "Latin"],
+               "soundfonts": SMALL_FONT, "progress": False}
     clips = render_grooves(tmp_path, **options)
 
     assert [c.genre for c in clips] == ["Reggae", "Latin"]
@@ -69,7 +74,7 @@ def test_rendered_clips_decode_sound_and_are_listed_and_a_rerun_renders_nothing(
 
 
 def test_the_recipe_turns_grooves_into_hard_labelled_recordings(tools, tmp_path):
-    from inference.starter.build import groove_recordings, groove_split
+    from inference.engine.starter.build import groove_recordings, groove_split
     from tests.fixtures import TINY
 
     seconds = 7.0

@@ -18,7 +18,7 @@ RECORDINGS = sorted(p.stem for p in (shared_dir() / "teacher" / "reference").glo
 
 @pytest.mark.parametrize("teacher", TEACHERS)
 def test_port_reproduces_window_probabilities_from_the_reference_input(teacher, teachers, references):
-    from inference.teacher.musicnn import tag_probabilities
+    from inference.engine.teacher.musicnn import tag_probabilities
 
     model, labels = teachers[teacher]
     names = sorted(references)
@@ -32,7 +32,7 @@ def test_port_reproduces_window_probabilities_from_the_reference_input(teacher, 
 
 @pytest.mark.parametrize("name", RECORDINGS)
 def test_track_tags_from_the_recording_match_the_reference(name, teachers, references, recording_windows):
-    from inference.teacher.musicnn import tag_probabilities
+    from inference.engine.teacher.musicnn import tag_probabilities
 
     if name not in references:
         pytest.skip("no reference outputs")
@@ -50,7 +50,7 @@ def test_track_tags_from_the_recording_match_the_reference(name, teachers, refer
 def test_tag_audio_takes_samples_and_agrees_with_the_path(teachers, references):
     import soundfile as sf
 
-    from inference.teacher.musicnn import tag_audio
+    from inference.engine.teacher.musicnn import tag_audio
 
     name = "sorohan-trumpet-loop"  # 5 s: cheap
     path = shared_dir() / "audio" / f"{name}.ogg"
@@ -65,7 +65,7 @@ def test_tag_audio_takes_samples_and_agrees_with_the_path(teachers, references):
 
 
 def test_labels_are_the_published_vocabularies(teachers):
-    from inference.teacher import MSD_LABELS, MTT_LABELS
+    from inference.engine.teacher import MSD_LABELS, MTT_LABELS
 
     assert teachers["MSD"][1] == list(MSD_LABELS) and teachers["MTT"][1] == list(MTT_LABELS)
     assert teachers["MSD"][1][:3] == ["rock", "pop", "alternative"]
@@ -74,8 +74,9 @@ def test_labels_are_the_published_vocabularies(teachers):
 
 
 def test_intermediate_layers_are_available_for_distillation(teachers, references):
-    from inference.teacher.musicnn import MusicnnNet
     import torch
+
+    from inference.engine.teacher.musicnn import MusicnnNet
 
     model: MusicnnNet = teachers["MSD"][0]
     window = torch.from_numpy(next(iter(references.values()))["input_first_window"][None])
@@ -91,7 +92,7 @@ def test_fast_module_computes_what_the_graph_replay_computes(teacher, teachers, 
     fed in an odd batch so the front end's window chunks do not divide it."""
     import torch
 
-    from inference.teacher.musicnn import tag_probabilities
+    from inference.engine.teacher.musicnn import tag_probabilities
 
     fast, replay = teachers[teacher][0], replayed_teachers[teacher]
     rng = np.random.default_rng(7)
@@ -124,7 +125,7 @@ def test_a_graph_the_fast_module_does_not_cover_is_refused(teacher_dir):
     not the max over frequencies the fast module computes: refused, not misread."""
     import h5py
 
-    from inference.teacher.musicnn import KerasGraph, MusicnnNet, UnsupportedKerasModel
+    from inference.engine.teacher.musicnn import KerasGraph, MusicnnNet, UnsupportedKerasModel
 
     with h5py.File(teacher_dir / "MSD_musicnn.h5", "r") as handle:
         config = json.loads(handle.attrs["model_config"])
@@ -137,7 +138,7 @@ def test_a_graph_the_fast_module_does_not_cover_is_refused(teacher_dir):
 
 
 def test_both_taggers_share_one_decode_and_agree_with_each_tagger_alone(teachers):
-    from inference.teacher.musicnn import tag_audio, tag_audio_both
+    from inference.engine.teacher.musicnn import tag_audio, tag_audio_both
 
     t = np.arange(5 * 22050) / 22050
     samples = (0.4 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 2 * t))).astype(np.float32)
@@ -150,7 +151,7 @@ def test_both_taggers_share_one_decode_and_agree_with_each_tagger_alone(teachers
 
 
 def test_keras_same_padding_puts_the_odd_pixel_after():
-    from inference.teacher.musicnn import _same_padding
+    from inference.engine.teacher.musicnn import _same_padding
 
     assert _same_padding(187, 128, 1) == (63, 64)
     assert _same_padding(96, 1, 1) == (0, 0)
@@ -159,7 +160,7 @@ def test_keras_same_padding_puts_the_odd_pixel_after():
 
 
 def test_an_unnamed_teacher_file_needs_explicit_labels(tmp_path):
-    from inference.teacher.musicnn import labels_for
+    from inference.engine.teacher.musicnn import labels_for
 
     assert labels_for("/x/MTT_musicnn.h5")[0] == "guitar"
     with pytest.raises(ValueError, match="MSD_ or MTT_"):
@@ -167,8 +168,8 @@ def test_an_unnamed_teacher_file_needs_explicit_labels(tmp_path):
 
 
 def test_the_mapping_loads_without_torch_and_the_port_without_django():
-    code = ("import sys; import inference.teacher.mapping; a = set(sys.modules); "
-            "import inference.teacher.musicnn, inference.teacher.preprocess; b = set(sys.modules); "
+    code = ("import sys; import inference.engine.teacher.mapping; a = set(sys.modules); "
+            "import inference.engine.teacher.musicnn, inference.engine.teacher.preprocess; b = set(sys.modules); "
             "print(' '.join(m.split('.')[0] for m in a)); print(' '.join(m.split('.')[0] for m in b))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                          check=True, timeout=120)
@@ -182,7 +183,7 @@ def test_windows_shared_out_to_threads_give_the_same_tags_and_leave_torch_thread
 
     import torch
 
-    from inference.teacher.musicnn import _tag_windows
+    from inference.engine.teacher.musicnn import _tag_windows
 
     models = {name: model for name, (model, _) in teachers.items()}
     windows = np.stack([r["input_first_window"] for r in references.values()] * 2)[:7]
@@ -207,7 +208,7 @@ def test_windows_shared_out_to_threads_give_the_same_tags_and_leave_torch_thread
 def test_a_failure_in_a_tagging_thread_reaches_the_caller(teacher_dir, monkeypatch):
     import torch
 
-    from inference.teacher.musicnn import load_musicnn, tag_probabilities
+    from inference.engine.teacher.musicnn import load_musicnn, tag_probabilities
 
     model, _ = load_musicnn(teacher_dir / "MSD_musicnn.h5")
 

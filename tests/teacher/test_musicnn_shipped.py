@@ -1,4 +1,4 @@
-"""The musicnn weights shipped in inference/teacher/weights: what a fresh install tags with."""
+"""The musicnn weights shipped in inference/engine/teacher/weights: what a fresh install tags with."""
 from __future__ import annotations
 
 import json
@@ -15,8 +15,8 @@ def test_a_fresh_install_tags_without_the_hdf5_files_or_h5py():
     """The shipped files alone (h5py made unimportable) give both taggers, labelled from their metadata."""
     code = ("import sys; sys.modules['h5py'] = None\n"
             "import numpy as np\n"
-            "from inference.teacher import LABELS_BY_DATASET\n"
-            "from inference.teacher.musicnn import load_shipped_musicnn, tag_audio_both\n"
+            "from inference.engine.teacher import LABELS_BY_DATASET\n"
+            "from inference.engine.teacher.musicnn import load_shipped_musicnn, tag_audio_both\n"
             "models = load_shipped_musicnn()\n"
             "t = np.arange(16000 * 4) / 16000\n"
             "tone = (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32)\n"
@@ -39,8 +39,8 @@ def test_the_shipped_licence_is_the_isc_text():
 def test_converting_the_hdf5_again_reproduces_the_shipped_file(teacher, teacher_dir, tmp_path):
     from safetensors import safe_open
 
-    from inference.teacher.musicnn import SHIPPED
-    from inference.teacher.musicnn_convert import convert_all
+    from inference.engine.teacher.musicnn import SHIPPED
+    from inference.engine.teacher.musicnn_convert import convert_all
 
     fresh = convert_all(teacher_dir, tmp_path)[teacher]
     with safe_open(str(SHIPPED[teacher]), framework="np") as shipped, safe_open(str(fresh), framework="np") as again:
@@ -54,7 +54,7 @@ def test_converting_the_hdf5_again_reproduces_the_shipped_file(teacher, teacher_
 
 
 def test_shipped_weights_reproduce_the_reference_probabilities(references):
-    from inference.teacher.musicnn import load_shipped_musicnn, tag_probabilities
+    from inference.engine.teacher.musicnn import load_shipped_musicnn, tag_probabilities
 
     models = load_shipped_musicnn()
     names = sorted(references)
@@ -68,7 +68,7 @@ def test_shipped_weights_reproduce_the_reference_probabilities(references):
 
 def test_shipped_and_hdf5_taggers_agree_on_a_whole_recording(teachers, recording_windows, references):
     """The same numbers from both sources, on a multi-window recording (so every window, not only the first)."""
-    from inference.teacher.musicnn import load_shipped_musicnn, tag_probabilities
+    from inference.engine.teacher.musicnn import load_shipped_musicnn, tag_probabilities
 
     name = "macleod-vibe-ace"
     if name not in references:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inference.teacher.preprocess import split_windows, teacher_log_mel, teacher_windows
+from inference.engine.teacher.preprocess import split_windows, teacher_log_mel, teacher_windows
 
 
 def _tone(seconds: float, sr: int, freq: float = 440.0) -> np.ndarray:

@@ -6,10 +6,18 @@ import numpy as np
 import pytest
 import torch
 
-import inference.starter.distil as distil_module
-from inference.model import build_vit
-from inference.starter.distil import DistilConfig, Recording, agreement, distil, sampling_weights, student_checkpoint
-from inference.starter.targets import TEACHER_WINDOW_S, crop_target
+import inference.engine.starter.distil as distil_module
+from inference.engine.starter.distil import (
+    DistilConfig,
+    Recording,
+    agreement,
+    distil,
+    sampling_weights,
+    student_checkpoint,
+)
+from inference.engine.starter.targets import crop_target
+from inference.engine.teacher.ensemble import TEACHER_WINDOW_S
+from inference.engine.vit import build_vit
 from tests.fixtures import TINY
 
 N_GENRES = 4  # genre 3 plays the part of an uncovered genre: the teacher never gives it mass

@@ -2,15 +2,13 @@
 the real recordings a newcomer would try first."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from safetensors import safe_open
 
-from inference.checkpoint import load_checkpoint
-from inference.starter import POOL_MANIFEST, STARTER_CHECKPOINT
-from inference.starter.pool import read_manifest
-from inference.teacher import mapping
+from inference.engine.checkpoint import load_checkpoint
+from inference.engine.starter import POOL_MANIFEST, STARTER_CHECKPOINT
+from inference.engine.starter.pool import read_manifest
+from inference.engine.teacher import mapping
 
 MODEL_CARD = STARTER_CHECKPOINT.parent / "MODEL_CARD.md"
 # What a listener calls each music recording in shared/audio (its CREDITS.md).
@@ -51,29 +49,29 @@ def test_the_model_card_names_the_blind_spots_every_package_and_no_placeholders(
 
 @pytest.fixture(scope="module")
 def starter():
-    from inference.model import load_model
+    from inference.engine.model import load_model
 
     return load_model(STARTER_CHECKPOINT, device="cpu")
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_every_music_recording_gets_its_genre_in_the_top_3(starter, shared_audio, name):
-    from inference.analysis import analyze_file
+    from inference.engine.analysis import analyze_file
 
     top3 = [label for label, _ in analyze_file(shared_audio / name, starter, top_k=3, with_attention=False).top_k]
     assert EXPECTED[name] & set(top3), top3
 
 
 def test_the_classical_pieces_are_called_classical_first(starter, shared_audio):
-    from inference.analysis import analyze_file
+    from inference.engine.analysis import analyze_file
 
     for name in ("brahms-hungarian-dance-5.ogg", "macleod-sugar-plum-fairy.ogg"):
         assert analyze_file(shared_audio / name, starter, top_k=1, with_attention=False).top_k[0][0] == "Classical"
 
 
 def test_read_speech_is_flagged_as_speech_not_given_a_genre_silently(starter, shared_audio):
-    from inference.analysis import analyze_file
-    from inference.teacher.yamnet import load_yamnet
+    from inference.engine.analysis import analyze_file
+    from inference.engine.teacher.yamnet import load_yamnet
 
     result = analyze_file(shared_audio / "librispeech-198-209-0000.ogg", starter, with_attention=False,
                           content_model=load_yamnet())

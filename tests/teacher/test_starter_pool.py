@@ -14,12 +14,28 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from inference.starter import STARTER_DIR
-from inference.starter import pool as pool_module
-from inference.starter.pool import (
-    HAND_READ_LICENCES, MAX_WEIGHT, PoolError, PoolFile, assign_splits, assign_weights, audio_file, decoding_problem,
-    dep5_copyright, dep5_licence, download_packages, file_licence, is_free_licence, plan_manifest, rcc_read,
-    read_manifest, select_pool, unpack_package, write_manifest,
+from inference.engine.starter import STARTER_DIR
+from inference.engine.starter import pool as pool_module
+from inference.engine.starter.pool import (
+    HAND_READ_LICENCES,
+    MAX_WEIGHT,
+    PoolError,
+    PoolFile,
+    assign_splits,
+    assign_weights,
+    audio_file,
+    decoding_problem,
+    dep5_copyright,
+    dep5_licence,
+    download_packages,
+    file_licence,
+    is_free_licence,
+    plan_manifest,
+    rcc_read,
+    read_manifest,
+    select_pool,
+    unpack_package,
+    write_manifest,
 )
 from tests.fixtures import wav_bytes
 
@@ -175,7 +191,8 @@ def test_pool_v2_weights_keep_any_package_or_genre_from_swamping_the_training_dr
     files = read_manifest(POOL_V2)
     train = [f for f in files if f.split == "train"]
     draws = sum(f.duration_s * f.weight for f in train)
-    share = lambda key: max(Counter({k: 0.0 for k in {key(f) for f in train}} | _sum_by(train, key)).values()) / draws
+    def share(key):
+        return max(Counter(dict.fromkeys({key(f) for f in train}, 0.0) | _sum_by(train, key)).values()) / draws
     raw_electronic = _hours(f for f in files if f.teacher_top1 == "Electronic") / _hours(files)
     assert raw_electronic > 0.55  # game music is mostly electronic ...
     assert share(lambda f: f.teacher_top1) < 0.4  # ... but not what the student mostly sees
@@ -505,7 +522,7 @@ License: CC-BY-NC-3.0
 @needs_dpkg
 @needs_ffmpeg
 def test_fetch_pool_checks_and_prepares_every_kind_of_recording_once(tmp_path):
-    from inference.starter.build import fetch_pool
+    from inference.engine.starter.build import fetch_pool
 
     root = tmp_path / "build"
     (root / "DEBIAN").mkdir(parents=True)

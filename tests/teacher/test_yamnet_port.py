@@ -23,14 +23,14 @@ CLIP_MEAN_TOLERANCE = 0.01  # the product's float network: what the content verd
 
 @pytest.fixture(scope="module")
 def yamnet():
-    from inference.teacher.yamnet import load_yamnet
+    from inference.engine.teacher.yamnet import load_yamnet
 
     return load_yamnet()
 
 
 @pytest.fixture(scope="module")
 def yamnet_exact():
-    from inference.teacher.yamnet import load_yamnet
+    from inference.engine.teacher.yamnet import load_yamnet
 
     return load_yamnet(exact=True)
 
@@ -56,7 +56,7 @@ def _recording_16k(name: str) -> np.ndarray:
 def _frames(waveform: np.ndarray, starts: np.ndarray):
     import torch
 
-    from inference.teacher.yamnet import FRAME_SAMPLES
+    from inference.engine.teacher.yamnet import FRAME_SAMPLES
 
     return torch.from_numpy(np.stack([waveform[s:s + FRAME_SAMPLES] for s in starts]))
 
@@ -72,7 +72,7 @@ def _port_outputs(yamnet, reference, name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_port_reproduces_the_tflite_log_mel_and_scores(name, yamnet_exact, reference):
-    from inference.teacher.yamnet import frame_starts
+    from inference.engine.teacher.yamnet import frame_starts
 
     assert np.array_equal(frame_starts(len(reference[f"{name}_waveform_16k"])), reference[f"{name}_frame_starts"])
     scores, log_mel = _port_outputs(yamnet_exact, reference, name)
@@ -103,7 +103,7 @@ def test_the_float_network_keeps_the_top_classes_and_clip_means(name, yamnet, re
 
 
 def test_frame_zero_names_what_the_reference_says(yamnet, reference):
-    from inference.teacher.yamnet import class_names, yamnet_scores
+    from inference.engine.teacher.yamnet import class_names, yamnet_scores
 
     names = class_names()
     tops = {name: int(yamnet_scores(yamnet, reference[f"{name}_waveform_16k"], max_frames=1)[1][0].argmax())
@@ -116,7 +116,7 @@ def test_frame_zero_names_what_the_reference_says(yamnet, reference):
 def test_scores_of_a_clip_are_the_batched_frames(network, reference, request):
     import torch
 
-    from inference.teacher.yamnet import yamnet_scores
+    from inference.engine.teacher.yamnet import yamnet_scores
 
     yamnet = request.getfixturevalue(network)
     waveform, starts = reference["trumpet_waveform_16k"], reference["trumpet_frame_starts"]
@@ -130,7 +130,7 @@ def test_scores_of_a_clip_are_the_batched_frames(network, reference, request):
 def test_a_clip_shorter_than_a_frame_is_one_zero_padded_frame(yamnet):
     import torch
 
-    from inference.teacher.yamnet import FRAME_SAMPLES, yamnet_scores
+    from inference.engine.teacher.yamnet import FRAME_SAMPLES, yamnet_scores
 
     clip = np.random.default_rng(0).uniform(-0.3, 0.3, 8000).astype(np.float32)
     starts, scores = yamnet_scores(yamnet, clip)
@@ -143,7 +143,7 @@ def test_a_clip_shorter_than_a_frame_is_one_zero_padded_frame(yamnet):
 
 
 def test_frame_starts_follow_the_hop_and_spread_when_capped():
-    from inference.teacher.yamnet import FRAME_HOP, FRAME_SAMPLES, frame_starts
+    from inference.engine.teacher.yamnet import FRAME_HOP, FRAME_SAMPLES, frame_starts
 
     assert frame_starts(FRAME_SAMPLES).tolist() == [0]
     assert frame_starts(FRAME_SAMPLES + FRAME_HOP - 1).tolist() == [0]  # the tail is not scored
@@ -163,7 +163,7 @@ def test_frame_starts_follow_the_hop_and_spread_when_capped():
 
 
 def test_class_names_are_the_shipped_audioset_map():
-    from inference.teacher.yamnet import class_names
+    from inference.engine.teacher.yamnet import class_names
 
     names = class_names()
     assert len(names) == 521
@@ -174,7 +174,7 @@ def test_class_names_are_the_shipped_audioset_map():
 @pytest.mark.parametrize(("recording", "top"), [("librispeech-198-209-0000", "Speech"),
                                                  ("sorohan-trumpet-loop", "Music")])
 def test_recording_top_mean_class(recording, top, yamnet):
-    from inference.teacher.yamnet import class_names, yamnet_scores
+    from inference.engine.teacher.yamnet import class_names, yamnet_scores
 
     starts, scores = yamnet_scores(yamnet, _recording_16k(recording))
     assert len(starts) > 1
@@ -192,7 +192,7 @@ def test_float16_weights_load_to_the_exact_dequantised_values(yamnet):
     import torch
     from safetensors import safe_open
 
-    from inference.teacher.yamnet import WEIGHTS
+    from inference.engine.teacher.yamnet import WEIGHTS
 
     with safe_open(str(WEIGHTS), framework="pt") as f:
         stored = {name: f.get_tensor(name) for name in f.keys()}
@@ -211,11 +211,11 @@ def test_reconverting_the_tflite_reproduces_the_shipped_file(tmp_path, yamnet):
     pytest.importorskip("tflite", reason="tflite (requirements-dev.txt) is needed to convert")
     if not SOURCE.is_file():
         pytest.skip(f"{SOURCE} not found (set ACOUSTICSENSE_SHARED_DIR)")
-    from safetensors.numpy import load_file
     from safetensors import safe_open
+    from safetensors.numpy import load_file
 
-    from inference.teacher.yamnet import WEIGHTS, load_yamnet
-    from inference.teacher.yamnet_convert import convert
+    from inference.engine.teacher.yamnet import WEIGHTS, load_yamnet
+    from inference.engine.teacher.yamnet_convert import convert
 
     out = tmp_path / "yamnet.safetensors"
     convert(SOURCE, out)
@@ -237,7 +237,7 @@ def test_shipped_weights_name_their_source_and_licence():
 
     from safetensors import safe_open
 
-    from inference.teacher.yamnet import WEIGHTS
+    from inference.engine.teacher.yamnet import WEIGHTS
 
     folder = WEIGHTS.parent
     with safe_open(str(WEIGHTS), framework="np") as f:
@@ -250,7 +250,7 @@ def test_shipped_weights_name_their_source_and_licence():
 
 
 def test_tf_same_padding_puts_the_odd_pixel_after():
-    from inference.teacher.yamnet_convert import tf_same_padding
+    from inference.engine.teacher.yamnet_convert import tf_same_padding
 
     assert tf_same_padding(96, 3, 2) == (0, 1)
     assert tf_same_padding(48, 3, 1) == (1, 1)
@@ -259,7 +259,7 @@ def test_tf_same_padding_puts_the_odd_pixel_after():
 
 
 def test_the_converter_refuses_ops_it_does_not_map():
-    from inference.teacher.yamnet_convert import Graph, Op, UnsupportedGraph, translate
+    from inference.engine.teacher.yamnet_convert import Graph, Op, UnsupportedGraph, translate
 
     graph = Graph(ops=[Op("SOFTMAX", [0], [1], {})], shapes={0: (1, 15600), 1: (1, 15600)},
                   names={0: "input", 1: "out"}, constants={}, inputs=[0], outputs=[1], quantised=set(),
@@ -271,7 +271,7 @@ def test_the_converter_refuses_ops_it_does_not_map():
 def test_dynamic_int8_is_asymmetric_with_zero_exact():
     import torch
 
-    from inference.teacher.yamnet import dynamic_int8
+    from inference.engine.teacher.yamnet import dynamic_int8
 
     x = torch.tensor([[-1.0, 0.0, 0.25, 3.0], [0.0, 0.0, 0.0, 0.0]])
     q, scale = dynamic_int8(x)
@@ -287,7 +287,7 @@ def test_dynamic_int8_is_asymmetric_with_zero_exact():
 def test_the_log_is_xnnpacks_rational_approximation(reference):
     import torch
 
-    from inference.teacher.yamnet import xnnpack_log
+    from inference.engine.teacher.yamnet import xnnpack_log
 
     x = torch.logspace(-3, 3, 10001, dtype=torch.float32)
     got = xnnpack_log(x)
@@ -302,7 +302,7 @@ def test_the_log_is_xnnpacks_rational_approximation(reference):
 def test_fma_rounds_once():
     import torch
 
-    from inference.teacher.yamnet import fma
+    from inference.engine.teacher.yamnet import fma
 
     a = torch.tensor([1 + 2 ** -12], dtype=torch.float32)
     c = torch.tensor([-(1 + 2 ** -11)], dtype=torch.float32)
@@ -311,7 +311,7 @@ def test_fma_rounds_once():
 
 
 def test_the_port_imports_neither_django_nor_tensorflow():
-    code = ("import sys, inference.teacher.yamnet; "
+    code = ("import sys, inference.engine.teacher.yamnet; "
             "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                          check=True, timeout=120)
@@ -321,8 +321,8 @@ def test_the_port_imports_neither_django_nor_tensorflow():
 
 
 def test_shipped_file_is_where_the_api_says(yamnet):
-    from inference.teacher.yamnet import FRAME_HOP, FRAME_SAMPLES, SAMPLE_RATE, WEIGHTS
+    from inference.engine.teacher.yamnet import FRAME_HOP, FRAME_SAMPLES, SAMPLE_RATE, WEIGHTS
 
-    assert WEIGHTS == Path(REPO / "inference" / "teacher" / "weights" / "yamnet.safetensors")
+    assert Path(REPO / "inference" / "teacher" / "weights" / "yamnet.safetensors") == WEIGHTS
     assert (SAMPLE_RATE, FRAME_SAMPLES, FRAME_HOP) == (16000, 15600, 7680)
     assert not yamnet.training

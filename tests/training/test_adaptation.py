@@ -9,14 +9,14 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from catalog.models import ModelVersion
-from inference.checkpoint import create_random_checkpoint
-from inference.evaluation import EvaluationItem, evaluate_model
-from inference.model import model_from_checkpoint
+from inference.engine.checkpoint import create_random_checkpoint
+from inference.engine.evaluation import EvaluationItem, evaluate_model
+from inference.engine.model import model_from_checkpoint
+from inference.engine.teacher import mapping
+from inference.engine.teacher.ensemble import clip_distribution, ensemble_targets, over_labels
+from inference.engine.training import SoftExample, TrainingConfig, TrainingExample, train
 from inference.models import TeacherTarget
 from inference.retraining import _adaptation
-from inference.teacher import mapping
-from inference.teacher.ensemble import clip_distribution, ensemble_targets, over_labels
-from inference.training import SoftExample, TrainingConfig, TrainingExample, train
 from review.exports import export_rows, label_export_create
 from tests.fixtures import TINY
 from tests.training.conftest import artist_in

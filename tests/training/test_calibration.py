@@ -8,12 +8,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inference.analysis import analyze_file
-from inference.calibration import (expected_calibration_error, fit_temperature, nll, reliability_bins,
-                                   reliability_png_bytes, track_probabilities, untempered)
-from inference.checkpoint import create_random_checkpoint
-from inference.model import model_from_checkpoint
-from inference.training import WEIGHT_CAP, class_weights
+from inference.engine.analysis import analyze_file
+from inference.engine.calibration import (
+    expected_calibration_error,
+    fit_temperature,
+    nll,
+    reliability_bins,
+    reliability_png_bytes,
+    track_probabilities,
+    untempered,
+)
+from inference.engine.checkpoint import create_random_checkpoint
+from inference.engine.model import model_from_checkpoint
+from inference.engine.training import WEIGHT_CAP, class_weights
 from tests.fixtures import TINY
 from tests.training.synthetic import write_clip
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from inference.evaluation import OTHER, classification_report, confusion_matrix, rank_labels, render_confusion_png
+from inference.engine.evaluation import (
+    OTHER,
+    classification_report,
+    confusion_matrix,
+    rank_labels,
+    render_confusion_png,
+)
 
 LABELS = ["A", "B", "C", "D"]
 TRUTH = ["A", "A", "B", "B", "C", "C"]

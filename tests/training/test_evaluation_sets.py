@@ -16,7 +16,7 @@ from django.core.management.base import CommandError
 from PIL import Image
 
 from catalog.models import ModelVersion
-from inference.checkpoint import create_random_checkpoint, load_checkpoint, save_checkpoint
+from inference.engine.checkpoint import create_random_checkpoint, load_checkpoint, save_checkpoint
 from inference.registry import model_version_register
 from inference.retraining import evaluation_predictions
 from inference.selectors import evaluation_summary

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from inference.splits import parse_fractions, resplit, stratified_group_folds, stratified_group_split
+from inference.engine.splits import parse_fractions, resplit, stratified_group_folds, stratified_group_split
 
 
 def _catalogue(seed: int, genres: int = 8, tracks: int = 30) -> list[tuple[str, str]]:

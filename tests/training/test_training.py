@@ -18,12 +18,12 @@ from django.core.management.base import CommandError
 from PIL import Image
 
 from catalog.models import ModelVersion
-from inference.analysis import analyze_file
-from inference.checkpoint import create_random_checkpoint, load_checkpoint, save_checkpoint
-from inference.model import build_vit, model_from_checkpoint
+from inference.engine.analysis import analyze_file
+from inference.engine.checkpoint import create_random_checkpoint, load_checkpoint, save_checkpoint
+from inference.engine.model import model_from_checkpoint
+from inference.engine.training import TrainingConfig, TrainingExample, class_weights, initial_state, spec_augment, train
+from inference.engine.vit import build_vit
 from inference.selectors import evaluation_summary
-from inference.training import (TrainingConfig, TrainingExample, class_weights, initial_state, spec_augment,
-                                train)
 from review.exports import label_export_create
 from tests.fixtures import TINY
 from tests.training.conftest import artist_in
@@ -141,8 +141,8 @@ def test_init_from_the_imagenet_deit_tiny_npz():
 
 
 def test_training_and_evaluation_core_import_without_django():
-    code = ("import inference.training, inference.evaluation, inference.splits, inference.calibration, "
-            "inference.update_report, sys; print(' '.join(sys.modules))")
+    code = ("import inference.engine.training, inference.engine.evaluation, inference.engine.splits, inference.engine.calibration, "
+            "inference.engine.update_report, sys; print(' '.join(sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True,
                          timeout=120)
     assert "django" not in {name.split(".")[0] for name in out.stdout.split()}

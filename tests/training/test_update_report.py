@@ -12,10 +12,10 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from catalog.models import ModelVersion
-from inference.checkpoint import create_random_checkpoint, save_checkpoint
-from inference.evaluation import Predictions
+from inference.engine.checkpoint import create_random_checkpoint, save_checkpoint
+from inference.engine.evaluation import Predictions
+from inference.engine.update_report import headline, report_pdf_bytes, update_report
 from inference.registry import model_version_register
-from inference.update_report import headline, report_pdf_bytes, update_report
 from review.report_views import version_update_report
 from tests.factories import GENRES16
 from tests.fixtures import TINY

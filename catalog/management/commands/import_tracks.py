@@ -13,10 +13,16 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from catalog.ingest import (BatchSummary, IngestRejected, TrackMetadata, batch_record, known_genre_resolve,
-                            track_ingest_path)
+from catalog.ingest import (
+    BatchSummary,
+    IngestRejected,
+    TrackMetadata,
+    batch_record,
+    known_genre_resolve,
+    track_ingest_path,
+)
 from catalog.models import ImportBatch, Track, TrackSource
-from inference.audio import supported_extensions
+from inference.engine.audio import supported_extensions
 from inference.pipeline import analysis_enqueue_many
 from review.decisions import CatalogLabelOutcome, catalog_label_record
 from review.system_users import catalog_import_user

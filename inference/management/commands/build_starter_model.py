@@ -7,17 +7,17 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from inference.errors import AudioError, CheckpointError
-from inference.starter import POOL_MANIFEST, STARTER_CHECKPOINT
-from inference.starter.build import RecipeOptions, run_recipe
-from inference.starter.distil import DistilConfig
-from inference.starter.pool import PoolError
-from inference.teacher.mapping import TeacherWeights
+from inference.engine.errors import AudioError, CheckpointError
+from inference.engine.starter import POOL_MANIFEST, STARTER_CHECKPOINT
+from inference.engine.starter.build import RecipeOptions, run_recipe
+from inference.engine.starter.distil import DistilConfig
+from inference.engine.starter.pool import PoolError
+from inference.engine.teacher.mapping import TeacherWeights
 
 
 class Command(BaseCommand):
     help = ("Distil the musicnn and YAMNet taggers into the product's ViT on the Debian music pool "
-            "(inference/starter/pool-v2.tsv) plus synthetic labelled grooves, and write the starter checkpoint. "
+            "(inference/engine/starter/pool-v2.tsv) plus synthetic labelled grooves, and write the starter checkpoint. "
             "Every step is cached under --work-dir: run it again to resume.")
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from catalog.selectors import active_model_version
-from inference.errors import InferenceError
+from inference.engine.errors import InferenceError
 
 
 class Command(BaseCommand):
@@ -24,8 +24,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, files: list[Path], top_k: int, json: bool, images: Path | None,
                checkpoint: Path | None, **options: object) -> None:
-        from inference.analysis import analyze_file
-        from inference.render import render_analysis_images
+        from inference.engine.analysis import analyze_file
+        from inference.engine.render import render_analysis_images
         from inference.runtime import content_model
 
         model = self._model(checkpoint)
@@ -56,9 +56,9 @@ class Command(BaseCommand):
         if failures:
             raise CommandError(f"{failures} of {len(files)} file(s) could not be classified.")
 
-    def _model(self, checkpoint: Path | None):  # noqa: ANN202 - torch types stay out of the signature
-        from inference.errors import CheckpointError
-        from inference.model import load_model
+    def _model(self, checkpoint: Path | None):
+        from inference.engine.errors import CheckpointError
+        from inference.engine.model import load_model
         from inference.runtime import inference_precision, model_for
 
         try:
@@ -72,7 +72,7 @@ class Command(BaseCommand):
         except CheckpointError as error:
             raise CommandError(str(error)) from error
 
-    def _table(self, path: Path, result, *, trained: bool) -> None:  # noqa: ANN001
+    def _table(self, path: Path, result, *, trained: bool) -> None:
         duration = result.audio.duration_s
         self.stdout.write(f"\n{path}  ({int(duration // 60)}:{int(duration % 60):02d}, {result.audio.format}, "
                           f"{result.audio.sample_rate} Hz, {result.audio.channels} ch)")

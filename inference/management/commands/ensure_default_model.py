@@ -9,9 +9,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from catalog.models import ModelPromotion, ModelVersion
 from catalog.selectors import active_model_version
-from inference.errors import CheckpointError
+from inference.engine.errors import CheckpointError
+from inference.engine.starter import PREVIOUS_STARTER_NAMES, STARTER_CHECKPOINT, STARTER_NAME
 from inference.registry import UNTRAINED_NAME, model_version_register, starter_model_install, untrained_model_create
-from inference.starter import PREVIOUS_STARTER_NAMES, STARTER_CHECKPOINT, STARTER_NAME
 
 # The promotion gate asks for a written reason when a model that is not shown to be better replaces
 # the active one; these are the system's, recorded with the promotion. (A first activation, with

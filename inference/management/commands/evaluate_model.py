@@ -4,9 +4,14 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.models import ModelVersion
-from inference.errors import AudioError, CheckpointError
-from inference.evaluation_sets import (TrainingSetupError, csv_evaluation_set, decided_evaluation_set,
-                                       export_evaluation_set, parse_date)
+from inference.engine.errors import AudioError, CheckpointError
+from inference.evaluation_sets import (
+    TrainingSetupError,
+    csv_evaluation_set,
+    decided_evaluation_set,
+    export_evaluation_set,
+    parse_date,
+)
 from inference.retraining import model_version_evaluate
 
 
@@ -33,7 +38,7 @@ class Command(BaseCommand):
         version = ModelVersion.objects.filter(name=o["model"]).first()
         if version is None:
             raise CommandError(f"There is no model version named {o['model']!r}.")
-        against: ModelVersion | None | str = "active"
+        against: ModelVersion | str | None = "active"
         if o["against"]:
             against = ModelVersion.objects.filter(name=o["against"]).first()
             if against is None:

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.promotion import PromotionRefused
 from catalog.services import model_version_promote
-from inference.errors import CheckpointError
+from inference.engine.errors import CheckpointError
 from inference.registry import model_version_register
 
 

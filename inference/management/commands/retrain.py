@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from inference.errors import AudioError, CheckpointError
+from inference.engine.errors import AudioError, CheckpointError
+from inference.engine.training import CLASS_WEIGHTS
 from inference.evaluation_sets import TrainingSetupError
 from inference.management.commands.train_model import add_adaptation_arguments
 from inference.retrain import RetrainBusy, RetrainOptions, RetrainSkipped, retrain
-from inference.training import CLASS_WEIGHTS
 
 DEFAULTS = RetrainOptions()
 

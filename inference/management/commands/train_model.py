@@ -7,11 +7,17 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from inference.errors import AudioError, CheckpointError
-from inference.features import PreprocessingConfig
+from inference.engine.datatypes import PreprocessingConfig
+from inference.engine.errors import AudioError, CheckpointError
+from inference.engine.training import (
+    ADAPT_TARGETS,
+    CLASS_WEIGHTS,
+    DEFAULT_ADAPT_TARGET,
+    DEFAULT_ADAPT_WEIGHT,
+    MONITORS,
+    TrainingConfig,
+)
 from inference.retraining import TrainingSetupError, model_train_from_export
-from inference.training import (ADAPT_TARGETS, CLASS_WEIGHTS, DEFAULT_ADAPT_TARGET, DEFAULT_ADAPT_WEIGHT, MONITORS,
-                                TrainingConfig)
 
 
 def _preprocessing(value: str) -> PreprocessingConfig:
