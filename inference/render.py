@@ -354,14 +354,17 @@ def render_top_k(top_k: Sequence[tuple[str, float]], *, width: int = 600, height
     return _png(canvas)
 
 
-def render_analysis_images(result: AnalysisResult, cfg: PreprocessingConfig) -> dict[str, bytes]:
+def render_analysis_images(result: AnalysisResult, cfg: PreprocessingConfig, *,
+                           zoom_long_tracks: bool = True) -> dict[str, bytes]:
     """PNG bytes keyed 'spectrogram', 'attention' (only when the result has a map) and 'top_k'.
 
-    Both spectrograms share one size: 1200×400, or wider for long tracks (spectrogram_width).
+    Both spectrograms share one size: 1200×400, or for long tracks wider (spectrogram_width), which
+    pages without a scrolling pane (the workstation) turn off with `zoom_long_tracks=False`.
     """
     start = time.perf_counter()
     frames = result.mel_db.shape[1]
-    width, height = spectrogram_width(cfg.frames_to_seconds(frames)), SPECTROGRAM_SIZE[1]
+    width = spectrogram_width(cfg.frames_to_seconds(frames)) if zoom_long_tracks else SPECTROGRAM_SIZE[0]
+    height = SPECTROGRAM_SIZE[1]
     left, _, right, _ = _plot_box(width, height)
     mel_db = _fit_columns(result.mel_db, right - left)  # pooled once for both
     images = {"spectrogram": _spectrogram_png(mel_db, frames, cfg, None, (), width, height)}

@@ -222,3 +222,5 @@ def test_long_tracks_get_at_least_8_px_per_second_with_time_drawn_where_the_plot
     assert abs(loud.min() - 0.75 * (x1 - x0)) <= 2 and loud.max() == x1 - x0 - 1
     assert (row[x0 - 1] == 0).all() and (row[x1] == 0).all()  # the black spines frame exactly that area
     assert (x0, width - x1) == (90, 150)  # margins stay those of the 1200-px layout: the extra width is time
+    narrow = render_analysis_images(_result_of(seconds, cfg), cfg, zoom_long_tracks=False)  # the workstation's
+    assert _png(narrow["spectrogram"]).shape == _png(narrow["attention"]).shape == (400, 1200, 3)
