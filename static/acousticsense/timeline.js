@@ -51,7 +51,23 @@
       pane.scrollLeft = Math.max(0, x - 0.25 * view);
     }
   }
-  player.addEventListener("timeupdate", keepCursorInView);
-  player.addEventListener("seeked", keepCursorInView);
-  player.addEventListener("play", keepCursorInView);
+  // The window playing now is underlined in the cursor's colour.
+  const segments = strip ? Array.from(strip.querySelectorAll(".as-seg")) : [];
+  let playing = null;
+  function markPlaying() {
+    let found = null;
+    for (const segment of segments) {  // in time order
+      if (parseFloat(segment.dataset.start) > player.currentTime) break;
+      found = segment;
+    }
+    if (found === playing) return;
+    if (playing) playing.classList.remove("as-seg-now");
+    if (found) found.classList.add("as-seg-now");
+    playing = found;
+  }
+
+  ["timeupdate", "seeked", "play"].forEach(function (name) {
+    player.addEventListener(name, keepCursorInView);
+    player.addEventListener(name, markPlaying);
+  });
 })();

@@ -123,7 +123,8 @@ def test_the_review_screen_draws_the_strip_aligned_with_the_plot_area(client, ma
     page = client.get(reverse("review_track", args=[track.pk])).content.decode()
     strip = re.search(r'<div class="as-timeline" id="timeline"[^>]*style="([^"]*)"', page).group(1)
     assert strip == "margin-left: 7.5000%; width: 80.0000%"  # SPECTROGRAM_PLOT_AREA of a 1200-px picture
-    segments = re.findall(r'class="as-seg"[^>]*data-genre="([^"]+)"[^>]*style="left: ([\d.]+)%; width: ([\d.]+)%', page)
+    segments = re.findall(r'class="as-seg"[^>]*data-genre="([^"]+)"[^>]*'
+                          r'style="left: ([\d.]+)%; width: calc\(([\d.]+)% \+ 1px\)', page)
     assert segments == [("Jazz", "0.0000", "25.0000"), ("Blues", "25.0000", "25.0000"), ("Jazz", "50.0000", "50.0000")]
     legend = re.findall(r'class="as-legend-item" data-genre="([^"]+)"', page)
     assert legend == ["Jazz", "Blues"]

@@ -48,7 +48,7 @@ def _open(page, base_url: str, track: Track, username: str) -> None:
 
 def _boxes(page) -> dict[str, dict[str, float]]:
     return page.evaluate("""() => {
-        const box = (el) => { const r = el.getBoundingClientRect(); return {left: r.left, right: r.right, width: r.width}; };
+        const box = (el) => { const r = el.getBoundingClientRect(); return {left: r.left, right: r.right, width: r.width, top: r.top, bottom: r.bottom}; };
         const img = document.querySelector('#spectro img:not([hidden])');
         const root = document.getElementById('review').dataset;
         const pane = document.getElementById('spectro-pane');
@@ -74,6 +74,7 @@ def test_the_timeline_lines_up_with_the_spectrogram_and_hovering_a_window_shows_
     assert page.locator("#zoom-note").count() == 0
     assert strip["left"] == pytest.approx(img["left"] + plot["left"] * img["width"], abs=1.0)
     assert strip["width"] == pytest.approx(plot["width"] * img["width"], abs=1.0)
+    assert 0 <= strip["top"] - img["bottom"] <= 4 and strip["bottom"] - strip["top"] <= 18  # right under, compact
 
     shown = page.eval_on_selector_all("#timeline .as-seg", "els => els.map(e => e.dataset.genre)")
     assert shown == [s.genre for s in timeline.segments] and len(shown) >= 15  # 1.024-s windows over 20 s
@@ -126,6 +127,9 @@ def test_a_four_minute_track_is_zoomed_and_its_pane_follows_the_player(
     segment_at_cursor = page.evaluate("""(x) => Array.from(document.querySelectorAll('#timeline .as-seg'))
         .some(s => { const r = s.getBoundingClientRect(); return r.left <= x && x <= r.right; })""", cursor["left"])
     assert segment_at_cursor  # the strip scrolled with the picture
+    starts = page.eval_on_selector_all("#timeline .as-seg", "els => els.map(e => parseFloat(e.dataset.start))")
+    now = page.eval_on_selector("#timeline .as-seg-now", "e => parseFloat(e.dataset.start)")
+    assert now == max(s for s in starts if s <= 200.0)  # the window playing now is marked
     page.screenshot(path=str(artifacts_dir / "review-zoom-following.png"))
 
     # Clicking the (scrolled) spectrogram still seeks to the time under the mouse.
@@ -140,3 +144,10 @@ def test_a_four_minute_track_is_zoomed_and_its_pane_follows_the_player(
 
     page.evaluate(PLAY_AT, 5.0)  # back at the start: the pane follows back
     page.wait_for_function("document.getElementById('spectro-pane').scrollLeft < 50")
+
+    page.keyboard.press("t")  # the overlay toggle swaps in the plain spectrogram: same geometry, same place
+    assert page.is_visible("#img-spectrogram") and page.is_hidden("#img-attention")
+    toggled = _boxes(page)
+    plain = toggled["img"]
+    assert plain["natural"] == img["natural"] and plain["width"] == pytest.approx(img["width"], abs=0.5)
+    assert toggled["strip"]["left"] == pytest.approx(plain["left"] + plot["left"] * plain["width"], abs=1.0)
