@@ -108,7 +108,8 @@ def _classify(*, model_version: ModelVersion, stream: BinaryIO, filename: str, t
     if with_images:
         from inference.engine.render import render_analysis_images
 
-        images = render_analysis_images(result, model.preprocessing)
+        # the workstation shows each picture at its column's width, with no scrolling pane
+        images = render_analysis_images(result, model.preprocessing, zoom_long_tracks=False)
         regions = [region.text for region in result.regions]
     scores = [GenreScore(label, round(float(p), 6)) for label, p in result.top_k]
     content = result.content.to_dict() if result.content else None

@@ -11,7 +11,6 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from catalog.models import Genre, Track
-from inference.engine.render import SPECTROGRAM_PLOT_AREA
 from review.claims import claim_next, claim_open, claim_release, current_claim, ensure_reviewable
 from review.decisions import DecisionInput, decision_submit
 from review.errors import ReviewError, ReviewErrorCode
@@ -26,6 +25,7 @@ from review.selectors import (
     review_queue,
     track_history,
 )
+from review.timeline import genre_timeline, spectrogram_geometry
 
 SKIPPED = "review_skipped_track_ids"
 OTHER = "__other__"
@@ -85,13 +85,15 @@ def _context(request: HttpRequest, track: Track, form: DecisionForm) -> dict[str
     analysis = latest_analysis(track)
     top = analysis.top_k(5) if analysis else []
     top_names = {label for label, _ in top}
+    geometry = spectrogram_geometry(analysis)  # a long track's picture is wider: the page zooms and scrolls it
     return {
         **admin.site.each_context(request), "title": str(track), "track": track, "analysis": analysis, "form": form,
         "top": [(rank, label, f"{p:.1%}", round(p * 100)) for rank, (label, p) in enumerate(top, start=1)],
         "other_genres": [g.name for g in Genre.objects.filter(active=True) if g.name not in top_names],
         "all_genres": list(Genre.objects.filter(active=True).values_list("name", flat=True)),
         "history": track_history(track)[:5], "claim": current_claim(track),
-        "plot_area": SPECTROGRAM_PLOT_AREA, "query": request.GET.urlencode(),
+        "plot_area": geometry.plot_area, "geometry": geometry, "query": request.GET.urlencode(),
+        "timeline": genre_timeline(analysis=analysis, duration_s=track.duration_s) if analysis else None,
         "claim_minutes": settings.REVIEW_CLAIM_MINUTES,
     }
 

@@ -9,6 +9,7 @@ functions of their inputs: safe in worker threads, no display needed.
 """
 from __future__ import annotations
 
+import math
 import struct
 import time
 import zlib
@@ -33,6 +34,11 @@ _MIN_TICK_GAP = 0.07  # fraction of the axis height between frequency labels
 # the bottom left as in matplotlib): the review screen uses it to draw its playback cursor and to seek.
 SPECTROGRAM_PLOT_AREA = (0.075, 0.14, 0.80, 0.76)
 _COLOUR_BAR_AREA = (0.89, 0.14, 0.015, 0.76)
+SPECTROGRAM_SIZE = (1200, 400)  # px; the layout the fractions above were made for
+# Tracks this long or longer get a wider spectrogram, with at least ZOOM_PX_PER_S pixels per
+# second of time axis, which the review screen shows in a horizontally scrolling pane.
+ZOOM_FROM_S = 240.0
+ZOOM_PX_PER_S = 8
 _REGION_COLOUR = (0x00, 0xE5, 0xFF)
 _BAR_COLOUR, _UNTRAINED_BAR_COLOUR, _WARNING_COLOUR = (0x3B, 0x6F, 0xB6), (0x99, 0x99, 0x99), (0xB0, 0x00, 0x20)
 _BLACK, _WHITE = (0, 0, 0), (255, 255, 255)
@@ -158,6 +164,40 @@ def _plot_image(rgb: np.ndarray, width: int, height: int) -> Image.Image:
     return image
 
 
+def _plot_box(width: int, height: int) -> tuple[int, int, int, int]:
+    """Pixels of the time × frequency area. Up to 1200 px wide: SPECTROGRAM_PLOT_AREA's fractions;
+    wider (a zoomed long track): the 1200-px layout's margins in pixels, all extra width going to time."""
+    reference = SPECTROGRAM_SIZE[0]
+    if width <= reference:
+        return _box(SPECTROGRAM_PLOT_AREA, width, height)
+    left, top, right, bottom = _box(SPECTROGRAM_PLOT_AREA, reference, height)
+    return left, top, right + width - reference, bottom
+
+
+def _colour_bar_box(width: int, height: int) -> tuple[int, int, int, int]:
+    """The colour bar keeps its distance from the right edge when the image is wider than 1200 px."""
+    reference = SPECTROGRAM_SIZE[0]
+    left, top, right, bottom = _box(_COLOUR_BAR_AREA, min(width, reference), height)
+    shift = max(width - reference, 0)
+    return left + shift, top, right + shift, bottom
+
+
+def spectrogram_plot_area(width: int, height: int) -> tuple[float, float, float, float]:
+    """SPECTROGRAM_PLOT_AREA of a spectrogram image of this size (fractions from the bottom left, as
+    the review screen's cursor, seeking and genre timeline use them); any stored image's size works."""
+    left, top, right, bottom = _plot_box(width, height)
+    return left / width, (height - bottom) / height, (right - left) / width, (bottom - top) / height
+
+
+def spectrogram_width(duration_s: float) -> int:
+    """1200 px; for a track of ZOOM_FROM_S or more, wide enough for ZOOM_PX_PER_S px per second of time axis."""
+    reference = SPECTROGRAM_SIZE[0]
+    if duration_s < ZOOM_FROM_S:
+        return reference
+    left, _, right, _ = _box(SPECTROGRAM_PLOT_AREA, reference, SPECTROGRAM_SIZE[1])
+    return max(reference, reference - (right - left) + math.ceil(ZOOM_PX_PER_S * duration_s))
+
+
 def _frame(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], sides: str = "ltrb") -> None:
     """Axis spines one pixel outside the drawn area, like matplotlib's 0.8-pt black lines."""
     left, top, right, bottom = box
@@ -203,7 +243,7 @@ def _colour_bar_image(lut_name: str, width: int, rows: int) -> Image.Image:
 
 def _colour_bar(canvas: Image.Image, draw: ImageDraw.ImageDraw, lut_name: str, low: float, high: float) -> None:
     """The colormap from `low` (bottom) to `high` (top), five ticks labelled "%+.0f dB" on its right."""
-    left, top, right, bottom = _box(_COLOUR_BAR_AREA, canvas.width, canvas.height)
+    left, top, right, bottom = _colour_bar_box(canvas.width, canvas.height)
     canvas.paste(_colour_bar_image(lut_name, right - left, bottom - top), (left, top))
     _frame(draw, (left, top, right, bottom))
     for value in np.linspace(low, high, 5):
@@ -217,7 +257,7 @@ def render_spectrogram(mel_db: np.ndarray, cfg: PreprocessingConfig, *, attentio
     """Log-mel spectrogram PNG (time in m:ss, mel-spaced Hz axis, dB colour bar), optionally with attention."""
     if attention is not None and np.shape(attention) != np.shape(mel_db):
         raise ValueError(f"attention {np.shape(attention)} must cover the spectrogram {np.shape(mel_db)} cell by cell")
-    left, _, right, _ = _box(SPECTROGRAM_PLOT_AREA, width, height)
+    left, _, right, _ = _plot_box(width, height)
     columns = right - left
     pooled_attention = None if attention is None else _fit_columns(attention, columns)
     return _spectrogram_png(_fit_columns(mel_db, columns), mel_db.shape[1], cfg, pooled_attention, regions,
@@ -230,7 +270,7 @@ def _spectrogram_png(mel_db: np.ndarray, frames: int, cfg: PreprocessingConfig, 
     canvas = _canvas(width, height)
     n_mels = mel_db.shape[0]
     duration = cfg.frames_to_seconds(frames)
-    box = left, top, right, bottom = _box(SPECTROGRAM_PLOT_AREA, width, height)
+    box = left, top, right, bottom = _plot_box(width, height)
     plot_w, plot_h = right - left, bottom - top
     lut_name = "gray" if attention is not None else "magma"
     rgb = _LUTS[lut_name][_lut_index(mel_db, -cfg.top_db, 0.0)]
@@ -260,7 +300,8 @@ def _spectrogram_png(mel_db: np.ndarray, frames: int, cfg: PreprocessingConfig, 
             y_ticks.append((min(round(row_to_y(row)), bottom), _hz_label(hz)))
             rows.append(row)
     leftmost = _y_ticks(canvas, draw, box, y_ticks, 10)
-    times = MaxNLocator(nbins=12, steps=[1, 2, 2.5, 5, 10]).tick_values(0.0, duration)
+    # 12 ticks at 1200 px; a zoomed image keeps about one per 100 px instead of stretching them apart.
+    times = MaxNLocator(nbins=max(12, plot_w // 100), steps=[1, 2, 2.5, 5, 10]).tick_values(0.0, duration)
     x_ticks = [(t, _clock(t)) for t in times if -1e-9 <= t <= duration * (1 + 1e-9)]
     lowest = _x_ticks(canvas, draw, box, x_ticks, 0.0, duration, 10)
     label_pad = round(4 * _PX_PER_PT)
@@ -308,12 +349,19 @@ def render_top_k(top_k: Sequence[tuple[str, float]], *, width: int = 600, height
     return _png(canvas)
 
 
-def render_analysis_images(result: AnalysisResult, cfg: PreprocessingConfig) -> dict[str, bytes]:
-    """PNG bytes keyed 'spectrogram', 'attention' (only when the result has a map) and 'top_k'."""
+def render_analysis_images(result: AnalysisResult, cfg: PreprocessingConfig, *,
+                           zoom_long_tracks: bool = True) -> dict[str, bytes]:
+    """PNG bytes keyed 'spectrogram', 'attention' (only when the result has a map) and 'top_k'.
+
+    Both spectrograms share one size: 1200×400, or for long tracks wider (spectrogram_width), which
+    pages without a scrolling pane (the workstation) turn off with `zoom_long_tracks=False`.
+    """
     start = time.perf_counter()
-    width, height = 1200, 400
-    left, _, right, _ = _box(SPECTROGRAM_PLOT_AREA, width, height)
-    mel_db, frames = _fit_columns(result.mel_db, right - left), result.mel_db.shape[1]  # pooled once for both
+    frames = result.mel_db.shape[1]
+    width = spectrogram_width(cfg.frames_to_seconds(frames)) if zoom_long_tracks else SPECTROGRAM_SIZE[0]
+    height = SPECTROGRAM_SIZE[1]
+    left, _, right, _ = _plot_box(width, height)
+    mel_db = _fit_columns(result.mel_db, right - left)  # pooled once for both
     images = {"spectrogram": _spectrogram_png(mel_db, frames, cfg, None, (), width, height)}
     if result.attention is not None:
         images["attention"] = _spectrogram_png(mel_db, frames, cfg, _fit_columns(result.attention, right - left),

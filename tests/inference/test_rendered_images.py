@@ -9,13 +9,14 @@ from matplotlib import colormaps
 from PIL import Image
 
 from inference.engine.analysis import analyze_samples
-from inference.engine.datatypes import AttentionRegion, AudioInfo, PreprocessingConfig
+from inference.engine.datatypes import AnalysisResult, AttentionRegion, AudioInfo, PreprocessingConfig
 from inference.engine.render import (
     SPECTROGRAM_PLOT_AREA,
     _box,
     render_analysis_images,
     render_spectrogram,
     render_top_k,
+    spectrogram_plot_area,
 )
 
 
@@ -187,3 +188,43 @@ def test_an_attention_map_of_another_shape_is_refused_not_misdrawn():
     mel = np.zeros((128, 1000), np.float32)
     with pytest.raises(ValueError, match="attention"):
         render_spectrogram(mel, PreprocessingConfig(), attention=np.zeros((128, 500), np.float32))
+
+
+def _result_of(seconds: float, cfg: PreprocessingConfig, *, loud_from: float = 1.0) -> AnalysisResult:
+    """An analysis result made of synthetic arrays (no model run): silent, loud from `loud_from` (a fraction of the track)."""
+    frames = cfg.seconds_to_frames(seconds)
+    mel = np.full((cfg.n_mels, frames), -80.0, np.float32)
+    mel[:, round(loud_from * frames):] = 0.0
+    return AnalysisResult(labels=["Jazz", "Blues"], probabilities=[0.7, 0.3], top_k=[("Jazz", 0.7), ("Blues", 0.3)],
+                          window_starts_s=[0.0], window_scores=[[0.7, 0.3]], embedding=[], mel_db=mel,
+                          attention=np.zeros_like(mel), regions=[], audio=AudioInfo(seconds, cfg.sample_rate, 1, "wav"),
+                          is_silent=False, timings_ms={}, trained=True)
+
+
+def test_tracks_shorter_than_four_minutes_keep_the_1200_px_pictures():
+    cfg = PreprocessingConfig()
+    for seconds in (30.0, 239.0):
+        images = render_analysis_images(_result_of(seconds, cfg), cfg)
+        assert _png(images["spectrogram"]).shape == _png(images["attention"]).shape == (400, 1200, 3)
+    assert spectrogram_plot_area(1200, 400) == pytest.approx(SPECTROGRAM_PLOT_AREA)
+
+
+@pytest.mark.parametrize("seconds", [240.0, 600.0])
+def test_long_tracks_get_at_least_8_px_per_second_with_time_drawn_where_the_plot_area_says(seconds):
+    cfg = PreprocessingConfig()
+    images = render_analysis_images(_result_of(seconds, cfg, loud_from=0.75), cfg)
+    spectrogram, attention = _png(images["spectrogram"]), _png(images["attention"])
+    assert spectrogram.shape == attention.shape  # the overlay toggle swaps two pictures of one geometry
+    height, width = spectrogram.shape[:2]
+    assert height == 400 and width > 1200
+    left, bottom, plot_w, plot_h = spectrogram_plot_area(width, height)
+    assert plot_w * width / cfg.frames_to_seconds(cfg.seconds_to_frames(seconds)) >= 8
+    # the page positions its cursor and timeline by these fractions: the picture must agree
+    x0, x1 = round(left * width), round((left + plot_w) * width)
+    row = spectrogram[round((1 - bottom - plot_h / 2) * height)]
+    loud = np.nonzero(row[x0:x1].sum(axis=1) > 3 * 3 * 60)[0]
+    assert abs(loud.min() - 0.75 * (x1 - x0)) <= 2 and loud.max() == x1 - x0 - 1
+    assert (row[x0 - 1] == 0).all() and (row[x1] == 0).all()  # the black spines frame exactly that area
+    assert (x0, width - x1) == (90, 150)  # margins stay those of the 1200-px layout: the extra width is time
+    narrow = render_analysis_images(_result_of(seconds, cfg), cfg, zoom_long_tracks=False)  # the workstation's
+    assert _png(narrow["spectrogram"]).shape == _png(narrow["attention"]).shape == (400, 1200, 3)

@@ -74,7 +74,7 @@ def yamnet_class_names() -> list[str]:
     import csv
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[2] / "inference" / "teacher" / "weights" / "yamnet_class_map.csv"
+    path = Path(__file__).resolve().parents[2] / "inference" / "engine" / "teacher" / "weights" / "yamnet_class_map.csv"
     if not path.is_file():
         path = shared_dir() / "teacher" / "yamnet" / "yamnet_class_map.csv"
     if not path.is_file():

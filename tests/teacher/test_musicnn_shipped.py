@@ -29,7 +29,7 @@ def test_a_fresh_install_tags_without_the_hdf5_files_or_h5py():
 
 
 def test_the_shipped_licence_is_the_isc_text():
-    weights = REPO / "inference" / "teacher" / "weights"
+    weights = REPO / "inference" / "engine" / "teacher" / "weights"
     licence = (weights / "LICENSE-musicnn-ISC.md").read_text()
     assert "Copyright 2020 Elio Quinton" in licence and "Permission to use, copy, modify" in licence
     assert "musicnn" in (weights / "README.md").read_text()

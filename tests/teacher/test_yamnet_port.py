@@ -323,6 +323,6 @@ def test_the_port_imports_neither_django_nor_tensorflow():
 def test_shipped_file_is_where_the_api_says(yamnet):
     from inference.engine.teacher.yamnet import FRAME_HOP, FRAME_SAMPLES, SAMPLE_RATE, WEIGHTS
 
-    assert Path(REPO / "inference" / "teacher" / "weights" / "yamnet.safetensors") == WEIGHTS
+    assert Path(REPO / "inference" / "engine" / "teacher" / "weights" / "yamnet.safetensors") == WEIGHTS
     assert (SAMPLE_RATE, FRAME_SAMPLES, FRAME_HOP) == (16000, 15600, 7680)
     assert not yamnet.training
