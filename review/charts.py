@@ -47,7 +47,7 @@ def agreement_trend_png(series: dict[str, dict[date, tuple[float | None, float |
         ax.set_xlabel("week of the decisions (Monday)")
     else:
         ax.set_xticks([])
-    ax.set_ylim(0, 1.02)
+    ax.set_ylim(-0.03, 1.03)  # a 0 % or 100 % week shows its whole marker
     ax.set_ylabel("agreement with editors")
     ax.yaxis.set_major_formatter(lambda value, _pos: f"{value:.0%}")
     ax.grid(alpha=0.3)
