@@ -127,14 +127,14 @@ def test_a_lead_creates_an_export_and_downloads_its_files_and_zip(live_server, b
     for name, info in export.files.items():
         with page.expect_download() as download:
             page.click(f"a[download]:text-is('{name}')")
-        data = open(download.value.path(), "rb").read()
+        data = download.value.path().read_bytes()
         assert download.value.suggested_filename == name
         assert (len(data), hashlib.sha256(data).hexdigest()) == (info["bytes"], info["sha256"]), name
 
     with page.expect_download() as download:
         page.click("#export-zip")
     assert download.value.suggested_filename == f"acousticsense-export-{export.pk}.zip"
-    with zipfile.ZipFile(io.BytesIO(open(download.value.path(), "rb").read())) as archive:
+    with zipfile.ZipFile(io.BytesIO(download.value.path().read_bytes())) as archive:
         members = {name: archive.read(name) for name in archive.namelist()}
     assert {name: hashlib.sha256(data).hexdigest() for name, data in members.items()} == {
         name: info["sha256"] for name, info in export.files.items()}
