@@ -168,6 +168,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Genre tagging for CMS integrators: classify audio, push tracks, pull reviewed tags.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # /api/schema/, /api/docs/, /api/redoc/: staff sessions and API client tokens only.
+    "SERVE_PERMISSIONS": ["catalog.api.auth.CanReadApiDocs"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

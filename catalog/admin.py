@@ -8,6 +8,7 @@ from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from catalog import admin_extensions
@@ -16,6 +17,17 @@ from catalog.forms import TrackUploadForm
 from catalog.ingest import BatchSummary, IngestRejected, TrackMetadata, batch_record, track_ingest
 from catalog.models import Analysis, ApiClient, Genre, ImportBatch, ModelVersion, Track, TrackSource
 from catalog.promotion import PromotionRefused
+from catalog.readable import (
+    ReadableFields,
+    attention_regions_table,
+    counted_list,
+    mapping_table,
+    milliseconds_line,
+    percent_line,
+    rows_table,
+    vector_summary,
+    windows_table,
+)
 from catalog.services import model_version_promote
 
 
@@ -41,7 +53,8 @@ class AnalysisInline(admin.StackedInline):
     model = Analysis
     extra = 0
     can_delete = False
-    fields = ["model_version", "proposal", "images", "silent", "content", "content_scores", "timings_ms", "created_at"]
+    fields = ["model_version", "proposal", "images", "silent", "content", "content_score_line", "timing_line",
+              "created_at"]
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Track | None = None) -> bool:
@@ -55,6 +68,14 @@ class AnalysisInline(admin.StackedInline):
     def proposal(self, analysis: Analysis) -> str:
         return _top_k_html(analysis)
 
+    @admin.display(description="Content scores")
+    def content_score_line(self, analysis: Analysis) -> str:
+        return percent_line(analysis.content_scores)
+
+    @admin.display(description="Timings")
+    def timing_line(self, analysis: Analysis) -> str:
+        return milliseconds_line(analysis.timings_ms)
+
     @admin.display(description="Spectrogram / attention")
     def images(self, analysis: Analysis) -> str:
         return format_html_join(
@@ -67,8 +88,9 @@ class AnalysisInline(admin.StackedInline):
 
 @admin.register(Track)
 class TrackAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "external_id", "status", "proposal", "failure", "duration", "format", "source",
-                    "reviewed_genre", "created_at"]
+    # Fits 1366 px beside the filters: a title cell (artist and CMS id under it, clipped to one line
+    # each) and short columns; format and source stay as filters.
+    list_display = ["track", "state", "proposal", "duration", "reviewed_genre", "added"]
     list_filter = ["status", "source", "format", "reviewed_genre", "import_batch"]
     search_fields = ["title", "artist", "album", "external_id", "original_filename", "sha256"]
     date_hierarchy = "created_at"
@@ -177,9 +199,23 @@ class TrackAdmin(admin.ModelAdmin):
                                "Placeholder from an untrained model, not a real prediction")
         return label
 
-    @admin.display(description="Failure reason")
-    def failure(self, track: Track) -> str:
-        return track.failure_reason[:120]
+    @admin.display(description="Track", ordering="title")
+    def track(self, track: Track) -> str:
+        title = track.title or track.original_filename or f"Track {track.pk}"
+        under = " · ".join(part for part in (track.artist, track.external_id) if part)
+        return format_html('<span class="as-clip" title="{}">{}</span><span class="as-clip as-sub" title="{}">{}</span>',
+                           title, title, under, under)
+
+    @admin.display(description="Status", ordering="status")
+    def state(self, track: Track) -> str:
+        if not track.failure_reason:
+            return track.get_status_display()
+        return format_html('{}<span class="as-sub as-wrap">{}</span>', track.get_status_display(),
+                           track.failure_reason[:120])
+
+    @admin.display(description="Added", ordering="created_at")
+    def added(self, track: Track) -> str:
+        return f"{timezone.localtime(track.created_at):%Y-%m-%d %H:%M}"
 
     @admin.display(description="Duration", ordering="duration_s")
     def duration(self, track: Track) -> str:
@@ -198,8 +234,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
     list_filter = ["trained", "is_active", "architecture"]
     search_fields = ["name", "architecture", "notes"]
     readonly_fields = [
-        "name", "architecture", "checkpoint_path", "checkpoint_sha256", "labels", "preprocessing",
-        "metrics", "trained", "is_active", "activated_at", "created_at",
+        "name", "architecture", "checkpoint_path", "checkpoint_sha256", "label_list", "preprocessing_table",
+        "metrics_table", "trained", "is_active", "activated_at", "created_at",
     ]
     fields = readonly_fields[:9] + ["notes"] + readonly_fields[9:]
     actions = ["activate"]
@@ -212,6 +248,18 @@ class ModelVersionAdmin(admin.ModelAdmin):
     @admin.display(description="Labels")
     def label_count(self, version: ModelVersion) -> int:
         return len(version.labels)
+
+    @admin.display(description="Labels")
+    def label_list(self, version: ModelVersion) -> str:
+        return counted_list(version.labels, what="genres, in the model's order")
+
+    @admin.display(description="Preprocessing")
+    def preprocessing_table(self, version: ModelVersion) -> str:
+        return mapping_table(version.preprocessing or {})
+
+    @admin.display(description="Metrics")
+    def metrics_table(self, version: ModelVersion) -> str:
+        return mapping_table(version.metrics or {})
 
     @admin.action(description="Activate the selected model version", permissions=["change"])
     def activate(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> HttpResponse | None:
@@ -232,22 +280,23 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Analysis)
-class AnalysisAdmin(admin.ModelAdmin):
-    list_display = ["track", "model_version", "top_label", "top_1", "margin_percent", "silent", "content", "created_at"]
+class AnalysisAdmin(ReadableFields, admin.ModelAdmin):
+    list_display = ["track", "model_version", "top_1_line", "margin_percent", "silent", "content", "created_at"]
     list_filter = ["model_version", "top_label", "is_silent", "content"]
     search_fields = ["track__title", "track__artist", "track__external_id"]
     list_select_related = ["track", "model_version"]
-    readonly_fields = ["top_1", "margin_percent", "silent", "distribution"]
     READABLE = {"top_probability": "top_1", "margin": "margin_percent", "is_silent": "silent",
-                "probabilities": "distribution"}
-
-    def get_fields(self, request: HttpRequest, obj: Analysis | None = None) -> list[str]:
-        return [self.READABLE.get(name, name) for name in super().get_fields(request, obj)
-                if name not in self.readonly_fields]
+                "probabilities": "distribution", "window_starts_s": "window_count", "window_scores": "windows",
+                "embedding": "embedding_summary", "attention_regions": "regions", "content_scores": "content_score_line",
+                "timings_ms": "timing_line"}
 
     @admin.display(description="Top-1 probability", ordering="top_probability")
     def top_1(self, analysis: Analysis) -> str:
         return percent(analysis.top_probability)
+
+    @admin.display(description="Top-1", ordering="top_probability")
+    def top_1_line(self, analysis: Analysis) -> str:
+        return f"{analysis.top_label} {percent(analysis.top_probability)}"
 
     @admin.display(description="Margin (top-1 − top-2)", ordering="margin")
     def margin_percent(self, analysis: Analysis) -> str:
@@ -261,6 +310,30 @@ class AnalysisAdmin(admin.ModelAdmin):
     def distribution(self, analysis: Analysis) -> str:
         return " · ".join(f"{label} {percent(p)}" for label, p in analysis.top_k(len(analysis.probabilities)))
 
+    @admin.display(description="Windows")
+    def window_count(self, analysis: Analysis) -> str:
+        return f"{len(analysis.window_starts_s)} windows" if analysis.window_starts_s else "–"
+
+    @admin.display(description="Window scores (top-3 per window)")
+    def windows(self, analysis: Analysis) -> str:
+        return windows_table(analysis.window_starts_s, analysis.window_scores, analysis.model_version.labels)
+
+    @admin.display(description="Embedding")
+    def embedding_summary(self, analysis: Analysis) -> str:
+        return vector_summary(analysis.embedding)
+
+    @admin.display(description="Attention regions")
+    def regions(self, analysis: Analysis) -> str:
+        return attention_regions_table(analysis.attention_regions)
+
+    @admin.display(description="Content scores")
+    def content_score_line(self, analysis: Analysis) -> str:
+        return percent_line(analysis.content_scores)
+
+    @admin.display(description="Timings")
+    def timing_line(self, analysis: Analysis) -> str:
+        return milliseconds_line(analysis.timings_ms)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -272,7 +345,13 @@ class AnalysisAdmin(admin.ModelAdmin):
 class ImportBatchAdmin(admin.ModelAdmin):
     list_display = ["name", "source", "created_by", "imported", "duplicates", "rejected", "created_at"]
     list_filter = ["source"]
-    readonly_fields = ["name", "source", "created_by", "imported", "duplicates", "rejected", "rejections", "created_at"]
+    readonly_fields = ["name", "source", "created_by", "imported", "duplicates", "rejected", "rejected_files",
+                       "created_at"]
+    fields = readonly_fields  # rejections (stored JSON) is shown as the table below, never as an editable field
+
+    @admin.display(description="Rejected files")
+    def rejected_files(self, batch: ImportBatch) -> str:
+        return rows_table(batch.rejections, columns=["name", "reason"])
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

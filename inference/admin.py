@@ -8,9 +8,12 @@ import numpy as np
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
 from matplotlib.figure import Figure
 
 from catalog.formatting import clock, milliseconds, percent, seconds_short
+from catalog.readable import ReadableFields, counted_list, mapping_table, percent_line, top_scores, windows_table
 from inference import rq_admin  # noqa: F401 - guards django-rq's dashboard (registers it)
 from inference.models import ClassificationCall, RetrainRun, TeacherTarget
 
@@ -46,8 +49,9 @@ def render_latency_histogram(latencies_ms: Sequence[float], *, width: int = 900,
 
 @admin.register(ClassificationCall)
 class ClassificationCallAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "client", "caller", "status_code", "error_code", "latency", "duration",
-                    "confidence", "top_k", "model_version", "filename"]
+    # Fits 1366 px beside the filters: who (client or signed-in caller) and the answer (status and
+    # error code) share a column each, the file name is clipped; the model version stays a filter.
+    list_display = ["when", "who", "answer", "latency", "duration", "confidence", "file"]
     list_filter = ["status_code", "error_code", "client", "model_version"]
     search_fields = ["filename", "caller", "client__name"]
     date_hierarchy = "created_at"
@@ -60,6 +64,25 @@ class ClassificationCallAdmin(admin.ModelAdmin):
         return [self.READABLE.get(name, name) for name in super().get_fields(request, obj)
                 if name not in self.readonly_fields]
 
+    @admin.display(description="When", ordering="created_at")
+    def when(self, call: ClassificationCall) -> str:
+        at = timezone.localtime(call.created_at)
+        return format_html('{}<span class="as-sub as-line">{}</span>', f"{at:%Y-%m-%d}", f"{at:%H:%M:%S}")
+
+    @admin.display(description="Who", ordering="client__name")
+    def who(self, call: ClassificationCall) -> str:
+        return str(call.client or call.caller or "–")
+
+    @admin.display(description="Answer", ordering="status_code")
+    def answer(self, call: ClassificationCall) -> str:
+        if not call.error_code:
+            return str(call.status_code)
+        return format_html('{}<span class="as-sub as-line">{}</span>', call.status_code, call.error_code)
+
+    @admin.display(description="File", ordering="filename")
+    def file(self, call: ClassificationCall) -> str:
+        return format_html('<span class="as-clip" title="{}">{}</span>', call.filename, call.filename or "–")
+
     @admin.display(description="Latency", ordering="latency_ms")
     def latency(self, call: ClassificationCall) -> str:
         return milliseconds(call.latency_ms)
@@ -68,7 +91,7 @@ class ClassificationCallAdmin(admin.ModelAdmin):
     def duration(self, call: ClassificationCall) -> str:
         return clock(call.duration_s)
 
-    @admin.display(description="Mean confidence", ordering="mean_confidence")
+    @admin.display(description="Confidence", ordering="mean_confidence")
     def confidence(self, call: ClassificationCall) -> str:
         return percent(call.mean_confidence)
 
@@ -106,7 +129,7 @@ class _ReadOnly(admin.ModelAdmin):
 
 
 @admin.register(TeacherTarget)
-class TeacherTargetAdmin(_ReadOnly):
+class TeacherTargetAdmin(ReadableFields, _ReadOnly):
     """The cached teacher-ensemble targets adaptation trains on (written by the workers' jobs)."""
 
     list_display = ["track", "mapping_version", "status", "took", "worker", "updated_at"]
@@ -115,15 +138,49 @@ class TeacherTargetAdmin(_ReadOnly):
     list_select_related = ["track"]
     raw_id_fields = ["track"]
 
+    READABLE = {"weights": "weight_table", "genres": "genre_list", "clip": "clip_top", "windows": "window_table",
+                "teacher_clips": "teacher_table", "seconds": "took"}
+
     @admin.display(description="Seconds", ordering="seconds")
     def took(self, target: TeacherTarget) -> str:
         return seconds_short(target.seconds)
 
+    @admin.display(description="Teacher weights")
+    def weight_table(self, target: TeacherTarget) -> str:
+        return mapping_table(target.weights or {})
+
+    @admin.display(description="Genres")
+    def genre_list(self, target: TeacherTarget) -> str:
+        return counted_list(target.genres or [], what="genres")
+
+    @admin.display(description="Clip (top-5)")
+    def clip_top(self, target: TeacherTarget) -> str:
+        return top_scores(target.genres or [], target.clip or [], 5)
+
+    @admin.display(description="Windows (top-3 per window)")
+    def window_table(self, target: TeacherTarget) -> str:
+        starts = [n * target.window_s for n in range(len(target.windows or []))]
+        return windows_table(starts, target.windows or [], target.genres or [])
+
+    @admin.display(description="Each teacher's clip scores")
+    def teacher_table(self, target: TeacherTarget) -> str:
+        return mapping_table(target.teacher_clips or {}, cell=lambda scores: (
+            percent_line(scores) if isinstance(scores, dict) else top_scores(target.genres or [], scores, 5)))
+
 
 @admin.register(RetrainRun)
-class RetrainRunAdmin(_ReadOnly):
+class RetrainRunAdmin(ReadableFields, _ReadOnly):
     """Runs of the closed loop (manage.py retrain, the pipeline page's button, schedules)."""
 
     list_display = ["pk", "status", "step", "started_by", "started_at", "finished_at", "export", "candidate"]
     list_filter = ["status"]
-    readonly_fields = ["log", "error", "options", "progress"]
+    readonly_fields = ["log", "error"]
+    READABLE = {"options": "option_table", "progress": "progress_table"}
+
+    @admin.display(description="Options")
+    def option_table(self, run: RetrainRun) -> str:
+        return mapping_table(run.options or {})
+
+    @admin.display(description="Progress")
+    def progress_table(self, run: RetrainRun) -> str:
+        return mapping_table(run.progress or {})

@@ -58,6 +58,9 @@ def restore_data_migrations() -> None:
                               for app, code in roles.REVIEWER])
     lead, _ = Group.objects.get_or_create(name="Editorial lead")
     lead.permissions.set(Permission.objects.filter(content_type__app_label__in=roles.LEAD_APPS))
+    inference_views = importlib.import_module("inference.migrations.0003_leads_view_inference_logs")
+    lead.permissions.add(*[Permission.objects.get(content_type__app_label=app, codename=code)
+                           for app, code in inference_views.LEAD_VIEWS])
 
 
 def register_tiny_model(settings, tmp_path: Path, name: str = "tiny") -> ModelVersion:

@@ -84,6 +84,25 @@ class CanUseCmsApi(permissions.BasePermission):
         return bool(user and user.is_authenticated and user.is_active and user.has_perm(CMS_PERMISSION))
 
 
+EXPORT_PERMISSION = "review.view_labelexport"  # the export endpoints' (review/api.py)
+
+
+class CanReadApiDocs(permissions.BasePermission):
+    """The schema and its docs: API clients (integrators build against them), signed-in staff and
+    people granted an API permission (an ML engineer who pulls exports). Not anyone on the
+    network: the schema names every endpoint and parameter."""
+
+    message = "The API schema and docs are for signed-in staff and API clients (send your token)."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if api_client_of(request) is not None:
+            return True
+        user = request.user
+        if not (user and user.is_authenticated and user.is_active):
+            return False
+        return user.is_staff or user.has_perm(CMS_PERMISSION) or user.has_perm(EXPORT_PERMISSION)
+
+
 class ApiClientAuthenticationScheme(OpenApiAuthenticationExtension):
     """How the schema (and Swagger UI's Authorize button) describes the token."""
 

@@ -13,6 +13,21 @@
   let images = {};
 
   function show(kind) { image.src = images[kind] || images.spectrogram; image.alt = kind; }
+
+  // Nothing of an earlier file stays on screen once another is sent: no stale Top-5, no image.
+  function clear() {
+    result.hidden = true;
+    images = {};
+    image.removeAttribute("src");
+    document.getElementById("bars").replaceChildren();
+    ["warning", "meta", "regions"].forEach(function (id) { document.getElementById(id).textContent = ""; });
+  }
+
+  function say(text, isError) {
+    status.textContent = text;
+    status.className = isError ? "errornote" : "help";
+    status.setAttribute("role", isError ? "alert" : "status");
+  }
   overlay.addEventListener("change", function () { show(overlay.checked ? "attention" : "spectrogram"); });
 
   function render(data) {
@@ -46,21 +61,26 @@
     const request = new XMLHttpRequest();
     request.open("POST", main.dataset.url);
     request.setRequestHeader("X-CSRFToken", document.querySelector("[name=csrfmiddlewaretoken]").value);
-    progress.hidden = false; progress.value = 0; result.hidden = true;
-    status.textContent = "Uploading " + file.name + "…";
+    progress.hidden = false; progress.value = 0;
+    clear();
+    say("Uploading " + file.name + "…", false);
     request.upload.onprogress = function (event) {
       if (event.lengthComputable) progress.value = Math.round(100 * event.loaded / event.total);
     };
-    request.upload.onload = function () { progress.removeAttribute("value"); status.textContent = "Analysing " + file.name + "…"; };
+    request.upload.onload = function () { progress.removeAttribute("value"); say("Analysing " + file.name + "…", false); };
     request.onload = function () {
       progress.hidden = true;
       let data = {};
       try { data = JSON.parse(request.responseText); } catch (e) { data = {error: {message: "The server answered " + request.status + "."}}; }
-      if (request.status !== 200) { status.textContent = (data.error && data.error.message) || "Failed."; return; }
-      status.textContent = "Done: " + file.name;
+      if (request.status !== 200) {
+        clear();
+        say(file.name + " could not be analysed: " + ((data.error && data.error.message) || "the server answered " + request.status + "."), true);
+        return;
+      }
+      say("Done: " + file.name, false);
       render(data);
     };
-    request.onerror = function () { progress.hidden = true; status.textContent = "The upload failed (network)."; };
+    request.onerror = function () { progress.hidden = true; clear(); say(file.name + ": the upload failed (network).", true); };
     request.send(form);
   }
 

@@ -63,11 +63,11 @@ def test_every_endpoint_and_its_errors_are_in_the_schema(openapi):
     assert any(p["name"] == "top_k" for p in classify["parameters"])
 
 
-def test_the_schema_and_the_docs_are_served_without_any_cdn(client, transactional_db):
-    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+def test_the_schema_and_the_docs_are_served_without_any_cdn(admin_client, transactional_db):
+    schema = admin_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert schema.status_code == 200 and "/api/genre" in schema.json()["paths"]
     for url in ("/api/docs/", "/api/redoc/"):
-        html = client.get(url).content.decode()
+        html = admin_client.get(url).content.decode()
         assert "drf_spectacular_sidecar" in html
         assert "cdn." not in html and "unpkg" not in html and "jsdelivr" not in html
 
@@ -76,7 +76,20 @@ def test_the_schema_and_the_docs_are_served_without_any_cdn(client, transactiona
 def api_schema(tiny_model_version, cms_token):
     from acousticsense_site.wsgi import application
 
-    return schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
+    return schemathesis.openapi.from_wsgi("/api/schema/?format=json", application,
+                                          headers={"Authorization": f"Token {cms_token}"})
+
+
+def test_the_schema_and_the_docs_are_for_staff_and_api_clients(client, cms, django_user_model, transactional_db):
+    """Integrators read them with their token, staff with their session; anonymous visitors do not."""
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert schema.status_code == 401 and schema["WWW-Authenticate"] == "Token"
+    for url in ("/api/docs/", "/api/redoc/"):
+        assert client.get(url)["Location"] == f"/admin/login/?next={url}"
+        assert cms.get(url).status_code == 200
+    assert cms.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").status_code == 200
+    client.force_login(django_user_model.objects.create_user("visitor"))  # signed in, not staff
+    assert client.get("/api/schema/").status_code == 403 and client.get("/api/docs/").status_code == 403
 
 
 def test_generated_requests_never_get_a_server_error(api_schema, cms_token):

@@ -30,8 +30,8 @@ def error_of(response) -> str:
 
 
 @pytest.fixture
-def schema(client) -> dict:
-    return client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+def schema(cms) -> dict:
+    return cms.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
 
 
 def parameter(schema: dict, path: str, method: str, name: str) -> dict:

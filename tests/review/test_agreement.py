@@ -77,3 +77,19 @@ def test_the_dashboard_shows_numbers_and_pictures_to_leads_only(client, decided,
         assert response["Content-Type"] == "image/png" and response.content[:8] == b"\x89PNG\r\n\x1a\n"
     client.force_login(make_editor("rita"))
     assert client.get(reverse("review_agreement")).status_code == 403
+
+
+def test_the_trend_axis_spans_the_weeks_decided_not_years_around_one_point(artifacts_dir):
+    from datetime import date, datetime, timedelta
+
+    from review.charts import agreement_trend_png, trend_axis_limits
+
+    monday = date(2026, 11, 30)
+    first, last = trend_axis_limits([monday])
+    assert first < datetime(2026, 11, 30) < last and last - first == timedelta(days=7)
+    weeks = [monday - timedelta(weeks=n) for n in range(40)]
+    first, last = trend_axis_limits(weeks)
+    assert datetime(2026, 3, 2) - first == last - datetime(2026, 11, 30) == timedelta(weeks=39) / 20
+    assert trend_axis_limits([]) is None
+    (artifacts_dir / "agreement-trend-one-week.png").write_bytes(
+        agreement_trend_png({"starter": {monday: (0.0, 0.8)}}))  # for a person to look at
