@@ -6,7 +6,9 @@ from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from catalog.admin import TrackAdmin
 from catalog.formatting import seconds_short
@@ -25,8 +27,8 @@ class DecisionInline(admin.TabularInline):
     extra = 0
     can_delete = False
     ordering = ["-pk"]
-    fields = ["created_at", "editor", "genre", "secondary_genre", "action", "source", "model_version", "note",
-              "time_on_screen"]
+    fields = ["created_at", "editor", "genre", "secondary_genre", "action", "reject_reason", "source", "model_version",
+              "note", "time_on_screen"]
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
@@ -72,13 +74,15 @@ def _has_bulk_accept_permission(self: admin.ModelAdmin, request: HttpRequest) ->
 TrackAdmin.inlines = [*TrackAdmin.inlines, DecisionInline]
 TrackAdmin.actions = [*TrackAdmin.actions, bulk_accept]
 TrackAdmin.has_bulk_accept_permission = _has_bulk_accept_permission
+# The change page's "Open in review screen" link (templates/admin/catalog/track/change_form.html).
+TrackAdmin.change_form_template = "admin/catalog/track/change_form.html"
 
 
 @admin.register(Decision)
 class DecisionAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "track", "genre", "secondary_genre", "action", "source", "editor", "model_version",
-                    "time_on_screen"]
-    list_filter = ["action", "source", "genre", "model_version", "editor"]
+    list_display = ["created_at", "track", "genre", "secondary_genre", "action", "reject_reason", "source", "editor",
+                    "model_version", "time_on_screen", "review_link"]
+    list_filter = ["action", "reject_reason", "source", "genre", "model_version", "editor"]
     search_fields = ["track__title", "track__artist", "track__external_id", "note"]
     list_select_related = ["track", "genre", "secondary_genre", "editor", "model_version"]
     date_hierarchy = "created_at"
@@ -100,6 +104,12 @@ class DecisionAdmin(admin.ModelAdmin):
     @admin.display(description="Seconds on screen", ordering="seconds_on_screen")
     def time_on_screen(self, decision: Decision) -> str:
         return seconds_short(decision.seconds_on_screen)
+
+    @admin.display(description="Review")
+    def review_link(self, decision: Decision) -> str:
+        """A GET link (it claims nothing): the review screen offers to hold the track."""
+        return format_html('<a href="{}" class="as-review-link">open in review screen</a>',
+                           reverse("review_track", args=[decision.track_id]))
 
 
 @admin.register(Claim)
