@@ -212,7 +212,10 @@ def catalog_label_record(*, editor: AbstractBaseUser, track: Track, genre: Genre
     latest = history.first()
     if last_catalog is not None and last_catalog.genre_id == genre.pk:
         return CatalogLabel(CatalogLabelOutcome.UNCHANGED)
-    if latest is not None and latest.source != DecisionSource.CATALOG:
+    # An undo that left the track with nothing (awaiting review) decided nothing an editor stands by.
+    editor_stands = latest is not None and latest.source != DecisionSource.CATALOG and (
+        latest.genre_id is not None or latest.reject_reason)
+    if editor_stands:
         Track.objects.filter(pk=track.pk).update(known_genre=genre)
         if latest.genre_id == genre.pk:
             return CatalogLabel(CatalogLabelOutcome.UNCHANGED)

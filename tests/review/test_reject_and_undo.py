@@ -345,3 +345,25 @@ def test_an_undo_back_to_a_genre_exports_that_genre(awaiting, make_editor, setti
     decision_undo(editor=ann, decision=reject(ann, track))
     row, = export_rows(label_export_create())
     assert (row["track_id"], row["genre"], row["action"]) == (track.pk, "Blues", "undone")
+
+
+def test_a_catalog_label_after_an_undo_to_nothing_is_recorded(awaiting, make_editor):
+    from review.decisions import CatalogLabelOutcome, catalog_label_record
+
+    track = awaiting({"Jazz": 0.5})
+    ann = make_editor("ann")
+    decision_undo(editor=ann, decision=decide(ann, track, "Rock"))
+    label = catalog_label_record(editor=make_editor("importer"), track=track, genre=genre("Folk"))
+    assert label.outcome == CatalogLabelOutcome.RECORDED
+    track.refresh_from_db()
+    assert (track.status, track.reviewed_genre.name) == (TrackStatus.REVIEWED, "Folk")
+
+
+def test_a_catalog_label_never_overrides_a_rejection(awaiting, make_editor):
+    from review.decisions import CatalogLabelOutcome, catalog_label_record
+
+    track = awaiting({"Jazz": 0.5})
+    rejection = reject(make_editor("ann"), track)
+    label = catalog_label_record(editor=make_editor("importer"), track=track, genre=genre("Folk"))
+    assert (label.outcome, label.editor_decision) == (CatalogLabelOutcome.KEPT_EDITOR, rejection)
+    assert Track.objects.get(pk=track.pk).status == TrackStatus.REJECTED

@@ -201,3 +201,12 @@ def test_the_stats_page_shows_rejections(client, make_editor, awaiting):
     page = client.get(reverse("review_stats")).content.decode()
     assert "Rejected (not music)" in page and '<td class="as-rejected">1</td>' in page
     assert Genre.objects.exists()
+
+
+def test_a_rejected_track_can_be_opened_again_and_its_history_says_not_music(reviewer_client, awaiting):
+    track = awaiting({"Jazz": 0.5})
+    page = open_track(reviewer_client, track)
+    reviewer_client.post(reverse("review_reject", args=[track.pk]),
+                         {**form_fields(page, "reject-form"), "reason": "speech"})
+    page = reviewer_client.get(reverse("review_track", args=[track.pk])).content.decode()
+    assert "rita → not music (speech) (rejected)" in page and 'id="decision-form"' in page
