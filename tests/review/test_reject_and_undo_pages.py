@@ -174,6 +174,7 @@ def test_the_queue_filters_on_the_content_verdict_and_lists_not_music_first(revi
     talk.analyses.update(content="speech")
     page = reviewer_client.get(reverse("review_queue")).content.decode()
     assert 'name="content"' in page and page.index(str(talk)) < page.index(str(music))
+    assert '<span class="as-warn">speech — not music?</span>' in page
     filtered = reviewer_client.get(reverse("review_queue") + "?content=music").content.decode()
     assert str(music) in filtered and str(talk) not in filtered
     assert reviewer_client.post(reverse("review_next") + "?content=speech").url.startswith(
