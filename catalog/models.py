@@ -39,6 +39,7 @@ class TrackStatus(models.TextChoices):
     ANALYZING = "analyzing", "Analyzing"
     AWAITING_REVIEW = "awaiting_review", "Awaiting review"
     REVIEWED = "reviewed", "Reviewed"
+    REJECTED = "rejected", "Rejected (not music)"
     FAILED = "failed", "Failed"
 
 

@@ -14,9 +14,13 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     # forward can never be moved back by a recovery that saw it a moment earlier.
     S.QUEUED: frozenset({S.ANALYZING, S.FAILED}),
     S.ANALYZING: frozenset({S.AWAITING_REVIEW, S.REVIEWED, S.FAILED}),
-    S.AWAITING_REVIEW: frozenset({S.REVIEWED, S.QUEUED}),
+    S.AWAITING_REVIEW: frozenset({S.REVIEWED, S.QUEUED, S.REJECTED}),
     # reviewed -> queued: re-analysis under a new model version; the editor's genre is kept.
-    S.REVIEWED: frozenset({S.QUEUED, S.AWAITING_REVIEW}),
+    S.REVIEWED: frozenset({S.QUEUED, S.AWAITING_REVIEW, S.REJECTED}),
+    # An editor rejected it (not music / unusable). It stays out of the pipeline's re-analysis
+    # (inference.selectors.REANALYSIS_STATUSES): a new model has no genre to find in it. An
+    # editor's later decision or an undo takes it back to reviewed or awaiting review.
+    S.REJECTED: frozenset({S.REVIEWED, S.AWAITING_REVIEW}),
     S.FAILED: frozenset({S.QUEUED, S.PENDING}),
 }
 

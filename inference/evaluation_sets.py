@@ -166,7 +166,8 @@ def decided_evaluation_set(*, since: dt.date | None = None, until: dt.date | Non
     """Tracks whose latest decision was made between ``since`` and ``until`` (both days
     included), labelled with it; bulk acceptances and tracks without their audio left out."""
     tz = timezone.get_current_timezone()
-    decisions = Decision.objects.filter(pk__in=_latest_ids()).exclude(source=DecisionSource.BULK)
+    # A rejected track (or one an undo left without a genre) has no genre to evaluate against.
+    decisions = Decision.objects.filter(pk__in=_latest_ids(), genre__isnull=False).exclude(source=DecisionSource.BULK)
     if since:
         decisions = decisions.filter(created_at__gte=dt.datetime.combine(since, dt.time.min, tzinfo=tz))
     if until:

@@ -6,7 +6,9 @@ from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from catalog.admin_extensions import TrackAdminAction, track_admin_extend
 from catalog.formatting import seconds_short
@@ -26,8 +28,8 @@ class DecisionInline(admin.TabularInline):
     extra = 0
     can_delete = False
     ordering = ["-pk"]
-    fields = ["created_at", "editor", "genre", "secondary_genre", "action", "source", "model_version", "note",
-              "time_on_screen"]
+    fields = ["created_at", "editor", "genre", "secondary_genre", "action", "reject_reason", "source", "model_version",
+              "note", "time_on_screen"]
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
@@ -72,9 +74,10 @@ track_admin_extend(inlines=(DecisionInline,),
 
 @admin.register(Decision)
 class DecisionAdmin(ReadableFields, admin.ModelAdmin):
-    # Fits 1366 px beside the filters: the two genres share a column; the model version is a filter.
-    list_display = ["created_at", "track", "genres", "action", "source", "editor", "time_on_screen"]
-    list_filter = ["action", "source", "genre", "model_version", "editor"]
+    # Fits 1366 px beside the filters: the genres (or the rejection) share a column; the model
+    # version is a filter.
+    list_display = ["created_at", "track", "genres", "action", "source", "editor", "time_on_screen", "review_link"]
+    list_filter = ["action", "reject_reason", "source", "genre", "model_version", "editor"]
     search_fields = ["track__title", "track__artist", "track__external_id", "note"]
     list_select_related = ["track", "genre", "secondary_genre", "editor", "model_version"]
     date_hierarchy = "created_at"
@@ -95,11 +98,21 @@ class DecisionAdmin(ReadableFields, admin.ModelAdmin):
 
     @admin.display(description="Genre", ordering="genre__name")
     def genres(self, decision: Decision) -> str:
+        if decision.reject_reason:
+            return f"not music ({decision.get_reject_reason_display().lower()})"
+        if decision.genre is None:  # an undo that put the track back to awaiting review
+            return "–"
         return f"{decision.genre} + {decision.secondary_genre}" if decision.secondary_genre else str(decision.genre)
 
     @admin.display(description="Proposed (the Top-5 shown)")
     def proposal(self, decision: Decision) -> str:
         return proposal_line(decision.proposed)
+
+    @admin.display(description="Review")
+    def review_link(self, decision: Decision) -> str:
+        """A GET link (it claims nothing): the review screen offers to hold the track."""
+        return format_html('<a href="{}" class="as-review-link">open in review screen</a>',
+                           reverse("review_track", args=[decision.track_id]))
 
 
 @admin.register(Claim)
@@ -139,8 +152,8 @@ class ClaimAdmin(admin.ModelAdmin):
 from django import forms  # noqa: E402
 from django.core.exceptions import PermissionDenied  # noqa: E402
 from django.http import FileResponse, Http404  # noqa: E402
-from django.urls import path, reverse  # noqa: E402
-from django.utils.html import format_html, format_html_join  # noqa: E402
+from django.urls import path  # noqa: E402
+from django.utils.html import format_html_join  # noqa: E402
 
 from review.exports import (  # noqa: E402
     ExportError,

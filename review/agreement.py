@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from django.db.models import Max, QuerySet
 
 from catalog.models import Analysis, ModelVersion
-from review.models import Decision, DecisionSource
+from review.models import GENRELESS_ACTIONS, Decision, DecisionSource
 
 
 @dataclass
@@ -52,8 +52,10 @@ class VersionAgreement:
 
 
 def _decisions(model_version: ModelVersion) -> QuerySet[Decision]:
-    return (Decision.objects.filter(model_version=model_version)
-            .exclude(source__in=(DecisionSource.BULK, DecisionSource.CATALOG)).select_related("genre").order_by("pk"))
+    # A rejection judges the audio, not the genres; an undo and the decision it took back judge nothing.
+    return (Decision.objects.filter(model_version=model_version, genre__isnull=False, undone_by__isnull=True)
+            .exclude(source__in=(DecisionSource.BULK, DecisionSource.CATALOG))
+            .exclude(action__in=GENRELESS_ACTIONS).select_related("genre").order_by("pk"))
 
 
 def _standing_catalog_labels() -> QuerySet[Decision]:
@@ -110,7 +112,8 @@ def agreement_overview(*, include_catalog: bool = False) -> list[VersionAgreemen
     """Every model version that editors (or, with ``include_catalog``, catalog labels) have judged,
     newest first."""
     judged = set(Decision.objects.exclude(source__in=(DecisionSource.BULK, DecisionSource.CATALOG))
-                 .exclude(model_version=None).values_list("model_version", flat=True))
+                 .exclude(model_version=None).exclude(action__in=GENRELESS_ACTIONS)
+                 .filter(undone_by__isnull=True).values_list("model_version", flat=True))
     if include_catalog:
         labelled = _standing_catalog_labels().values("track")
         judged |= set(Analysis.objects.filter(track__in=labelled).values_list("model_version", flat=True))

@@ -12,7 +12,7 @@ from django.utils import timezone
 from catalog.models import Track, TrackStatus
 from review.errors import ReviewError, ReviewErrorCode
 from review.models import Claim
-from review.selectors import QueueFilters, review_queue
+from review.selectors import REVIEWABLE_STATUSES, QueueFilters, review_queue
 
 
 def _expiry() -> tuple:
@@ -67,7 +67,7 @@ def claim_next(*, editor: AbstractBaseUser, filters: QueueFilters = QueueFilters
 
 def ensure_reviewable(track: Track) -> None:
     """ReviewError unless the track has a proposal to review (or a decision to revisit)."""
-    if track.status not in (TrackStatus.AWAITING_REVIEW, TrackStatus.REVIEWED):
+    if track.status not in REVIEWABLE_STATUSES:
         raise ReviewError(ReviewErrorCode.NOT_REVIEWABLE, f"This track is {track.get_status_display().lower()}, "
                           "not ready for review.")
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import Enum
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -12,10 +13,11 @@ from django.utils import timezone
 from catalog.models import Analysis, Genre, Track, TrackStatus
 from catalog.status import track_transition
 from review.errors import ReviewError, ReviewErrorCode
-from review.models import Claim, Decision, DecisionAction, DecisionSource
-from review.selectors import bulk_accept_candidates, last_decision_id, latest_analysis
+from review.models import Claim, Decision, DecisionAction, DecisionSource, RejectReason
+from review.selectors import REVIEWABLE_STATUSES, bulk_accept_candidates, last_decision_id, latest_analysis
 
 FEED_LOCK_KEY = 0x61636f75  # any constant: serialises decision inserts on PostgreSQL
+UNDO_SECONDS = 30  # how long an editor may take back their own decision from the next track
 
 
 @dataclass(frozen=True)
@@ -58,27 +60,37 @@ def _check_genres(data: DecisionInput) -> None:
         raise ReviewError(ReviewErrorCode.SAME_SECONDARY, "The secondary genre must differ from the main genre.")
 
 
-@transaction.atomic
-def decision_submit(*, editor: AbstractBaseUser, track: Track, data: DecisionInput,
-                    source: str = DecisionSource.REVIEW) -> Decision:
-    """Record a decision, refusing one that would silently overwrite a colleague's work."""
-    _check_genres(data)
+def _locked_for_decision(*, editor: AbstractBaseUser, track: Track, seen_decision_id: int) -> Track:
+    """Lock the track and refuse a decision that would silently overwrite a colleague's work."""
     track = Track.objects.select_for_update().get(pk=track.pk)
-    if track.status not in (TrackStatus.AWAITING_REVIEW, TrackStatus.REVIEWED):
+    if track.status not in REVIEWABLE_STATUSES:
         raise ReviewError(ReviewErrorCode.NOT_REVIEWABLE,
                           f"This track is {track.get_status_display().lower()}; it cannot be decided now.")
     claim = Claim.objects.filter(track=track).select_related("editor").first()
     if claim and claim.editor_id != editor.pk and claim.expires_at > timezone.now():
         raise ReviewError(ReviewErrorCode.CLAIMED_BY_OTHER,
                           f"{claim.editor} is reviewing this track now; your decision was not saved.")
-    if last_decision_id(track) != data.seen_decision_id:
+    if last_decision_id(track) != seen_decision_id:
         latest = (track.decisions.exclude(source=DecisionSource.CATALOG).select_related("editor", "genre")
                   .order_by("-pk").first())
         raise ReviewError(ReviewErrorCode.STALE,
-                          f"{latest.editor} decided {latest.genre} on this track after you opened it; "
+                          f"{latest.editor} decided {latest.outcome} on this track after you opened it; "
                           "your decision was not saved. Reload to see it.")
-    analysis = (Analysis.objects.select_related("model_version").filter(track=track, pk=data.analysis_id).first()
-                if data.analysis_id else latest_analysis(track))
+    return track
+
+
+def _shown_analysis(track: Track, analysis_id: int | None) -> Analysis | None:
+    return (Analysis.objects.select_related("model_version").filter(track=track, pk=analysis_id).first()
+            if analysis_id else latest_analysis(track))
+
+
+@transaction.atomic
+def decision_submit(*, editor: AbstractBaseUser, track: Track, data: DecisionInput,
+                    source: str = DecisionSource.REVIEW) -> Decision:
+    """Record a decision, refusing one that would silently overwrite a colleague's work."""
+    _check_genres(data)
+    track = _locked_for_decision(editor=editor, track=track, seen_decision_id=data.seen_decision_id)
+    analysis = _shown_analysis(track, data.analysis_id)
     proposed = _proposal(analysis)
     _lock_feed()
     decision = Decision.objects.create(
@@ -91,11 +103,82 @@ def decision_submit(*, editor: AbstractBaseUser, track: Track, data: DecisionInp
 
 
 def _track_follows(track: Track, decision: Decision) -> None:
-    """The track takes the decision's genre, becomes reviewed and is released."""
+    """The track takes the decision's outcome (a genre: reviewed; a rejection: rejected; neither:
+    awaiting review again) and is released."""
     Track.objects.filter(pk=track.pk).update(reviewed_genre=decision.genre)
-    if track.status == TrackStatus.AWAITING_REVIEW:
-        track_transition(track=track, to=TrackStatus.REVIEWED)
+    if decision.genre_id:
+        target = TrackStatus.REVIEWED
+    elif decision.reject_reason:
+        target = TrackStatus.REJECTED
+    else:
+        target = TrackStatus.AWAITING_REVIEW
+    if track.status != target:
+        track_transition(track=track, to=target)
     Claim.objects.filter(track=track).delete()
+
+
+@dataclass(frozen=True)
+class RejectInput:
+    reason: str                        # a RejectReason value
+    note: str = ""                     # required when the reason is "other"
+    analysis_id: int | None = None
+    seen_decision_id: int = 0
+    seconds_on_screen: float | None = None
+
+
+@transaction.atomic
+def decision_reject(*, editor: AbstractBaseUser, track: Track, data: RejectInput) -> Decision:
+    """Record that the track is not music / unusable: it leaves the queue and bulk accept, and is
+    exported as a rejected row (never a genre row). Same claim and staleness rules as a genre."""
+    if data.reason not in RejectReason.values:
+        raise ReviewError(ReviewErrorCode.REJECT_REASON, "Pick why the track is unusable.")
+    if data.reason == RejectReason.OTHER and not data.note.strip():
+        raise ReviewError(ReviewErrorCode.REJECT_REASON, "Say in the note why the track is unusable (reason “other”).")
+    track = _locked_for_decision(editor=editor, track=track, seen_decision_id=data.seen_decision_id)
+    analysis = _shown_analysis(track, data.analysis_id)
+    _lock_feed()
+    decision = Decision.objects.create(
+        track=track, analysis=analysis, model_version=analysis.model_version if analysis else None,
+        proposed=_proposal(analysis), genre=None, action=DecisionAction.REJECTED, reject_reason=data.reason,
+        source=DecisionSource.REVIEW, note=data.note.strip(), editor=editor, seconds_on_screen=data.seconds_on_screen,
+    )
+    _track_follows(track, decision)
+    return decision
+
+
+def undo_deadline(decision: Decision) -> datetime:
+    return decision.created_at + timedelta(seconds=UNDO_SECONDS)
+
+
+@transaction.atomic
+def decision_undo(*, editor: AbstractBaseUser, decision: Decision) -> Decision:
+    """Take back the editor's own decision within UNDO_SECONDS, as a new append-only decision
+    (action undone) that restores what the track had before: the previous decision's genre or
+    rejection, else awaiting review. Refused once anyone decided the track since."""
+    track = Track.objects.select_for_update().get(pk=decision.track_id)
+    decision = Decision.objects.select_related("genre").get(pk=decision.pk)
+    if decision.editor_id != editor.pk or decision.source != DecisionSource.REVIEW:
+        raise ReviewError(ReviewErrorCode.UNDO_REFUSED, "Only the editor who made a decision can undo it.")
+    if decision.action == DecisionAction.UNDONE or Decision.objects.filter(undoes=decision).exists():
+        raise ReviewError(ReviewErrorCode.UNDO_REFUSED, "This decision has already been undone.")
+    if timezone.now() > undo_deadline(decision):
+        raise ReviewError(ReviewErrorCode.UNDO_EXPIRED,
+                          f"Undo is possible for {UNDO_SECONDS} s after saving; open the track and decide it again.")
+    if track.decisions.filter(pk__gt=decision.pk).exists():
+        raise ReviewError(ReviewErrorCode.UNDO_REFUSED,
+                          "Someone decided this track after you; your decision can no longer be undone.")
+    previous = track.decisions.filter(pk__lt=decision.pk).select_related("genre").order_by("-pk").first()
+    _lock_feed()
+    undo = Decision.objects.create(
+        track=track, analysis=decision.analysis, model_version=decision.model_version, proposed=decision.proposed,
+        genre=previous.genre if previous else None,
+        secondary_genre=previous.secondary_genre if previous else None,
+        reject_reason=previous.reject_reason if previous else "",
+        action=DecisionAction.UNDONE, undoes=decision, source=DecisionSource.REVIEW, editor=editor,
+        note=f"Undid decision #{decision.pk} ({decision.outcome})",
+    )
+    _track_follows(track, undo)
+    return undo
 
 
 class CatalogLabelOutcome(str, Enum):
@@ -129,7 +212,10 @@ def catalog_label_record(*, editor: AbstractBaseUser, track: Track, genre: Genre
     latest = history.first()
     if last_catalog is not None and last_catalog.genre_id == genre.pk:
         return CatalogLabel(CatalogLabelOutcome.UNCHANGED)
-    if latest is not None and latest.source != DecisionSource.CATALOG:
+    # An undo that left the track with nothing (awaiting review) decided nothing an editor stands by.
+    editor_stands = latest is not None and latest.source != DecisionSource.CATALOG and (
+        latest.genre_id is not None or latest.reject_reason)
+    if editor_stands:
         Track.objects.filter(pk=track.pk).update(known_genre=genre)
         if latest.genre_id == genre.pk:
             return CatalogLabel(CatalogLabelOutcome.UNCHANGED)

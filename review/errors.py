@@ -10,6 +10,9 @@ class ReviewErrorCode(str, Enum):
     NOT_REVIEWABLE = "not_reviewable"
     GENRE_UNAVAILABLE = "genre_unavailable"
     SAME_SECONDARY = "same_secondary"
+    REJECT_REASON = "reject_reason"
+    UNDO_EXPIRED = "undo_expired"
+    UNDO_REFUSED = "undo_refused"
 
 
 class ReviewError(Exception):

@@ -1,6 +1,10 @@
 """Exports of editors' final labels for training: versioned, incremental and reproducible.
 
-One row per reviewed track, from its latest decision. The files hold no export id and no "now":
+One row per reviewed track, from its latest decision. A track whose latest decision rejects it
+(not music / unusable) is never a genre row: it is a row of ``rejected.jsonl`` (written when
+there is one) with its reason, so a model can learn "not music" later; export.json then counts
+them under ``rejected``. A track whose latest decision is an undo that restored nothing (awaiting
+review again) is in neither. The files hold no export id and no "now":
 rows are sorted by track id, JSON keys are sorted and zip entries carry a fixed date, so the
 same decisions always give the same bytes (the export's number is the folder's name).
 
@@ -40,6 +44,7 @@ MANIFEST_JSONL = "manifest.jsonl"
 MANIFEST_CSV = "manifest.csv"
 EXPORT_JSON = "export.json"
 EXPORT_ZIP = "export.zip"
+REJECTED_JSONL = "rejected.jsonl"
 CSV_COLUMNS = [
     "track_id", "external_id", "sha256", "audio", "artist", "title", "genre", "secondary_genre", "label_index",
     "split", "action", "source", "model_version", "proposed", "editor", "decided_at", "decision_id",
@@ -93,6 +98,23 @@ def _row(decision: Decision, labels: list[str]) -> dict[str, Any]:
         "split": "",  # filled in by _assign_splits, which sees all rows
         "action": decision.action,
         "source": decision.source,
+        "model_version": decision.model_version.name if decision.model_version else "",
+        "proposed": [{"genre": item.get("genre"), "probability": item.get("probability")}
+                     for item in decision.proposed or []],
+        "editor": decision.editor.get_username(),
+        "decided_at": decision.created_at.isoformat(timespec="milliseconds"),
+        "decision_id": decision.pk,
+    }
+
+
+def _rejected_row(decision: Decision) -> dict[str, Any]:
+    track = decision.track
+    return {
+        "track_id": track.pk, "external_id": track.external_id or "", "sha256": track.sha256,
+        "audio": track.audio.name, "artist": track.artist, "title": track.title,
+        "rejected": True, "reject_reason": decision.reject_reason, "note": decision.note,
+        "split": split_for(artist=track.artist, sha256=track.sha256),
+        "action": decision.action, "source": decision.source,
         "model_version": decision.model_version.name if decision.model_version else "",
         "proposed": [{"genre": item.get("genre"), "probability": item.get("probability")}
                      for item in decision.proposed or []],
@@ -174,6 +196,15 @@ def export_rows(export: LabelExport) -> list[dict[str, Any]]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
+def export_rejected_rows(export: LabelExport) -> list[dict[str, Any]]:
+    """The rejected (not music / unusable) rows of an export; none when it has no rejected.jsonl."""
+    path = export_file(export, REJECTED_JSONL)
+    if path is None:
+        return []
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
 def _decisions(*, after: int, upto: int) -> list[Decision]:
     latest = (Decision.objects.filter(pk__lte=upto).order_by().values("track")
               .annotate(latest=Max("pk")).values("latest"))
@@ -248,7 +279,9 @@ def label_export_create(*, created_by: AbstractBaseUser | None = None, since: in
     upto = Decision.objects.aggregate(m=Max("pk"))["m"] or 0
     after = since.last_decision_id if since else 0
     labels = list(Genre.objects.filter(active=True).order_by("order", "name").values_list("name", flat=True))
-    rows = [_row(decision, labels) for decision in _decisions(after=after, upto=upto)]
+    latest = _decisions(after=after, upto=upto)
+    rows = [_row(decision, labels) for decision in latest if decision.genre_id]
+    rejected = [_rejected_row(decision) for decision in latest if not decision.genre_id and decision.reject_reason]
     recorded_rule = _assign_splits(rows, rule)
     counts: dict[str, int] = {}
     for row in rows:
@@ -262,9 +295,14 @@ def label_export_create(*, created_by: AbstractBaseUser | None = None, since: in
         "since_export": since.pk if since else None, "after_decision_id": after, "last_decision_id": upto,
         "columns": CSV_COLUMNS,
     }
+    if rejected:  # only then, so an export without rejections reads as exports always did
+        reasons: dict[str, int] = {}
+        for row in rejected:
+            reasons[row["reject_reason"]] = reasons.get(row["reject_reason"], 0) + 1
+        summary["rejected"] = {"file": REJECTED_JSONL, "rows": len(rejected), "counts": dict(sorted(reasons.items()))}
     if with_audio:
         media = Path(settings.MEDIA_ROOT)
-        audio_missing = [row["audio"] for row in rows if not (media / row["audio"]).is_file()]
+        audio_missing = [row["audio"] for row in rows + rejected if not (media / row["audio"]).is_file()]
         if audio_missing:
             raise ExportError(ExportErrorCode.MISSING_AUDIO,
                               f"{len(audio_missing)} audio file(s) are missing, e.g. {audio_missing[0]}.")
@@ -278,11 +316,15 @@ def label_export_create(*, created_by: AbstractBaseUser | None = None, since: in
         jsonl, csv_bytes, meta = _jsonl(rows), _csv(rows), (_dumps(summary) + "\n").encode()
         written = [_write(directory, MANIFEST_JSONL, jsonl), _write(directory, MANIFEST_CSV, csv_bytes),
                    _write(directory, EXPORT_JSON, meta)]
+        extra: list[tuple[str, bytes | Path]] = []
+        if rejected:
+            written.append(_write(directory, REJECTED_JSONL, rejected_jsonl := _jsonl(rejected)))
+            extra.append((REJECTED_JSONL, rejected_jsonl))
         if with_audio:
             media = Path(settings.MEDIA_ROOT)
-            audio = sorted({row["audio"] for row in rows})
+            audio = sorted({row["audio"] for row in rows + rejected})
             entries: list[tuple[str, bytes | Path]] = [(MANIFEST_JSONL, jsonl), (MANIFEST_CSV, csv_bytes),
-                                                      (EXPORT_JSON, meta)]
+                                                      (EXPORT_JSON, meta), *extra]
             entries += [(name, media / name) for name in audio]
             _zip(directory / EXPORT_ZIP, entries)
             written.append(_written(directory / EXPORT_ZIP))

@@ -5,7 +5,8 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from catalog.models import Genre, ImportBatch, ModelVersion
-from review.selectors import CONFIDENCE_BANDS, LABELLED_CHOICES
+from review.models import RejectReason
+from review.selectors import CONFIDENCE_BANDS, CONTENT_CHOICES, LABELLED_CHOICES
 
 
 class QueueFilterForm(forms.Form):
@@ -19,6 +20,9 @@ class QueueFilterForm(forms.Form):
     until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Added until")
     labelled = forms.ChoiceField(required=False, label="Catalog-labelled", choices=list(LABELLED_CHOICES.items()),
                                  help_text="Tracks whose genre the catalog already gave.")
+    content = forms.ChoiceField(required=False, label="Content verdict",
+                                choices=[("", "any")] + list(CONTENT_CHOICES.items()),
+                                help_text="What the sound-event model heard; not music comes first anyway.")
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
@@ -29,7 +33,7 @@ class DecisionForm(forms.Form):
     """What the review screen posts. `seen_decision_id` catches stale forms."""
 
     genre = forms.ModelChoiceField(Genre.objects.filter(active=True), to_field_name="name",
-                                   error_messages={"required": "Pick a genre (1–5, A or O).",
+                                   error_messages={"required": "Pick a genre first: 1–5, O, or X to reject.",
                                                    "invalid_choice": "That genre is not an active genre."})
     secondary_genre = forms.ModelChoiceField(Genre.objects.filter(active=True), to_field_name="name", required=False)
     note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
@@ -41,6 +45,23 @@ class DecisionForm(forms.Form):
         data = super().clean()
         if data.get("genre") and data.get("secondary_genre") == data.get("genre"):
             self.add_error("secondary_genre", "The secondary genre must differ from the main genre.")
+        return data
+
+
+class RejectForm(forms.Form):
+    """What the review screen's *Not music / unusable* panel posts (key X)."""
+
+    reason = forms.ChoiceField(choices=RejectReason.choices, widget=forms.RadioSelect,
+                               error_messages={"required": "Pick why the track is unusable."})
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+    analysis_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    seen_decision_id = forms.IntegerField(min_value=0, widget=forms.HiddenInput)
+    seconds_on_screen = forms.FloatField(required=False, min_value=0, widget=forms.HiddenInput)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("reason") == RejectReason.OTHER and not (data.get("note") or "").strip():
+            self.add_error("note", "Say why in the note (reason “other”).")
         return data
 
 

@@ -30,6 +30,22 @@ class DecisionAction(models.TextChoices):
     CORRECTED = "corrected", "Picked another of the Top-5"
     OTHER = "other", "Chose a genre outside the Top-5"
     LABELLED = "labelled", "Known label (no proposal shown)"
+    REJECTED = "rejected", "Rejected: not music / unusable"
+    UNDONE = "undone", "Undid the editor's previous decision"
+
+
+# Actions that carry no genre of their own: a rejection says "no genre"; an undo restores
+# whatever the track had before (a genre, a rejection, or nothing).
+GENRELESS_ACTIONS = (DecisionAction.REJECTED, DecisionAction.UNDONE)
+
+
+class RejectReason(models.TextChoices):
+    SPEECH = "speech", "Speech"
+    NOISE = "noise", "Nature / noise"
+    SILENCE = "silence", "Silence"
+    BROKEN = "broken", "Broken audio"
+    DUPLICATE = "duplicate", "Duplicate"
+    OTHER = "other", "Other (say why in the note)"
 
 
 class DecisionSource(models.TextChoices):
@@ -51,9 +67,16 @@ class Decision(models.Model):
     analysis = models.ForeignKey(Analysis, null=True, blank=True, on_delete=models.SET_NULL, related_name="decisions")
     model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     proposed = models.JSONField(default=list, help_text="The Top-5 shown: [{'genre': ..., 'probability': ...}]")
-    genre = models.ForeignKey(Genre, on_delete=models.PROTECT, related_name="decisions")
+    genre = models.ForeignKey(Genre, null=True, blank=True, on_delete=models.PROTECT, related_name="decisions",
+                              help_text="Empty for a rejection, and for an undo that restores no genre.")
     secondary_genre = models.ForeignKey(Genre, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     action = models.CharField(max_length=16, choices=DecisionAction.choices)
+    reject_reason = models.CharField(
+        max_length=16, choices=RejectReason.choices, blank=True,
+        help_text="Why the track is not music / unusable (a rejection, or an undo that restores one).")
+    undoes = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="undone_by",
+        help_text="The decision this undo took back (action undone).")
     source = models.CharField(max_length=16, choices=DecisionSource.choices, default=DecisionSource.REVIEW)
     note = models.TextField(blank=True)
     editor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="decisions")
@@ -69,10 +92,36 @@ class Decision(models.Model):
         constraints = [
             models.CheckConstraint(condition=~Q(secondary_genre=models.F("genre")), name="decision_secondary_differs"),
             models.CheckConstraint(condition=Q(action__in=DecisionAction.values), name="decision_action_known"),
+            models.CheckConstraint(condition=Q(genre__isnull=False) | Q(action__in=GENRELESS_ACTIONS),
+                                   name="decision_genre_unless_rejected_or_undone"),
+            models.CheckConstraint(condition=~Q(action=DecisionAction.REJECTED) | (
+                Q(genre__isnull=True) & ~Q(reject_reason="")), name="decision_rejected_has_reason_no_genre"),
+            # An undo restores either a genre or a rejection (or nothing), never both.
+            models.CheckConstraint(condition=Q(action__in=GENRELESS_ACTIONS) | Q(reject_reason=""),
+                                   name="decision_reason_only_on_reject_or_undo"),
+            models.CheckConstraint(condition=Q(genre__isnull=True) | Q(reject_reason=""),
+                                   name="decision_reason_or_genre"),
+            models.CheckConstraint(condition=(Q(undoes__isnull=True) & ~Q(action=DecisionAction.UNDONE))
+                                   | (Q(undoes__isnull=False) & Q(action=DecisionAction.UNDONE)),
+                                   name="decision_undo_names_what_it_undid"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.track}: {self.genre} ({self.get_action_display()}) by {self.editor}"
+        return f"{self.track}: {self.outcome} ({self.get_action_display()}) by {self.editor}"
+
+    @property
+    def reject_reason_or_none(self) -> str | None:
+        """The API's form: null rather than an empty string when the track is not rejected."""
+        return self.reject_reason or None
+
+    @property
+    def outcome(self) -> str:
+        """What the track is after this decision, in words: a genre, a rejection, or awaiting review."""
+        if self.genre_id:
+            return str(self.genre)
+        if self.reject_reason:
+            return f"not music ({self.get_reject_reason_display().lower()})"
+        return "awaiting review"
 
     def save(self, *args: object, **kwargs: object) -> None:
         if self.pk is not None:

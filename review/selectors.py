@@ -6,7 +6,7 @@ from datetime import date, datetime
 from statistics import median
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -20,6 +20,11 @@ CONFIDENCE_BANDS = {"low": (0.0, 0.4), "medium": (0.4, 0.7), "high": (0.7, 1.01)
 # Tracks whose genre the catalog already gave (their latest decision is a catalog label):
 # left out of the queue, taken in too, or the only ones shown.
 LABELLED_CHOICES = {"skip": "skip (default)", "include": "include", "only": "only these"}
+# The content verdict of the latest analysis (Analysis.content; empty: not measured).
+CONTENT_CHOICES = {"music": "music", "speech": "speech", "other": "other (not music)"}
+NOT_MUSIC = ("speech", "other")
+# Statuses in which an editor may decide a track (again): a rejection can be revisited too.
+REVIEWABLE_STATUSES = (TrackStatus.AWAITING_REVIEW, TrackStatus.REVIEWED, TrackStatus.REJECTED)
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,7 @@ class QueueFilters:
     since: date | None = None
     until: date | None = None
     labelled: str = "skip"   # key of LABELLED_CHOICES
+    content: str = ""        # key of CONTENT_CHOICES: the latest analysis's content verdict
 
 
 def _latest(field: str) -> Subquery:
@@ -46,7 +52,8 @@ def _labelled() -> Q:
 
 
 def review_queue(*, filters: QueueFilters = QueueFilters(), now: datetime | None = None) -> QuerySet[Track]:
-    """Tracks awaiting review that nobody holds, most uncertain first (then oldest id).
+    """Tracks awaiting review that nobody holds: those the content verdict calls not music first
+    (they need a reject-or-confirm), then most uncertain first (then oldest id).
 
     A catalog-labelled track (its latest decision is a catalog label) is reviewed by status; it
     is left out unless ``filters.labelled`` takes it in, so editors can verify catalog labels."""
@@ -60,9 +67,11 @@ def review_queue(*, filters: QueueFilters = QueueFilters(), now: datetime | None
         .filter(wanted)
         .exclude(claim__expires_at__gt=now)
         .annotate(margin=_latest("margin"), top_label=_latest("top_label"), top_probability=_latest("top_probability"),
-                  analysis_model=_latest("model_version_id"))
+                  analysis_model=_latest("model_version_id"), content=_latest("content"))
         .filter(margin__isnull=False)
     )
+    if filters.content in CONTENT_CHOICES:
+        tracks = tracks.filter(content=filters.content)
     if filters.genre:
         tracks = tracks.filter(top_label=filters.genre)
     if filters.band in CONFIDENCE_BANDS:
@@ -76,7 +85,8 @@ def review_queue(*, filters: QueueFilters = QueueFilters(), now: datetime | None
         tracks = tracks.filter(created_at__date__gte=filters.since)
     if filters.until:
         tracks = tracks.filter(created_at__date__lte=filters.until)
-    return tracks.order_by(F("margin").asc(nulls_last=True), "pk")
+    not_music_first = Case(When(content__in=NOT_MUSIC, then=Value(0)), default=Value(1), output_field=IntegerField())
+    return tracks.order_by(not_music_first, F("margin").asc(nulls_last=True), "pk")
 
 
 def queue_counts(*, filters: QueueFilters = QueueFilters()) -> dict[str, object]:
@@ -106,13 +116,19 @@ def bulk_accept_candidates(*, editor: AbstractBaseUser, tracks: QuerySet[Track],
                            threshold: float) -> list[BulkCandidate]:
     """What bulk accept would accept: awaiting tracks whose latest analysis's top-1 is at least
     `threshold` sure and an active genre, and that no other editor holds now. The confirmation
-    page counts these, and the service accepts exactly these."""
+    page counts these, and the service accepts exactly these.
+
+    Tracks whose latest analysis heard no music (content speech/other) or silence are left out:
+    a confident genre for a whale or a talk is exactly what needs a human reject-or-confirm.
+    Rejected tracks are never awaiting, so never accepted."""
     held = Claim.objects.filter(expires_at__gt=timezone.now()).exclude(editor_id=editor.pk).values("track_id")
     genres = {genre.name: genre for genre in Genre.objects.filter(active=True)}
     candidates = []
     for track in tracks.filter(status=TrackStatus.AWAITING_REVIEW).exclude(pk__in=held).order_by("pk"):
         analysis = latest_analysis(track)
-        if analysis is not None and analysis.top_probability >= threshold and analysis.top_label in genres:
+        if analysis is None or analysis.content in NOT_MUSIC or analysis.is_silent:
+            continue
+        if analysis.top_probability >= threshold and analysis.top_label in genres:
             candidates.append(BulkCandidate(track, analysis, genres[analysis.top_label]))
     return candidates
 
@@ -135,33 +151,59 @@ class EditorDay:
     decisions: int
     correction_rate: float | None
     median_seconds: float | None
+    rejected: int = 0     # of `decisions`: not music / unusable
+    undone: int = 0       # decisions the editor took back (not counted in `decisions`)
 
 
 def editor_statistics(*, since: date | None = None, include_catalog: bool = False) -> list[EditorDay]:
     """Decisions per editor per day, the share that changed the model's top-1, median time per track.
 
     Catalog labels are left out unless ``include_catalog``; they had no proposal, so they never
-    count towards the correction rate (None when a day has only those)."""
+    count towards the correction rate (None when a day has only those). Rejections count as
+    decisions (and apart) but not towards the correction rate: they judge the audio, not the
+    genre. An undone decision and the undo itself are not decisions: they are counted apart."""
     decisions = Decision.objects.all()
     if not include_catalog:
         decisions = decisions.exclude(source=DecisionSource.CATALOG)
     if since:
         decisions = decisions.filter(created_at__date__gte=since)
-    proposed = ~Q(action=DecisionAction.LABELLED)
+    counted = Q(undone_by__isnull=True) & ~Q(action=DecisionAction.UNDONE)
+    proposed = counted & ~Q(action__in=(DecisionAction.LABELLED, DecisionAction.REJECTED))
     rows = (decisions.annotate(day=TruncDate("created_at")).values("editor__username", "day")
-            .annotate(n=Count("pk"), compared=Count("pk", filter=proposed),
-                      changed=Count("pk", filter=proposed & ~Q(action=DecisionAction.ACCEPTED)))
+            .annotate(n=Count("pk", filter=counted), compared=Count("pk", filter=proposed),
+                      changed=Count("pk", filter=proposed & ~Q(action=DecisionAction.ACCEPTED)),
+                      rejected=Count("pk", filter=counted & Q(action=DecisionAction.REJECTED)),
+                      undone=Count("pk", filter=Q(action=DecisionAction.UNDONE)))
             .order_by("-day", "editor__username"))
     seconds: dict[tuple[str, date], list[float]] = {}
-    for username, day, value in (decisions.annotate(day=TruncDate("created_at"))
+    for username, day, value in (decisions.filter(counted).annotate(day=TruncDate("created_at"))
                                  .exclude(seconds_on_screen=None).values_list("editor__username", "day",
                                                                               "seconds_on_screen")):
         seconds.setdefault((username, day), []).append(value)
     return [EditorDay(editor=row["editor__username"], day=row["day"], decisions=row["n"],
                       correction_rate=row["changed"] / row["compared"] if row["compared"] else None,
                       median_seconds=median(seconds[key]) if (key := (row["editor__username"], row["day"])) in seconds
-                      else None)
+                      else None, rejected=row["rejected"], undone=row["undone"])
             for row in rows]
+
+
+@dataclass(frozen=True)
+class ReviewProgress:
+    left: int                    # tracks left in this (filtered) queue, besides the one open
+    done_today: int              # this editor's decisions today (undone ones and undos left out)
+    median_seconds: float | None  # their median time on screen today
+
+
+def review_progress(*, editor: AbstractBaseUser, filters: QueueFilters = QueueFilters(),
+                    now: datetime | None = None) -> ReviewProgress:
+    """The review screen's progress line: how much is left here and how the editor's day goes."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    mine = (Decision.objects.filter(editor=editor, source=DecisionSource.REVIEW, created_at__date=today,
+                                    undone_by__isnull=True).exclude(action=DecisionAction.UNDONE))
+    seconds = list(mine.exclude(seconds_on_screen=None).values_list("seconds_on_screen", flat=True))
+    return ReviewProgress(left=review_queue(filters=filters, now=now).count(), done_today=mine.count(),
+                          median_seconds=median(seconds) if seconds else None)
 
 
 def can_review(user: AbstractBaseUser) -> bool:

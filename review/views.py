@@ -1,6 +1,8 @@
 """Review pages. Thin: parse input, call one service or selector, render."""
 from __future__ import annotations
 
+import time
+
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -8,13 +10,15 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from catalog.models import Genre, Track
 from review.claims import claim_next, claim_open, claim_release, current_claim, ensure_reviewable
-from review.decisions import DecisionInput, decision_submit
+from review.decisions import UNDO_SECONDS, DecisionInput, RejectInput, decision_reject, decision_submit, decision_undo
 from review.errors import ReviewError, ReviewErrorCode
-from review.forms import DecisionForm, QueueFilterForm
+from review.forms import DecisionForm, QueueFilterForm, RejectForm
+from review.models import Decision, RejectReason
 from review.selectors import (
     QueueFilters,
     can_review,
@@ -22,12 +26,15 @@ from review.selectors import (
     last_decision_id,
     latest_analysis,
     queue_counts,
+    review_progress,
     review_queue,
     track_history,
 )
 from review.timeline import genre_timeline, spectrogram_geometry
 
 SKIPPED = "review_skipped_track_ids"
+SAVED = "review_last_saved"          # the decision the Undo banner offers to take back
+DECIDED = "review_decided_track_ids"  # tracks decided in this session, for Back
 OTHER = "__other__"
 
 
@@ -44,7 +51,8 @@ def _filters(request: HttpRequest) -> tuple[QueueFilterForm, QueueFilters]:
     return form, QueueFilters(genre=data["genre"], band=data["band"],
                               model_version=data["model_version"].pk if data["model_version"] else None,
                               batch=data["batch"].pk if data["batch"] else None,
-                              since=data["since"], until=data["until"], labelled=data["labelled"] or "skip")
+                              since=data["since"], until=data["until"], labelled=data["labelled"] or "skip",
+                              content=data["content"])
 
 
 def queue(request: HttpRequest) -> HttpResponse:
@@ -53,7 +61,8 @@ def queue(request: HttpRequest) -> HttpResponse:
     request.session.pop(SKIPPED, None)  # back at the queue: skipped tracks come round again
     context = {**admin.site.each_context(request), "title": "Review queue", "form": form,
                "tracks": review_queue(filters=filters).select_related("import_batch")[:25],
-               "counts": queue_counts(filters=filters), "query": request.GET.urlencode()}
+               "counts": queue_counts(filters=filters), "query": request.GET.urlencode(),
+               "undo": _undo_offer(request)}
     return TemplateResponse(request, "admin/review/queue.html", context)
 
 
@@ -65,9 +74,16 @@ def _open_next(request: HttpRequest) -> HttpResponse:
     """Claim the next track for this editor and open it; back to the queue when none is left.
     Called only from POSTs: a GET never takes a track (a link prefetcher would)."""
     _, filters = _filters(request)
-    track = claim_next(editor=request.user, filters=filters, exclude_ids=request.session.get(SKIPPED, []))
+    skipped = request.session.get(SKIPPED, [])
+    track = claim_next(editor=request.user, filters=filters, exclude_ids=skipped)
     if track is None:
-        messages.info(request, "Nothing left to review with these filters.")
+        # The queue page puts skipped tracks back, so say so rather than "nothing left" above a list.
+        waiting = review_queue(filters=filters).count()
+        if waiting:
+            messages.info(request, f"You have been through this queue; the {waiting} track(s) you skipped are "
+                                   "listed below again.")
+        else:
+            messages.info(request, "Nothing left to review" + (" with these filters." if request.GET else "."))
         return HttpResponseRedirect(reverse("review_queue") + _suffix(request))
     return HttpResponseRedirect(reverse("review_track", args=[track.pk]) + _suffix(request))
 
@@ -81,8 +97,38 @@ def next_track(request: HttpRequest) -> HttpResponse:
     return _open_next(request)
 
 
-def _context(request: HttpRequest, track: Track, form: DecisionForm) -> dict[str, object]:
+def _saved(request: HttpRequest, decision: Decision, track: Track) -> None:
+    """Remember the save for the next page's Undo banner and for Back."""
+    verb = "Rejected" if decision.reject_reason else "Saved"
+    what = f"“{track}” as not music ({decision.get_reject_reason_display().lower()})" if decision.reject_reason \
+        else f"{decision.genre} for “{track}”"
+    request.session[SAVED] = {"decision": decision.pk, "track": track.pk, "text": f"{verb} {what}",
+                              "until": decision.created_at.timestamp() + UNDO_SECONDS}
+    request.session[DECIDED] = [*[pk for pk in request.session.get(DECIDED, []) if pk != track.pk], track.pk][-50:]
+
+
+def _undo_offer(request: HttpRequest) -> dict[str, object] | None:
+    """The Undo banner while the last save can still be taken back (the service decides for real)."""
+    saved = request.session.get(SAVED)
+    if not saved or saved["until"] <= time.time():
+        return None
+    return {**saved, "seconds_left": max(0.0, saved["until"] - time.time())}
+
+
+def _back_to(request: HttpRequest, current: Track) -> Track | None:
+    """The track decided last in this session, other than the one open."""
+    for pk in reversed(request.session.get(DECIDED, [])):
+        if pk != current.pk:
+            return Track.objects.filter(pk=pk).first()
+    return None
+
+
+def _context(request: HttpRequest, track: Track, form: DecisionForm,
+             reject_form: RejectForm | None = None) -> dict[str, object]:
     analysis = latest_analysis(track)
+    _, filters = _filters(request)
+    reject_form = reject_form or RejectForm(initial={"seen_decision_id": form["seen_decision_id"].value(),
+                                                     "analysis_id": form["analysis_id"].value()})
     top = analysis.top_k(5) if analysis else []
     top_names = {label for label, _ in top}
     geometry = spectrogram_geometry(analysis)  # a long track's picture is wider: the page zooms and scrolls it
@@ -95,6 +141,9 @@ def _context(request: HttpRequest, track: Track, form: DecisionForm) -> dict[str
         "plot_area": geometry.plot_area, "geometry": geometry, "query": request.GET.urlencode(),
         "timeline": genre_timeline(analysis=analysis, duration_s=track.duration_s) if analysis else None,
         "claim_minutes": settings.REVIEW_CLAIM_MINUTES,
+        "reject_form": reject_form, "reject_reasons": RejectReason.choices,
+        "reject_open": reject_form.is_bound, "undo": _undo_offer(request), "back": _back_to(request, track),
+        "progress": review_progress(editor=request.user, filters=filters),
     }
 
 
@@ -133,11 +182,62 @@ def _submit(request: HttpRequest, track: Track) -> HttpResponse:
             if error.code == ReviewErrorCode.STALE:
                 track.refresh_from_db()
         else:
-            messages.success(request, f"Saved {decision.genre} for “{track}”.")
+            _saved(request, decision, track)
             return _open_next(request)
     response = TemplateResponse(request, "admin/review/track.html", _context(request, track, form))
     response.status_code = 409 if form.non_field_errors() else 400
     return response
+
+
+@require_POST
+def reject_track(request: HttpRequest, track_id: int) -> HttpResponse:
+    """*Not music / unusable* (key X) with a reason; then the next track, as a save does."""
+    require_reviewer(request)
+    track = get_object_or_404(Track.objects.select_related("import_batch", "known_genre", "reviewed_genre"),
+                              pk=track_id)
+    form = RejectForm(request.POST)
+    if form.is_valid():
+        clean = form.cleaned_data
+        try:
+            decision = decision_reject(editor=request.user, track=track, data=RejectInput(
+                reason=clean["reason"], note=clean["note"], analysis_id=clean["analysis_id"],
+                seen_decision_id=clean["seen_decision_id"], seconds_on_screen=clean["seconds_on_screen"]))
+        except ReviewError as error:
+            form.add_error(None, error.message)
+            if error.code == ReviewErrorCode.STALE:
+                track.refresh_from_db()
+        else:
+            _saved(request, decision, track)
+            return _open_next(request)
+    decision_form = DecisionForm(initial={"seen_decision_id": form.data.get("seen_decision_id") or 0,
+                                          "analysis_id": form.data.get("analysis_id") or None})
+    response = TemplateResponse(request, "admin/review/track.html", _context(request, track, decision_form, form))
+    response.status_code = 409 if form.non_field_errors() else 400
+    return response
+
+
+@require_POST
+def undo_decision(request: HttpRequest, decision_id: int) -> HttpResponse:
+    """Undo (key U) the editor's last save: a new decision restores the track's previous state,
+    and the track opens again, held for the editor."""
+    require_reviewer(request)
+    decision = get_object_or_404(Decision.objects.select_related("track"), pk=decision_id)
+    try:
+        undo = decision_undo(editor=request.user, decision=decision)
+    except ReviewError as error:
+        request.session.pop(SAVED, None)
+        messages.error(request, f"Not undone: {error.message}")
+        back = request.POST.get("next", "")
+        safe = url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure())
+        return HttpResponseRedirect(back if safe else reverse("review_queue"))
+    request.session.pop(SAVED, None)
+    track = decision.track
+    try:
+        claim_open(editor=request.user, track=track)
+    except ReviewError as error:  # someone took it in the meantime: the undo stands, say who holds it
+        messages.warning(request, error.message)
+    messages.success(request, f"Undone: “{track}” is {undo.outcome} again; decide it anew.")
+    return HttpResponseRedirect(reverse("review_track", args=[track.pk]) + _suffix(request))
 
 
 @require_POST
@@ -159,6 +259,7 @@ def skip_track(request: HttpRequest, track_id: int) -> HttpResponse:
     track = get_object_or_404(Track, pk=track_id)
     claim_release(track=track, editor=request.user)
     request.session[SKIPPED] = [*request.session.get(SKIPPED, []), track.pk][-500:]
+    messages.info(request, f"Skipped “{track}”; it comes back when you return to the queue.")
     return _open_next(request)
 
 

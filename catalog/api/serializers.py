@@ -10,7 +10,7 @@ from rest_framework import serializers
 from catalog.api.schema import CursorField, GenreField, TopKField
 from catalog.models import Analysis, Genre, Track, TrackStatus
 from inference.engine.audio import supported_formats_text
-from review.models import Decision, DecisionAction, DecisionSource
+from review.models import Decision, DecisionAction, DecisionSource, RejectReason
 
 UNTRAINED_ANALYSIS_WARNING = "Made by an untrained model: placeholder genres, not predictions."
 IMAGE_KINDS = {"spectrogram": "spectrogram_image", "attention": "attention_image", "top_k": "top_k_image"}
@@ -193,9 +193,19 @@ class ProposalSerializer(serializers.Serializer):
 class TagChangeSerializer(serializers.ModelSerializer):
     track_id = serializers.IntegerField()
     external_id = serializers.CharField(source="track.external_id", allow_null=True)
-    genre = GenreRefSerializer()
+    genre = GenreRefSerializer(allow_null=True, help_text=(
+        "The track's genre after this decision; null when it was rejected (`action` rejected, or undone back to a "
+        "rejection: see `reject_reason`) or undone back to awaiting review."))
     secondary_genre = GenreRefSerializer(allow_null=True)
-    action = serializers.ChoiceField(choices=DecisionAction.choices)
+    action = serializers.ChoiceField(choices=DecisionAction.choices, help_text=(
+        "accepted/corrected/other/labelled: a genre; rejected: not music / unusable (genre null); undone: the editor "
+        "took back decision `undoes`, and the track is as `genre`/`reject_reason` say."))
+    rejected = serializers.SerializerMethodField(help_text="True when the track is rejected (not music / unusable) "
+                                                           "after this decision: file no genre for it.")
+    reject_reason = serializers.ChoiceField(choices=RejectReason.choices, allow_null=True, source="reject_reason_or_none",
+                                            help_text="Why it is rejected; null unless `rejected`.")
+    undoes = serializers.IntegerField(source="undoes_id", allow_null=True,
+                                      help_text="With action undone: the id of the change it takes back.")
     source = serializers.ChoiceField(choices=DecisionSource.choices,
                                      help_text="review, bulk, or catalog (a genre an import or a CMS already gave).")
     proposal = serializers.SerializerMethodField()
@@ -204,8 +214,11 @@ class TagChangeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Decision
-        fields = ["id", "track_id", "external_id", "genre", "secondary_genre", "action", "source", "proposal",
-                  "editor", "decided_at"]
+        fields = ["id", "track_id", "external_id", "genre", "secondary_genre", "action", "rejected", "reject_reason",
+                  "undoes", "source", "proposal", "editor", "decided_at"]
+
+    def get_rejected(self, decision: Decision) -> bool:
+        return bool(decision.reject_reason)
 
     @extend_schema_field(ProposalSerializer)
     def get_proposal(self, decision: Decision) -> dict[str, Any]:

@@ -202,3 +202,40 @@ def test_the_feed_names_top_k_scores_confidence_and_tells_bulk_acceptances_from_
     top = changes[1]["proposal"]["top_k"][0]
     assert top == {"genre": version.labels[0], "confidence": 0.9}  # the same keys as /api/genre
     assert all(set(item) == {"genre", "confidence"} for c in changes for item in c["proposal"]["top_k"])
+
+
+def test_a_rejection_and_its_undo_reach_the_feed_with_a_null_genre_and_the_reason(cms, decided):
+    from review.decisions import RejectInput, decision_reject, decision_undo
+    from review.selectors import last_decision_id
+
+    first = decided(genre="electronic", external_id="cms-whale")
+    track, editor = first.track, first.editor
+    rejection = decision_reject(editor=editor, track=track, data=RejectInput(
+        reason="noise", note="a whale", seen_decision_id=last_decision_id(track)))
+    undo = decision_undo(editor=editor, decision=rejection)
+    changes = cms.get(URL).json()["changes"]
+    assert [c["id"] for c in changes] == [first.pk, rejection.pk, undo.pk]
+    genre_row, rejected_row, undo_row = changes
+    assert (genre_row["rejected"], genre_row["reject_reason"], genre_row["undoes"]) == (False, None, None)
+    assert rejected_row["external_id"] == "cms-whale" and rejected_row["genre"] is None
+    assert (rejected_row["action"], rejected_row["rejected"], rejected_row["reject_reason"]) == (
+        "rejected", True, "noise")
+    assert rejected_row["proposal"]["top_k"] and rejected_row["source"] == "review"
+    # The undo restores the genre it had before: the CMS files Electronic again.
+    assert (undo_row["action"], undo_row["undoes"], undo_row["genre"]["slug"], undo_row["rejected"]) == (
+        "undone", rejection.pk, "electronic", False)
+    track.refresh_from_db()
+    assert track.status == TrackStatus.REVIEWED and track.reviewed_genre.slug == "electronic"
+
+
+def test_a_rejected_track_reads_as_rejected_with_no_genre_in_the_tracks_api(cms, decided):
+    from review.decisions import RejectInput, decision_reject
+    from review.selectors import last_decision_id
+
+    track = decided(genre="rap", external_id="cms-talk").track
+    decision_reject(editor=User.objects.get(username="decider"), track=track, data=RejectInput(
+        reason="speech", seen_decision_id=last_decision_id(track)))
+    body = cms.get("/api/v1/tracks/by-external-id/cms-talk").json()
+    assert body["status"] == "rejected" and body["reviewed_genre"] is None
+    listed = cms.get("/api/v1/tracks/", {"status": "rejected"}).json()
+    assert [t["external_id"] for t in listed["results"]] == ["cms-talk"]

@@ -51,6 +51,8 @@ EXPECTED = {
     'admin/review/track/<int:track_id>/': "login 200 200 200 login",  # rita holds it: others see who does
     'admin/review/track/<int:track_id>/hold/': "login 405 405 405 login",
     'admin/review/track/<int:track_id>/skip/': "login 405 405 405 login",
+    'admin/review/track/<int:track_id>/reject/': "login 405 405 405 login",
+    'admin/review/decision/<int:decision_id>/undo/': "login 405 405 405 login",
     'admin/review/workstation/': "login 200 200 200 login",
     'admin/review/workstation/analyse/': "login 405 405 405 login",
     'admin/review/stats/': "login 403 200 200 login",
@@ -290,7 +292,8 @@ def url_for(route: str, world: World) -> str:
     model = re.match(r"admin/(\w+/\w+)/<path:object_id>/", route)
     values = {"object_id": world.ids[model.group(1)] if model else "", "track_id": world.ids["track"],
               "pk": world.ids["export"] if "exports" in route else world.ids["track"],
-              "model_version_id": world.ids["version"], "kind": "spectrogram", "external_id": "cms-1",
+              "model_version_id": world.ids["version"],
+              "decision_id": world.ids["review/decision"], "kind": "spectrogram", "external_id": "cms-1",
               "name": "manifest.jsonl", "export_id": world.ids["export"], "queue_index": "0",
               "job_id": world.job_id, "result_id": "none", "key": world.worker_key, "scheduler_index": "0",
               "connection_index": "0", "scheduler_name": "none", "cron_job_name": "none",

@@ -94,7 +94,7 @@ class Command(BaseCommand):
                 label = catalog_label_record(editor=labeller, track=result.track, genre=genre)
                 standing = label.editor_decision
                 labels[label.outcome].append((str(file), result.track, (
-                    f"{standing.editor} decided {standing.genre}; the manifest says {genre}" if standing else "")))
+                    f"{standing.editor} decided {standing.outcome}; the manifest says {genre}" if standing else "")))
             if result.created:
                 summary.imported.append(result.track)
                 pending.append(result.track)
