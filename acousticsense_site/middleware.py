@@ -6,6 +6,7 @@ it. Only signed-in users and API callers (an Authorization header: the API views
 upload limit and authenticate) may send large bodies; everyone else gets 413 from the declared
 Content-Length, before a byte of the body is read.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

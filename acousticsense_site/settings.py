@@ -3,6 +3,7 @@
 Defaults are safe for a local run (SQLite and media under var/, DEBUG off, localhost only).
 Set ACOUSTICSENSE_ENV=production to require an explicit SECRET_KEY.
 """
+
 from __future__ import annotations
 
 import os
@@ -160,8 +161,11 @@ API_THROTTLE_RATES = {
 }
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    "api": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "acousticsense:api"},
+    "api": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "acousticsense:api",
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "AcousticSense CMS API",
@@ -174,8 +178,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
-                             "catalog.api.schema.strings_without_nul", "catalog.api.schema.uri_too_long"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "catalog.api.schema.strings_without_nul",
+        "catalog.api.schema.uri_too_long",
+    ],
 }
 
 LOGIN_URL = "admin:login"

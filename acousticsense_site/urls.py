@@ -1,4 +1,5 @@
 """Top-level URLs: the admin is the product's web app (django-rq registers its dashboard there)."""
+
 from django.conf import settings
 from django.contrib import admin
 from django.templatetags.static import static

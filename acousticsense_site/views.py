@@ -1,4 +1,5 @@
 """Site-level views that belong to no app."""
+
 from __future__ import annotations
 
 import mimetypes
@@ -24,8 +25,11 @@ EXPORTS_DIR = "exports"  # label exports name editors: only for people who may s
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """403 in the admin's look (site header, user tools), saying why when the view said so."""
-    context = {**admin.site.each_context(request), "title": "Permission denied",
-               "reason": str(exception or "") or "Your account does not have the permission for this page."}
+    context = {
+        **admin.site.each_context(request),
+        "title": "Permission denied",
+        "reason": str(exception or "") or "Your account does not have the permission for this page.",
+    }
     return HttpResponseForbidden(loader.render_to_string("403.html", context, request))
 
 
@@ -39,8 +43,9 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: API clients get JSON they can parse, people the plain page; the traceback is logged."""
     if request.path.startswith("/api/"):
-        return JsonResponse(error_body(ApiErrorCode.SERVER_ERROR.value, "Internal server error; it has been logged."),
-                            status=500)
+        return JsonResponse(
+            error_body(ApiErrorCode.SERVER_ERROR.value, "Internal server error; it has been logged."), status=500
+        )
     return defaults.server_error(request)
 
 

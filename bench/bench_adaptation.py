@@ -36,6 +36,7 @@ model's scores are kept under ``var/bench/adaptation/runs/``, so a rerun only do
 (another seed, another W). Scores: top-1, top-3 and macro F1 of the served probabilities (every window, mean of
 the softmax: what a worker's analysis reports), over the test clips.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -85,8 +86,12 @@ BASE = STARTER_DIR / "acousticsense-starter-v1.safetensors"
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--grooves", type=Path, default=REPO.parent / "starter-work" / "grooves",
-                        help="folder holding manifest.tsv and the rendered clips")
+    parser.add_argument(
+        "--grooves",
+        type=Path,
+        default=REPO.parent / "starter-work" / "grooves",
+        help="folder holding manifest.tsv and the rendered clips",
+    )
     parser.add_argument("--base", type=Path, default=BASE, help="the checkpoint every model starts from")
     parser.add_argument("--labels-per-genre", type=int, default=3)
     parser.add_argument("--seeds", default="0,1,2,3", help="each seed draws other labelled clips and trains anew")
@@ -112,8 +117,9 @@ def clips(args: argparse.Namespace) -> list:
         by_genre: dict[str, list] = defaultdict(list)
         for clip in sorted(chosen, key=lambda c: _digest("limit", c.path.name)):
             by_genre[clip.genre].append(clip)
-        chosen = sorted((c for group in by_genre.values() for c in group[:args.limit_per_genre]),
-                        key=lambda c: str(c.path))
+        chosen = sorted(
+            (c for group in by_genre.values() for c in group[: args.limit_per_genre]), key=lambda c: str(c.path)
+        )
     return chosen
 
 
@@ -137,7 +143,9 @@ def cached_targets(clip, models: dict | None) -> TeacherTargets:
 
 def all_targets(chosen: list) -> dict[str, TeacherTargets]:
     models = None
-    missing = [c for c in chosen if not (WORK / "targets" / mapping.ENSEMBLE_VERSION / (c.path.stem + ".json")).is_file()]
+    missing = [
+        c for c in chosen if not (WORK / "targets" / mapping.ENSEMBLE_VERSION / (c.path.stem + ".json")).is_file()
+    ]
     if missing:
         from inference.engine.teacher.musicnn import load_shipped_musicnn
         from inference.engine.teacher.yamnet import load_yamnet
@@ -172,14 +180,16 @@ def labelled_pick(pool: list, per_genre: int, seed: int) -> set[str]:
     return picked
 
 
-def leave_one_out(examples: list[TrainingExample], targets: dict[str, TeacherTargets],
-                  labels: list[str]) -> tuple[float, float]:
+def leave_one_out(
+    examples: list[TrainingExample], targets: dict[str, TeacherTargets], labels: list[str]
+) -> tuple[float, float]:
     """Top-1 of the mapped teacher, and of the recalibration fitted on the other labelled clips, on
     each labelled clip: what a platform can measure with its labels alone to choose the target."""
     features = np.stack([teacher_features(targets[e.path]) for e in examples])
     y = [e.label for e in examples]
-    mapped = np.mean([int(np.argmax(over_labels(targets[e.path].clip, mapping.GENRES, labels))) == e.label
-                      for e in examples])
+    mapped = np.mean(
+        [int(np.argmax(over_labels(targets[e.path].clip, mapping.GENRES, labels))) == e.label for e in examples]
+    )
     hits = []
     for i in range(len(examples)):
         rest = [j for j in range(len(examples)) if j != i]
@@ -196,8 +206,14 @@ def evaluate(result_or_ckpt, items: list[EvaluationItem], labels: list[str], fea
 
 
 def teacher_scores(items: list[EvaluationItem], targets: dict[str, TeacherTargets], labels: list[str]) -> dict:
-    probs = np.stack([over_labels(targets[str(i.path)].clip, mapping.GENRES, labels)
-                      if targets[str(i.path)].has_signal else np.zeros(len(labels)) for i in items])
+    probs = np.stack(
+        [
+            over_labels(targets[str(i.path)].clip, mapping.GENRES, labels)
+            if targets[str(i.path)].has_signal
+            else np.zeros(len(labels))
+            for i in items
+        ]
+    )
     pred = Predictions(labels, probs, probs, 1.0, "teacher")
     scores = score_predictions([i.genre for i in items], pred, labels)
     return {k: scores[k] for k in ("top1", "top3", "macro_f1")}
@@ -217,10 +233,14 @@ def main() -> None:
     labels, cfg = list(base.labels), base.preprocessing
     split_of = splits(chosen)
     pool = [c for c in chosen if split_of[str(c.path)] == "train"]
-    sets = {name: [EvaluationItem(path=c.path, genre=c.genre) for c in chosen if split_of[str(c.path)] == name]
-            for name in ("val", "test")}
-    print(f"{len(chosen)} groove clips, {len({c.genre for c in chosen})} genres, {len({c.style for c in chosen})} "
-          f"styles: pool {len(pool)}, validation {len(sets['val'])}, test {len(sets['test'])} (grouped by style)")
+    sets = {
+        name: [EvaluationItem(path=c.path, genre=c.genre) for c in chosen if split_of[str(c.path)] == name]
+        for name in ("val", "test")
+    }
+    print(
+        f"{len(chosen)} groove clips, {len({c.genre for c in chosen})} genres, {len({c.style for c in chosen})} "
+        f"styles: pool {len(pool)}, validation {len(sets['val'])}, test {len(sets['test'])} (grouped by style)"
+    )
     init, note = initial_state(args.base, architecture=base.architecture, labels=labels, cfg=cfg)
     features: dict[str, np.ndarray] = {}
     load = OtherLoad().__enter__()
@@ -235,13 +255,25 @@ def main() -> None:
             return json.loads(path.read_text())
         started = time.perf_counter()
         model = compute()
-        entry = {"run": name, "seed": seed, **signature, "seconds": round(time.perf_counter() - started, 1),
-                 **{set_name: (teacher_scores(items, targets, labels) if isinstance(model, str)
-                               else evaluate(model, items, labels)) for set_name, items in sets.items()}}
+        entry = {
+            "run": name,
+            "seed": seed,
+            **signature,
+            "seconds": round(time.perf_counter() - started, 1),
+            **{
+                set_name: (
+                    teacher_scores(items, targets, labels) if isinstance(model, str) else evaluate(model, items, labels)
+                )
+                for set_name, items in sets.items()
+            },
+        }
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(entry))
-        print(f"  {name}{'' if seed is None else f' (seed {seed})'}: {entry['seconds']:.0f} s; "
-              f"val top-1 {entry['val']['top1']:.1%}, test top-1 {entry['test']['top1']:.1%}", flush=True)
+        print(
+            f"  {name}{'' if seed is None else f' (seed {seed})'}: {entry['seconds']:.0f} s; "
+            f"val top-1 {entry['val']['top1']:.1%}, test top-1 {entry['test']['top1']:.1%}",
+            flush=True,
+        )
         return entry
 
     results: dict[str, dict] = defaultdict(lambda: {"val": [], "test": []})
@@ -262,35 +294,74 @@ def main() -> None:
         soft = []
         for c in catalog:
             t = targets[str(c.path)]
-            soft.append(SoftExample(str(c.path), over_labels(t.clip, t.genres, labels).astype(np.float32),
-                                    over_labels(t.windows, t.genres, labels).astype(np.float32), t.window_s))
+            soft.append(
+                SoftExample(
+                    str(c.path),
+                    over_labels(t.clip, t.genres, labels).astype(np.float32),
+                    over_labels(t.windows, t.genres, labels).astype(np.float32),
+                    t.window_s,
+                )
+            )
         # The teachers recalibrated to the labels: fitted on the labelled clips' teacher scores only.
-        calibration = fit_teacher_calibration(np.stack([teacher_features(targets[e.path]) for e in examples]),
-                                              [e.label for e in examples], labels)
-        calibrated = [SoftExample(str(c.path), calibration.distribution(teacher_features(targets[str(c.path)]))
-                                  .astype(np.float32)) for c in catalog]
+        calibration = fit_teacher_calibration(
+            np.stack([teacher_features(targets[e.path]) for e in examples]), [e.label for e in examples], labels
+        )
+        calibrated = [
+            SoftExample(
+                str(c.path), calibration.distribution(teacher_features(targets[str(c.path)])).astype(np.float32)
+            )
+            for c in catalog
+        ]
         hits = np.mean([labels[int(np.argmax(e.clip))] == c.genre for e, c in zip(calibrated, catalog)])
         raw = np.mean([labels[int(np.argmax(e.clip))] == c.genre for e, c in zip(soft, catalog)])
         loo_mapped, loo_recalibrated = leave_one_out(examples, targets, labels)
-        print(f"seed {seed}: {len(examples)} labelled clips, {len(soft)} unlabelled catalog clips; teacher top-1 on "
-              f"them {raw:.1%} as mapped, {hits:.1%} recalibrated on the labels (on the labelled clips alone, "
-              f"leave-one-out: {loo_mapped:.1%} mapped, {loo_recalibrated:.1%} recalibrated)", flush=True)
-        runs = [("adaptation alone", [], soft, 1.0), ("labels alone", examples, [], 0.0),
-                *[(f"labels + adaptation W={w:g}", examples, soft, w) for w in weights],
-                *[(f"labels + recalibrated adaptation W={w:g}", examples, calibrated, w) for w in weights]]
+        print(
+            f"seed {seed}: {len(examples)} labelled clips, {len(soft)} unlabelled catalog clips; teacher top-1 on "
+            f"them {raw:.1%} as mapped, {hits:.1%} recalibrated on the labels (on the labelled clips alone, "
+            f"leave-one-out: {loo_mapped:.1%} mapped, {loo_recalibrated:.1%} recalibrated)",
+            flush=True,
+        )
+        runs = [
+            ("adaptation alone", [], soft, 1.0),
+            ("labels alone", examples, [], 0.0),
+            *[(f"labels + adaptation W={w:g}", examples, soft, w) for w in weights],
+            *[(f"labels + recalibrated adaptation W={w:g}", examples, calibrated, w) for w in weights],
+        ]
         for name, labelled, adaptation, weight in runs:
-            config = TrainingConfig(architecture=base.architecture, epochs=args.epochs, lr=args.lr,
-                                    crops_per_track=args.crops, class_weights="none", seed=seed, patience=0,
-                                    adapt_weight=weight, device="cpu")
+            config = TrainingConfig(
+                architecture=base.architecture,
+                epochs=args.epochs,
+                lr=args.lr,
+                crops_per_track=args.crops,
+                class_weights="none",
+                seed=seed,
+                patience=0,
+                adapt_weight=weight,
+                device="cpu",
+            )
+
             def run(labelled=labelled, config=config, adaptation=adaptation):
-                return train(labelled, labels, cfg, config, init_state=init, init_note=note, features=features,
-                             adaptation=adaptation)
+                return train(
+                    labelled,
+                    labels,
+                    cfg,
+                    config,
+                    init_state=init,
+                    init_note=note,
+                    features=features,
+                    adaptation=adaptation,
+                )
 
             add(name, cached_run(name, seed, run))
     load.__exit__(None, None, None)
     candidates = [k for k in results if k.startswith("labels + ")]
-    best = max(candidates, key=lambda k: (statistics.mean(r["top1"] for r in results[k]["val"]),
-                                          statistics.mean(r["macro_f1"] for r in results[k]["val"])))
+    best = max(
+        candidates,
+        key=lambda k: (
+            statistics.mean(r["top1"] for r in results[k]["val"]),
+            statistics.mean(r["macro_f1"] for r in results[k]["val"]),
+        ),
+    )
     report(results, sets, best, args, timings, load, len(pool), base)
 
 
@@ -306,30 +377,46 @@ def _cell(runs: list[dict], key: str, n: int) -> str:
 def report(results: dict, sets: dict, best: str, args, timings, load, pool_size: int, base) -> None:
     n = len(sets["test"])
     print()
-    print(f"Held-out test: {n} groove clips of styles no model trained on; base = {args.base.name}; "
-          f"{args.labels_per_genre} labels per genre; mean ± spread over seeds {args.seeds}; "
-          f"the validation set would pick: {best}")
+    print(
+        f"Held-out test: {n} groove clips of styles no model trained on; base = {args.base.name}; "
+        f"{args.labels_per_genre} labels per genre; mean ± spread over seeds {args.seeds}; "
+        f"the validation set would pick: {best}"
+    )
     print()
     print("| model | top-1 | top-3 | macro F1 | val top-1 |")
     print("|---|---:|---:|---:|---:|")
-    order = ["base", "teacher", "adaptation alone", "labels alone",
-             *[k for k in results if k.startswith("labels + ")]]
+    order = ["base", "teacher", "adaptation alone", "labels alone", *[k for k in results if k.startswith("labels + ")]]
     for name in order:
         test, val = results[name]["test"], results[name]["val"]
-        label = {"base": "base (starter, no training)", "teacher": "teacher ensemble itself (reference)"}.get(name, name)
+        label = {"base": "base (starter, no training)", "teacher": "teacher ensemble itself (reference)"}.get(
+            name, name
+        )
         if name == f"labels + recalibrated adaptation W={DEFAULT_ADAPT_WEIGHT:g}":
             label = f"**{name}** (the default)"
-        print(f"| {label} | {_cell(test, 'top1', n)} | {_cell(test, 'top3', n)} | {_cell(test, 'macro_f1', n)} | "
-              f"{statistics.mean(r['top1'] for r in val):.1%} |")
+        print(
+            f"| {label} | {_cell(test, 'top1', n)} | {_cell(test, 'top3', n)} | {_cell(test, 'macro_f1', n)} | "
+            f"{statistics.mean(r['top1'] for r in val):.1%} |"
+        )
     print()
     for name, values in timings.items():
         if name not in ("base", "teacher"):
             print(f"training {name}: {statistics.mean(values):.0f} s per run")
     print(describe(load.cores))
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"results": results, "best": best, "pool": pool_size,
-                                     "test": n, "val": len(sets["val"]), "args": {k: str(v) for k, v in vars(args).items()},
-                                     "timings": timings}, indent=1))
+    args.json.write_text(
+        json.dumps(
+            {
+                "results": results,
+                "best": best,
+                "pool": pool_size,
+                "test": n,
+                "val": len(sets["val"]),
+                "args": {k: str(v) for k, v in vars(args).items()},
+                "timings": timings,
+            },
+            indent=1,
+        )
+    )
     print(f"(full results: {args.json})")
 
 

@@ -12,6 +12,7 @@ times the very first requests before anything else has warmed them.
 
     .venv/bin/python bench/bench_api.py [--clients 1,4] [--requests 24] [--firsts 10] [--redis-url URL]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,8 +56,10 @@ def clip_wav(seconds: float = 30.0, sr: int = 22050) -> bytes:
 
 def multipart(audio: bytes, filename: str = "clip.wav") -> tuple[bytes, str]:
     boundary = uuid.uuid4().hex
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"audio\"; filename=\"{filename}\"\r\n"
-            "Content-Type: audio/wav\r\n\r\n").encode()
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="audio"; filename="{filename}"\r\n'
+        "Content-Type: audio/wav\r\n\r\n"
+    ).encode()
     return head + audio + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
@@ -65,8 +68,12 @@ def classify(port: int, token: str, body: bytes, content_type: str) -> tuple[flo
     started = time.perf_counter()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     try:
-        conn.request("POST", "/api/genre?top_k=5", body=body,
-                     headers={"Authorization": f"Token {token}", "Content-Type": content_type})
+        conn.request(
+            "POST",
+            "/api/genre?top_k=5",
+            body=body,
+            headers={"Authorization": f"Token {token}", "Content-Type": content_type},
+        )
         response = conn.getresponse()
         payload = response.read()
     finally:
@@ -105,8 +112,9 @@ class Session:
         self.port, self.cookies = port, http.cookies.SimpleCookie()
         page = self._request("GET", "/admin/login/").decode()
         token = page.split('name="csrfmiddlewaretoken" value="', 1)[1].split('"', 1)[0]
-        form = urllib.parse.urlencode({"csrfmiddlewaretoken": token, "username": username, "password": password,
-                                       "next": "/admin/"}).encode()
+        form = urllib.parse.urlencode(
+            {"csrfmiddlewaretoken": token, "username": username, "password": password, "next": "/admin/"}
+        ).encode()
         self._request("POST", "/admin/login/", form, {"Content-Type": "application/x-www-form-urlencoded"})
         if "sessionid" not in self.cookies:
             raise RuntimeError("could not sign in to the admin")
@@ -129,8 +137,14 @@ class Session:
     def workstation(self, body: bytes, content_type: str) -> float:
         """One workstation analysis (Top-5 and the three images); client-side ms."""
         started = time.perf_counter()
-        answer = json.loads(self._request("POST", "/admin/review/workstation/analyse/", body, {
-            "Content-Type": content_type, "X-CSRFToken": self.cookies["csrftoken"].value}))
+        answer = json.loads(
+            self._request(
+                "POST",
+                "/admin/review/workstation/analyse/",
+                body,
+                {"Content-Type": content_type, "X-CSRFToken": self.cookies["csrftoken"].value},
+            )
+        )
         if len(answer.get("images", {})) != 3:
             raise RuntimeError(f"the workstation answered without its images: {sorted(answer)}")
         return (time.perf_counter() - started) * 1000
@@ -168,9 +182,15 @@ def run_level(port: int, token: str, body: bytes, content_type: str, clients: in
     wall = time.perf_counter() - started
     if len(client_ms) != total:
         raise RuntimeError("some requests failed")
-    return {"clients": clients, "requests": total, "p50": float(np.percentile(client_ms, 50)),
-            "p95": float(np.percentile(client_ms, 95)), "server_p50": statistics.median(server_ms),
-            "rps": total / wall, "other": describe(load.cores).replace(" meanwhile", "")}
+    return {
+        "clients": clients,
+        "requests": total,
+        "p50": float(np.percentile(client_ms, 50)),
+        "p95": float(np.percentile(client_ms, 95)),
+        "server_p50": statistics.median(server_ms),
+        "rps": total / wall,
+        "other": describe(load.cores).replace(" meanwhile", ""),
+    }
 
 
 def main() -> None:
@@ -179,8 +199,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=24, help="timed requests per concurrency level")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--firsts", type=int, default=10, help="requests in a row timed from the very first")
-    parser.add_argument("--redis-url", default=None,
-                        help="a Redis DB the bench may use (default: a redis-server of its own on a free port)")
+    parser.add_argument(
+        "--redis-url",
+        default=None,
+        help="a Redis DB the bench may use (default: a redis-server of its own on a free port)",
+    )
     args = parser.parse_args()
     print(cpu_description())
     with bench_redis(args.redis_url) as redis_url:
@@ -191,21 +214,58 @@ def bench(args: argparse.Namespace, redis_url: str) -> None:
 
     state = Path(tempfile.mkdtemp(prefix="bench-api-"))
     port = free_port()
-    env = {**os.environ, "ACOUSTICSENSE_VAR_DIR": str(state), "DATABASE_URL": f"sqlite:///{state / 'db.sqlite3'}",
-           "REDIS_URL": redis_url, "DJANGO_SETTINGS_MODULE": "acousticsense_site.settings",
-           "ACOUSTICSENSE_TORCH_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE", "DEBUG": "0",
-           "ACOUSTICSENSE_API_CLASSIFY_RATE": "100000/min", "ALLOWED_HOSTS": "127.0.0.1", "HTTPS": "0"}
-    manage = lambda *a: subprocess.run([PYTHON, "manage.py", *a], cwd=REPO, env=env, check=True,  # noqa: E731
-                                       capture_output=True, text=True)
+    env = {
+        **os.environ,
+        "ACOUSTICSENSE_VAR_DIR": str(state),
+        "DATABASE_URL": f"sqlite:///{state / 'db.sqlite3'}",
+        "REDIS_URL": redis_url,
+        "DJANGO_SETTINGS_MODULE": "acousticsense_site.settings",
+        "ACOUSTICSENSE_TORCH_THREADS": "1",
+        "OMP_WAIT_POLICY": "PASSIVE",
+        "DEBUG": "0",
+        "ACOUSTICSENSE_API_CLASSIFY_RATE": "100000/min",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "HTTPS": "0",
+    }
+
+    def manage(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [PYTHON, "manage.py", *args], cwd=REPO, env=env, check=True, capture_output=True, text=True
+        )
+
     manage("migrate", "-v", "0")
     manage("ensure_default_model")
-    token = manage("shell", "-c", "from catalog.api.clients import api_client_create; "
-                   "print(api_client_create(name='bench')[1])").stdout.strip().splitlines()[-1]
-    manage("shell", "-c", "from django.contrib.auth.models import User; "
-           "User.objects.create_superuser('bench', password='bench-pw')")
-    server = subprocess.Popen([GUNICORN, "acousticsense_site.wsgi:application", "--bind", f"127.0.0.1:{port}",
-                               "--workers", str(args.workers), "--timeout", "120", "--log-level", "warning"],
-                              cwd=REPO, env=env, start_new_session=True)
+    token = (
+        manage(
+            "shell",
+            "-c",
+            "from catalog.api.clients import api_client_create; print(api_client_create(name='bench')[1])",
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    manage(
+        "shell",
+        "-c",
+        "from django.contrib.auth.models import User; User.objects.create_superuser('bench', password='bench-pw')",
+    )
+    server = subprocess.Popen(
+        [
+            GUNICORN,
+            "acousticsense_site.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(args.workers),
+            "--timeout",
+            "120",
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO,
+        env=env,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -220,32 +280,42 @@ def bench(args: argparse.Namespace, redis_url: str) -> None:
                 raise RuntimeError("gunicorn did not start")
             time.sleep(0.3)
         warm_s = wait_until_warm(port, args.workers)
-        print(f"{args.workers} web processes warmed their model {warm_s:.1f} s after /health first answered",
-              file=sys.stderr)
+        print(
+            f"{args.workers} web processes warmed their model {warm_s:.1f} s after /health first answered",
+            file=sys.stderr,
+        )
         body, content_type = multipart(clip_wav())
         api_firsts = firsts(lambda: classify(port, token, body, content_type)[0], args.firsts)
         minute, minute_type = multipart(clip_wav(60.0), "minute.wav")
         session = Session(port, "bench", "bench-pw")
         workstation_firsts = firsts(lambda: session.workstation(minute, minute_type), args.firsts)
-        rows = [run_level(port, token, body, content_type, clients=int(c), total=args.requests)
-                for c in args.clients.split(",")]
+        rows = [
+            run_level(port, token, body, content_type, clients=int(c), total=args.requests)
+            for c in args.clients.split(",")
+        ]
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
-    print(f"\nServer: gunicorn {args.workers} sync workers (gunicorn.conf.py: the model warmed at start), torch "
-          f"threads 1 per worker, the default model (the starter vit_tiny), loopback. POST /api/genre: a 30-s "
-          f"22.05 kHz mono WAV (1.3 MB), top_k=5; the workstation: a 1-min one. Client-side ms per request:\n")
+    print(
+        f"\nServer: gunicorn {args.workers} sync workers (gunicorn.conf.py: the model warmed at start), torch "
+        f"threads 1 per worker, the default model (the starter vit_tiny), loopback. POST /api/genre: a 30-s "
+        f"22.05 kHz mono WAV (1.3 MB), top_k=5; the workstation: a 1-min one. Client-side ms per request:\n"
+    )
     print(f"| from process start ({args.firsts} in a row, 1 client) | first ms | tenth ms | p50 of the others ms |")
     print("|---|---:|---:|---:|")
-    for name, r in (("`POST /api/genre`, 30-s clip", api_firsts), ("workstation, 1-min file (Top-5 + 3 images)",
-                                                                 workstation_firsts)):
+    for name, r in (
+        ("`POST /api/genre`, 30-s clip", api_firsts),
+        ("workstation, 1-min file (Top-5 + 3 images)", workstation_firsts),
+    ):
         print(f"| {name} | {r['first']:.0f} | {r['tenth']:.0f} | {r['others_p50']:.0f} |")
     print()
     print("| concurrent clients | requests | p50 ms | p95 ms | server-side p50 ms | requests/s | just before |")
     print("|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
-        print(f"| {r['clients']} | {r['requests']} | {r['p50']:.0f} | {r['p95']:.0f} | {r['server_p50']:.0f} | "
-              f"{r['rps']:.2f} | {r['other']} |")
+        print(
+            f"| {r['clients']} | {r['requests']} | {r['p50']:.0f} | {r['p95']:.0f} | {r['server_p50']:.0f} | "
+            f"{r['rps']:.2f} | {r['other']} |"
+        )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ frame) — and prints how many times slower each is than our whole analysis.
         [--device auto|cpu|cuda] [--repeats 3] [--shared PATH] [--precision auto|fp32|bf16|fp16]
         [--threads N] [--quiet-wait S] [--no-content] [--no-teachers]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,15 +77,31 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per file; the median is shown")
     parser.add_argument("--shared", type=Path, default=None, help="folder holding audio/ (default: ../shared)")
-    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
-                        help="as ACOUSTICSENSE_INFERENCE_PRECISION: auto is the product's per-machine choice")
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=("auto", "fp32", "bf16", "fp16"),
+        help="as ACOUSTICSENSE_INFERENCE_PRECISION: auto is the product's per-machine choice",
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (default: torch's choice)")
-    parser.add_argument("--no-content", action="store_true",
-                        help="leave out the music/speech/other check (ACOUSTICSENSE_CONTENT_CHECK=0)")
-    parser.add_argument("--no-teachers", dest="teachers", action="store_false",
-                        help="skip timing musicnn and YAMNet beside the default architecture")
-    parser.add_argument("--quiet-wait", type=float, default=0, metavar="SECONDS",
-                        help="before each architecture, wait up to this long for other processes to go idle")
+    parser.add_argument(
+        "--no-content",
+        action="store_true",
+        help="leave out the music/speech/other check (ACOUSTICSENSE_CONTENT_CHECK=0)",
+    )
+    parser.add_argument(
+        "--no-teachers",
+        dest="teachers",
+        action="store_false",
+        help="skip timing musicnn and YAMNet beside the default architecture",
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="before each architecture, wait up to this long for other processes to go idle",
+    )
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
@@ -122,16 +139,21 @@ def timm_name(arch: str) -> str:
 def build_model(arch: str, tmp: Path, device: str, precision: str) -> tuple[LoadedModel, float]:
     """Random checkpoint at the default preprocessing → file → load_model + warm_up; returns load ms."""
     path = tmp / f"{arch}.safetensors"
-    save_checkpoint(create_random_checkpoint(labels=genre_labels(), architecture=timm_name(arch),
-                                             preprocessing=PreprocessingConfig(), seed=0), path)
+    save_checkpoint(
+        create_random_checkpoint(
+            labels=genre_labels(), architecture=timm_name(arch), preprocessing=PreprocessingConfig(), seed=0
+        ),
+        path,
+    )
     start = time.perf_counter()
     model = load_model(path, device=device, precision=precision)
     model.warm_up()
     return model, (time.perf_counter() - start) * 1000
 
 
-def analyse_once(path: Path, model: LoadedModel, content_model: object | None = None
-                 ) -> tuple[dict[str, float], float, float]:
+def analyse_once(
+    path: Path, model: LoadedModel, content_model: object | None = None
+) -> tuple[dict[str, float], float, float]:
     """One full analysis as the worker does it (with its music/speech/other check); returns
     (stage ms, total ms, audio seconds)."""
     start = time.perf_counter()
@@ -148,8 +170,10 @@ def load_teachers() -> dict[str, Callable[[Path], object]]:
     from inference.engine.teacher.yamnet import load_yamnet, yamnet_scores
 
     musicnn, yamnet = load_shipped_musicnn(), load_yamnet()
-    return {"musicnn": lambda path: tag_audio_both(path, musicnn),
-            "yamnet": lambda path: yamnet_scores(yamnet, load_teacher_audio(path))}
+    return {
+        "musicnn": lambda path: tag_audio_both(path, musicnn),
+        "yamnet": lambda path: yamnet_scores(yamnet, load_teacher_audio(path)),
+    }
 
 
 def time_teachers(path: Path, teachers: dict[str, Callable[[Path], object]]) -> dict[str, float]:
@@ -161,9 +185,14 @@ def time_teachers(path: Path, teachers: dict[str, Callable[[Path], object]]) -> 
     return out
 
 
-def bench_arch(model: LoadedModel, files: list[Path], repeats: int, arch: str,
-               teachers: dict[str, Callable[[Path], object]] | None = None,
-               content_model: object | None = None) -> list[FileResult]:
+def bench_arch(
+    model: LoadedModel,
+    files: list[Path],
+    repeats: int,
+    arch: str,
+    teachers: dict[str, Callable[[Path], object]] | None = None,
+    content_model: object | None = None,
+) -> list[FileResult]:
     """Median per stage over `repeats` runs of every file (one untimed run first: lazy imports),
     with the teachers timed right after each of our runs when given."""
     analyse_once(files[-1], model, content_model)  # first-use costs belong to process start, not a job
@@ -180,34 +209,37 @@ def bench_arch(model: LoadedModel, files: list[Path], repeats: int, arch: str,
                 bar.update()
             stages = {s: statistics.median(r[0].get(s, 0.0) for r in runs) for s in STAGES}
             totals = [r[1] for r in runs]
-            teacher_ms = ({name: statistics.median(r[name] for r in teacher_runs) for name in teachers}
-                          if teachers else None)
-            results.append(FileResult(path.name, runs[0][2], stages, statistics.median(totals), min(totals),
-                                      teacher_ms))
+            teacher_ms = (
+                {name: statistics.median(r[name] for r in teacher_runs) for name in teachers} if teachers else None
+            )
+            results.append(
+                FileResult(path.name, runs[0][2], stages, statistics.median(totals), min(totals), teacher_ms)
+            )
     return results
 
 
 def print_teacher_table(results: list[FileResult]) -> None:
     """Our whole analysis against each teacher tagging the same file, as ratios (× slower than ours)."""
     names = list(results[0].teachers_ms or {})
-    print("\nThe teachers as their own taggers, same files, interleaved with our runs (median ms; "
-          "ratio = teacher / ours):\n")
+    print(
+        "\nThe teachers as their own taggers, same files, interleaved with our runs (median ms; "
+        "ratio = teacher / ours):\n"
+    )
     print("| file | duration | ours ms | " + " | ".join(f"{n} ms | {n} / ours" for n in names) + " |")
     print("|---|---:|---:|" + "---:|---:|" * len(names))
     for r in results:
         cells = " | ".join(f"{r.teachers_ms[n]:.0f} | **{r.teachers_ms[n] / r.total_ms:.1f}×**" for n in names)
         print(f"| {r.name} | {r.duration_s:.1f} s | {r.total_ms:.0f} | {cells} |")
     ours = sum(r.total_ms for r in results)
-    print("\nall files: " + "; ".join(f"{n} {sum(r.teachers_ms[n] for r in results) / ours:.1f}× our time"
-                                      for n in names))
+    print(
+        "\nall files: " + "; ".join(f"{n} {sum(r.teachers_ms[n] for r in results) / ours:.1f}× our time" for n in names)
+    )
 
 
-def print_table(arch: str, model: LoadedModel, load_ms: float, results: list[FileResult],
-                others: float | None) -> None:
+def print_table(arch: str, model: LoadedModel, load_ms: float, results: list[FileResult], others: float | None) -> None:
     """Markdown table per architecture plus the summary line."""
     n_params = sum(p.numel() for p in model.model.parameters()) / 1e6
-    print(f"\n### {arch} ({n_params:.1f} M params, load + warm-up {load_ms:.0f} ms"
-          f", {model.precision})\n")
+    print(f"\n### {arch} ({n_params:.1f} M params, load + warm-up {load_ms:.0f} ms, {model.precision})\n")
     print("| file | duration | " + " | ".join(STAGES) + " | total ms | best ms |")
     print("|---|---:|" + "---:|" * len(STAGES) + "---:|---:|")
     for r in results:
@@ -221,9 +253,11 @@ def print_table(arch: str, model: LoadedModel, load_ms: float, results: list[Fil
         verdict = f"{'MET' if target.total_ms <= TARGET_MS else 'MISSED'} ({target.total_ms:.0f} ms)"
     scope = "" if arch.startswith(DEFAULT_ARCH) else " — the target is for vit_tiny; shown for comparison"
     target_kind = "bf16 CPU" if cpu_flags() & BF16_FLAGS else "no bf16 on this CPU"
-    print(f"\n{arch}: {len(results) / busy_s * 60:.0f} tracks/min sequential, "
-          f"{audio_min / (busy_s / 60):.0f} audio-min per wall-min; "
-          f"3-min target ≤{TARGET_MS / 1000:.2f} s ({target_kind}): {verdict}{scope}; {describe(others)}")
+    print(
+        f"\n{arch}: {len(results) / busy_s * 60:.0f} tracks/min sequential, "
+        f"{audio_min / (busy_s / 60):.0f} audio-min per wall-min; "
+        f"3-min target ≤{TARGET_MS / 1000:.2f} s ({target_kind}): {verdict}{scope}; {describe(others)}"
+    )
     if results[0].teachers_ms:
         print_teacher_table(results)
 
@@ -233,10 +267,12 @@ def main() -> None:
     device = select_device(args.device)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    print(f"device: {device}{' (' + torch.cuda.get_device_name(device) + ')' if device.type == 'cuda' else ''}; "
-          f"torch {torch.__version__}; threads {torch.get_num_threads()} (interop {torch.get_num_interop_threads()}), "
-          f"{os.cpu_count()} CPUs; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
-          f"repeats {args.repeats} (median shown)")
+    print(
+        f"device: {device}{' (' + torch.cuda.get_device_name(device) + ')' if device.type == 'cuda' else ''}; "
+        f"torch {torch.__version__}; threads {torch.get_num_threads()} (interop {torch.get_num_interop_threads()}), "
+        f"{os.cpu_count()} CPUs; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+        f"repeats {args.repeats} (median shown)"
+    )
     print(cpu_description())
     choice = choose_precision(args.precision, device)
     content_model = None if args.no_content else load_yamnet(device=device)  # as a worker (CONTENT_CHECK)

@@ -9,6 +9,7 @@ database) and one dedicated Redis DB, so it never touches a developer's data.
     .venv/bin/python bench/bench_pipeline.py [--workers 1,2] [--copies 3]
         [--database-url postgres://postgres@127.0.0.1:5432/postgres] [--redis-url URL]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -84,13 +85,24 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", default="1,2", help="worker counts to try, comma-separated")
     parser.add_argument("--copies", type=int, default=3, help="copies of each recording (distinct bytes)")
-    parser.add_argument("--database-url", default="", help="a PostgreSQL server URL: each run gets a temporary "
-                        "database on it (created and dropped). Default: SQLite in the temp folder")
-    parser.add_argument("--redis-url", default=None, help="a Redis DB the bench may FLUSH (default: a "
-                        "redis-server of its own on a free port)")
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="a PostgreSQL server URL: each run gets a temporary "
+        "database on it (created and dropped). Default: SQLite in the temp folder",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=None,
+        help="a Redis DB the bench may FLUSH (default: a redis-server of its own on a free port)",
+    )
     parser.add_argument("--shared", type=Path, default=None, help="folder holding audio/ (default: ../shared)")
-    parser.add_argument("--threads-per-worker", type=int, default=0, help="OMP_NUM_THREADS for each worker "
-                        "(default: unset, torch uses every core)")
+    parser.add_argument(
+        "--threads-per-worker",
+        type=int,
+        default=0,
+        help="OMP_NUM_THREADS for each worker (default: unset, torch uses every core)",
+    )
     parser.add_argument("--timeout", type=float, default=900, help="seconds per run before giving up")
     parser.add_argument("--keep", action="store_true", help="keep the temp folders (logs, database) for inspection")
     args = parser.parse_args()
@@ -162,7 +174,7 @@ def temporary_database(server_url: str, var_dir: Path, tag: str) -> Iterator[str
 def query(database_url: str, sql: str) -> list[tuple[Any, ...]]:
     """Read straight from the database (no Django process per poll: that would steal CPU)."""
     if database_url.startswith("sqlite:///"):
-        with closing(sqlite3.connect(database_url[len("sqlite:///"):], timeout=30)) as conn:
+        with closing(sqlite3.connect(database_url[len("sqlite:///") :], timeout=30)) as conn:
             return conn.execute(sql).fetchall()
     import psycopg2
 
@@ -204,8 +216,15 @@ def start_workers(count: int, env: dict[str, str], log_dir: Path) -> list[Worker
     stops them cleanly (SIGTERM: RQ finishes the current job and exits)."""
     workers = []
     for i in range(count):
-        proc = subprocess.Popen([PYTHON, "manage.py", "run_worker", "--child"], cwd=REPO, env=env, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [PYTHON, "manage.py", "run_worker", "--child"],
+            cwd=REPO,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         worker = Worker(proc, log_dir / f"worker-{i + 1}.log")
         threading.Thread(target=_follow, args=(worker,), daemon=True).start()
         workers.append(worker)
@@ -232,8 +251,9 @@ def wait_until(condition: Any, timeout_s: float, what: str, workers: list[Worker
     while not condition():
         dead = [w for w in workers if w.proc.poll() is not None]
         if dead:
-            raise RuntimeError(f"a worker exited ({dead[0].proc.returncode}) while waiting for {what}; "
-                               f"see {dead[0].log_path}")
+            raise RuntimeError(
+                f"a worker exited ({dead[0].proc.returncode}) while waiting for {what}; see {dead[0].log_path}"
+            )
         if time.monotonic() > deadline:
             raise TimeoutError(f"gave up after {timeout_s:.0f} s waiting for {what}")
         time.sleep(poll_s)
@@ -242,11 +262,24 @@ def wait_until(condition: Any, timeout_s: float, what: str, workers: list[Worker
 
 def bench_env(var_dir: Path, database_url: str, args: argparse.Namespace) -> dict[str, str]:
     """The developer's environment minus anything that points at their data, plus the bench's own."""
-    private = {"MEDIA_ROOT", "STATIC_ROOT", "ACOUSTICSENSE_MODELS_DIR", "ACOUSTICSENSE_MODEL_CHECKPOINT",
-               "DATABASE_URL", "REDIS_URL", "OMP_NUM_THREADS"}
+    private = {
+        "MEDIA_ROOT",
+        "STATIC_ROOT",
+        "ACOUSTICSENSE_MODELS_DIR",
+        "ACOUSTICSENSE_MODEL_CHECKPOINT",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "OMP_NUM_THREADS",
+    }
     env = {k: v for k, v in os.environ.items() if k not in private}
-    env.update(ACOUSTICSENSE_VAR_DIR=str(var_dir), DATABASE_URL=database_url, REDIS_URL=args.redis_url,
-               ACOUSTICSENSE_ENV="local", LOG_LEVEL="INFO", PYTHONUNBUFFERED="1")
+    env.update(
+        ACOUSTICSENSE_VAR_DIR=str(var_dir),
+        DATABASE_URL=database_url,
+        REDIS_URL=args.redis_url,
+        ACOUSTICSENSE_ENV="local",
+        LOG_LEVEL="INFO",
+        PYTHONUNBUFFERED="1",
+    )
     if args.threads_per_worker > 0:
         env["OMP_NUM_THREADS"] = str(args.threads_per_worker)
     return env
@@ -256,18 +289,22 @@ def wait_for_analyses(database_url: str, total: int, timeout_s: float, workers: 
     """Poll until every track is awaiting review, reviewed or failed; returns that moment."""
     done_sql = f"SELECT COUNT(*) FROM catalog_track WHERE status IN {DONE!r}"
     with tqdm(total=total, desc=f"{len(workers)} worker(s)", unit="track", leave=False, file=sys.stderr) as bar:
+
         def finished() -> bool:
             done = query(database_url, done_sql)[0][0]
             if done > bar.n:
                 bar.update(done - bar.n)
             return done >= total
+
         return wait_until(finished, timeout_s, "the analyses", workers)
 
 
 def stage_medians(database_url: str) -> dict[str, float]:
     """Median per stage over every stored analysis (as the worker recorded it in timings_ms)."""
-    rows = [r[0] if isinstance(r[0], dict) else json.loads(r[0])
-            for r in query(database_url, "SELECT timings_ms FROM catalog_analysis")]
+    rows = [
+        r[0] if isinstance(r[0], dict) else json.loads(r[0])
+        for r in query(database_url, "SELECT timings_ms FROM catalog_analysis")
+    ]
     return {s: statistics.median(t.get(s, 0.0) for t in rows) if rows else float("nan") for s in STAGES}
 
 
@@ -298,24 +335,33 @@ def run_once(count: int, files_dir: Path, root: Path, args: argparse.Namespace) 
         counts = dict(query(database_url, "SELECT status, COUNT(*) FROM catalog_track GROUP BY status"))
         audio_s = query(database_url, "SELECT SUM(duration_s) FROM catalog_track")[0][0] or 0.0
         return RunResult(
-            workers=count, tracks=total, audio_min=audio_s / 60, wall_s=end - min(starts, default=end),
-            failed=counts.get("failed", 0), load_s=max(w.ready_at for w in workers) - launched,
+            workers=count,
+            tracks=total,
+            audio_min=audio_s / 60,
+            wall_s=end - min(starts, default=end),
+            failed=counts.get("failed", 0),
+            load_s=max(w.ready_at for w in workers) - launched,
             first_job_s=statistics.fmean(firsts) if firsts else float("nan"),
             later_job_s=statistics.median(laters) if laters else float("nan"),
-            stage_ms=stage_medians(database_url), others=others.cores,
+            stage_ms=stage_medians(database_url),
+            others=others.cores,
         )
 
 
 def print_tables(results: list[RunResult]) -> None:
     """Throughput table, then the per-job stage medians (they show what the workers fight over)."""
-    print("\n| workers | tracks | audio min | wall s | tracks/min | audio-min per wall-min | failed "
-          "| model load s | first job s | other jobs s (median) | other procs' cores |")
+    print(
+        "\n| workers | tracks | audio min | wall s | tracks/min | audio-min per wall-min | failed "
+        "| model load s | first job s | other jobs s (median) | other procs' cores |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         others = "?" if r.others is None else f"{r.others:.1f}"
-        print(f"| {r.workers} | {r.tracks} | {r.audio_min:.1f} | {r.wall_s:.1f} | {r.tracks / r.wall_s * 60:.1f} "
-              f"| {r.audio_min / (r.wall_s / 60):.1f} | {r.failed} | {r.load_s:.1f} | {r.first_job_s:.1f} "
-              f"| {r.later_job_s:.2f} | {others} |")
+        print(
+            f"| {r.workers} | {r.tracks} | {r.audio_min:.1f} | {r.wall_s:.1f} | {r.tracks / r.wall_s * 60:.1f} "
+            f"| {r.audio_min / (r.wall_s / 60):.1f} | {r.failed} | {r.load_s:.1f} | {r.first_job_s:.1f} "
+            f"| {r.later_job_s:.2f} | {others} |"
+        )
     print("\nPer job, median ms as recorded by the workers (Analysis.timings_ms):\n")
     print("| workers | " + " | ".join(STAGES) + " |")
     print("|---:|" + "---:|" * len(STAGES))
@@ -339,9 +385,11 @@ def main() -> None:
 def bench(args: argparse.Namespace) -> None:
     root = Path(tempfile.mkdtemp(prefix="acousticsense-pipeline-"))
     threads = args.threads_per_worker or "torch default"
-    print(f"{os.cpu_count()} CPUs; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
-          f"torch threads per worker: {threads}; database: {'PostgreSQL' if args.database_url else 'SQLite'}; "
-          f"Redis: {args.redis_url} (flushed before each run); state in {root}")
+    print(
+        f"{os.cpu_count()} CPUs; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+        f"torch threads per worker: {threads}; database: {'PostgreSQL' if args.database_url else 'SQLite'}; "
+        f"Redis: {args.redis_url} (flushed before each run); state in {root}"
+    )
     try:
         shared = shared_audio_dir(args.shared)
         sources = recordings(shared)

@@ -12,6 +12,7 @@ Each repeat decodes the file once (16 kHz, soxr_hq, as the reference outputs wer
 the mel windows once, then runs, in turn, the old replay (MSD then MTT), the fast module (MSD
 then MTT) and YAMNet on the same input, so all paths see the same neighbours' load.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,14 +43,26 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per file; the median is shown")
     parser.add_argument("--shared", type=Path, default=None, help="folder holding audio/ (default: ../shared)")
     parser.add_argument("--only-synthetic", action="store_true", help="only the synthetic 3-minute track")
-    parser.add_argument("--no-baseline", dest="baseline", action="store_false",
-                        help="skip the old node-by-node graph replay (the slow part of the bench)")
+    parser.add_argument(
+        "--no-baseline",
+        dest="baseline",
+        action="store_false",
+        help="skip the old node-by-node graph replay (the slow part of the bench)",
+    )
     parser.add_argument("--no-yamnet", dest="yamnet", action="store_false", help="skip YAMNet")
-    parser.add_argument("--yamnet-exact", action="store_true",
-                        help="time YAMNet's replay of the reference's int8 arithmetic (load_yamnet(exact=True))")
+    parser.add_argument(
+        "--yamnet-exact",
+        action="store_true",
+        help="time YAMNet's replay of the reference's int8 arithmetic (load_yamnet(exact=True))",
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (default: torch's choice)")
-    parser.add_argument("--quiet-wait", type=float, default=0, metavar="SECONDS",
-                        help="before the timed runs, wait up to this long for other processes to go idle")
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="before the timed runs, wait up to this long for other processes to go idle",
+    )
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
@@ -67,7 +80,11 @@ def load_yamnet_or_note(exact: bool = False) -> tuple[object | None, object | No
     except (OSError, ValueError, KeyError) as exc:
         return None, None, f"YAMNet skipped: its weights did not load ({exc})"
     network = "int8 replay (exact=True)" if exact else "float network"
-    return model, yamnet_scores, f"YAMNet: inference.engine.teacher.yamnet, shipped weights, {network}, hop 7680 (0.48 s)"
+    return (
+        model,
+        yamnet_scores,
+        f"YAMNet: inference.engine.teacher.yamnet, shipped weights, {network}, hop 7680 (0.48 s)",
+    )
 
 
 def timed(fn, *args, **kwargs) -> tuple[float, object]:
@@ -133,8 +150,10 @@ def main() -> None:
     args = parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}; threads {torch.get_num_threads()}, {os.cpu_count()} CPUs; "
-          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; repeats {args.repeats} (median shown)")
+    print(
+        f"torch {torch.__version__}; threads {torch.get_num_threads()}, {os.cpu_count()} CPUs; "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; repeats {args.repeats} (median shown)"
+    )
     print(cpu_description())
     start = time.perf_counter()
     fast = {name: load_musicnn(path)[0] for name, path in SHIPPED.items()}
@@ -171,8 +190,10 @@ def main() -> None:
     if replay is not None:
         ratio, best_ratio = target["old total"] / target["new total"], target["old best"] / target["new best"]
         verdict = "MET" if ratio >= TARGET_SPEEDUP else "MISSED"
-        line += (f", old {target['old total']:.2f} s (best {target['old best']:.2f} s): {ratio:.1f}× "
-                 f"(best vs best {best_ratio:.1f}×; target ≥{TARGET_SPEEDUP:.0f}×: {verdict})")
+        line += (
+            f", old {target['old total']:.2f} s (best {target['old best']:.2f} s): {ratio:.1f}× "
+            f"(best vs best {best_ratio:.1f}×; target ≥{TARGET_SPEEDUP:.0f}×: {verdict})"
+        )
     if yamnet is not None:
         line += f"; YAMNet {target['yamnet total']:.2f} s with decode"
     print(line + f"; {describe(others.cores)}")

@@ -6,6 +6,7 @@ itself, so it cannot tell a slow commit from a busy neighbour. Here: all CPU tim
 counted (/proc/stat) minus the CPU time of this process and the children it waited for,
 divided by wall time, gives how many cores others kept busy. Linux only; None elsewhere.
 """
+
 from __future__ import annotations
 
 import os

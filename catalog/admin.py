@@ -1,4 +1,5 @@
 """Admin for the catalog. Thin: display and filters here, writes through services."""
+
 from __future__ import annotations
 
 from django.contrib import admin, messages
@@ -43,18 +44,28 @@ def _top_k_html(analysis: Analysis, k: int = 5) -> str:
     rows = format_html_join(
         "", "<li>{} <strong>{}</strong></li>", ((label, f"{p:.1%}") for label, p in analysis.top_k(k))
     )
-    caption = "" if analysis.model_version.trained else format_html(
-        '<p class="as-untrained">{}</p>', "Untrained model: not a real prediction."
+    caption = (
+        ""
+        if analysis.model_version.trained
+        else format_html('<p class="as-untrained">{}</p>', "Untrained model: not a real prediction.")
     )
-    return format_html("{}<ol class=\"as-topk\">{}</ol>", caption, rows)
+    return format_html('{}<ol class="as-topk">{}</ol>', caption, rows)
 
 
 class AnalysisInline(admin.StackedInline):
     model = Analysis
     extra = 0
     can_delete = False
-    fields = ["model_version", "proposal", "images", "silent", "content", "content_score_line", "timing_line",
-              "created_at"]
+    fields = [
+        "model_version",
+        "proposal",
+        "images",
+        "silent",
+        "content",
+        "content_score_line",
+        "timing_line",
+        "created_at",
+    ]
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Track | None = None) -> bool:
@@ -81,8 +92,14 @@ class AnalysisInline(admin.StackedInline):
         return format_html_join(
             "",
             '<img src="{}" alt="{}" style="max-width:600px;display:block;margin-bottom:4px">',
-            ((image.url, name) for name, image in
-             (("spectrogram", analysis.spectrogram_image), ("attention", analysis.attention_image)) if image),
+            (
+                (image.url, name)
+                for name, image in (
+                    ("spectrogram", analysis.spectrogram_image),
+                    ("attention", analysis.attention_image),
+                )
+                if image
+            ),
         )
 
 
@@ -97,16 +114,55 @@ class TrackAdmin(admin.ModelAdmin):
     # Status and file identity are owned by the pipeline: editing them here would bypass the
     # lifecycle rules and the checksum.
     readonly_fields = [
-        "audio_player", "original_filename", "sha256", "duration", "sample_rate", "channels", "format",
-        "source", "status", "failure_reason", "reviewed_genre", "known_genre", "import_batch", "status_changed_at",
-        "created_at", "updated_at",
+        "audio_player",
+        "original_filename",
+        "sha256",
+        "duration",
+        "sample_rate",
+        "channels",
+        "format",
+        "source",
+        "status",
+        "failure_reason",
+        "reviewed_genre",
+        "known_genre",
+        "import_batch",
+        "status_changed_at",
+        "created_at",
+        "updated_at",
     ]
     fieldsets = [
         (None, {"fields": ["title", "artist", "album", "external_id"]}),
-        ("Audio", {"fields": ["audio_player", "original_filename", "format", "duration", "sample_rate",
-                              "channels", "sha256", "source"]}),
-        ("Status", {"fields": ["status", "failure_reason", "reviewed_genre", "known_genre", "import_batch",
-                               "status_changed_at", "created_at", "updated_at"]}),
+        (
+            "Audio",
+            {
+                "fields": [
+                    "audio_player",
+                    "original_filename",
+                    "format",
+                    "duration",
+                    "sample_rate",
+                    "channels",
+                    "sha256",
+                    "source",
+                ]
+            },
+        ),
+        (
+            "Status",
+            {
+                "fields": [
+                    "status",
+                    "failure_reason",
+                    "reviewed_genre",
+                    "known_genre",
+                    "import_batch",
+                    "status_changed_at",
+                    "created_at",
+                    "updated_at",
+                ]
+            },
+        ),
     ]
     inlines = [AnalysisInline]
     actions = ["retry_analysis"]
@@ -141,36 +197,57 @@ class TrackAdmin(admin.ModelAdmin):
             if batch is not None:  # None: nothing new was stored (the messages say why)
                 url = reverse("admin:catalog_track_changelist") + f"?import_batch__id__exact={batch.pk}"
                 return HttpResponseRedirect(url)
-        context = {**self.admin_site.each_context(request), "title": "Upload audio", "form": form,
-                   "opts": self.model._meta, "media": self.media + form.media}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Upload audio",
+            "form": form,
+            "opts": self.model._meta,
+            "media": self.media + form.media,
+        }
         return TemplateResponse(request, "admin/catalog/track/upload.html", context)
 
     def _ingest_uploads(self, request: HttpRequest, form: TrackUploadForm) -> ImportBatch | None:
         files = form.cleaned_data["files"]
         single = len(files) == 1
         data = form.cleaned_data
-        metadata = TrackMetadata(title=data["title"], artist=data["artist"], album=data["album"],
-                                 external_id=data["external_id"] or None) if single else TrackMetadata()
-        batch = ImportBatch.objects.create(name=data["batch_name"] or f"Upload by {request.user}",
-                                           source=TrackSource.UPLOAD, created_by=request.user)
+        metadata = (
+            TrackMetadata(
+                title=data["title"], artist=data["artist"], album=data["album"], external_id=data["external_id"] or None
+            )
+            if single
+            else TrackMetadata()
+        )
+        batch = ImportBatch.objects.create(
+            name=data["batch_name"] or f"Upload by {request.user}", source=TrackSource.UPLOAD, created_by=request.user
+        )
         summary = BatchSummary()
         for upload in files:
             try:
-                result = track_ingest(stream=upload, original_filename=upload.name, source=TrackSource.UPLOAD,
-                                      metadata=metadata, batch=batch)
+                result = track_ingest(
+                    stream=upload,
+                    original_filename=upload.name,
+                    source=TrackSource.UPLOAD,
+                    metadata=metadata,
+                    batch=batch,
+                )
             except IngestRejected as error:
                 summary.rejected.append((upload.name, error.message))
                 form.add_error("files", f"{upload.name}: {error.message}")
                 continue
-            (summary.imported.append(result.track) if result.created
-             else summary.duplicates.append((upload.name, result.track)))
+            (
+                summary.imported.append(result.track)
+                if result.created
+                else summary.duplicates.append((upload.name, result.track))
+            )
         batch = batch_record(batch=batch, summary=summary)
         if summary.imported:
-            self.message_user(request, f"{len(summary.imported)} track(s) uploaded and queued for analysis.",
-                              messages.SUCCESS)
+            self.message_user(
+                request, f"{len(summary.imported)} track(s) uploaded and queued for analysis.", messages.SUCCESS
+            )
         for name, track in summary.duplicates:
-            self.message_user(request, f"Duplicate: {name} has the same audio as track {track.pk} ({track}).",
-                              messages.WARNING)
+            self.message_user(
+                request, f"Duplicate: {name} has the same audio as track {track.pk} ({track}).", messages.WARNING
+            )
         for name, reason in summary.rejected:
             self.message_user(request, f"Rejected {name}: {reason}", messages.ERROR)
         return batch
@@ -181,8 +258,11 @@ class TrackAdmin(admin.ModelAdmin):
 
         queued = sum(analysis_enqueue(track=track) for track in queryset)
         skipped = queryset.count() - queued
-        self.message_user(request, f"Queued {queued} track(s) for analysis"
-                          + (f"; {skipped} already queued or running." if skipped else "."), messages.SUCCESS)
+        self.message_user(
+            request,
+            f"Queued {queued} track(s) for analysis" + (f"; {skipped} already queued or running." if skipped else "."),
+            messages.SUCCESS,
+        )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Track]:
         latest = Prefetch("analyses", queryset=Analysis.objects.select_related("model_version").order_by("-created_at"))
@@ -195,23 +275,32 @@ class TrackAdmin(admin.ModelAdmin):
             return "–"
         label = f"{analysis.top_label} {analysis.top_probability:.0%}"
         if not analysis.model_version.trained:
-            return format_html('{} <span class="as-untrained" title="{}">(untrained)</span>', label,
-                               "Placeholder from an untrained model, not a real prediction")
+            return format_html(
+                '{} <span class="as-untrained" title="{}">(untrained)</span>',
+                label,
+                "Placeholder from an untrained model, not a real prediction",
+            )
         return label
 
     @admin.display(description="Track", ordering="title")
     def track(self, track: Track) -> str:
         title = track.title or track.original_filename or f"Track {track.pk}"
         under = " · ".join(part for part in (track.artist, track.external_id) if part)
-        return format_html('<span class="as-clip" title="{}">{}</span><span class="as-clip as-sub" title="{}">{}</span>',
-                           title, title, under, under)
+        return format_html(
+            '<span class="as-clip" title="{}">{}</span><span class="as-clip as-sub" title="{}">{}</span>',
+            title,
+            title,
+            under,
+            under,
+        )
 
     @admin.display(description="Status", ordering="status")
     def state(self, track: Track) -> str:
         if not track.failure_reason:
             return track.get_status_display()
-        return format_html('{}<span class="as-sub as-wrap">{}</span>', track.get_status_display(),
-                           track.failure_reason[:120])
+        return format_html(
+            '{}<span class="as-sub as-wrap">{}</span>', track.get_status_display(), track.failure_reason[:120]
+        )
 
     @admin.display(description="Added", ordering="created_at")
     def added(self, track: Track) -> str:
@@ -234,8 +323,17 @@ class ModelVersionAdmin(admin.ModelAdmin):
     list_filter = ["trained", "is_active", "architecture"]
     search_fields = ["name", "architecture", "notes"]
     readonly_fields = [
-        "name", "architecture", "checkpoint_path", "checkpoint_sha256", "label_list", "preprocessing_table",
-        "metrics_table", "trained", "is_active", "activated_at", "created_at",
+        "name",
+        "architecture",
+        "checkpoint_path",
+        "checkpoint_sha256",
+        "label_list",
+        "preprocessing_table",
+        "metrics_table",
+        "trained",
+        "is_active",
+        "activated_at",
+        "created_at",
     ]
     fields = readonly_fields[:9] + ["notes"] + readonly_fields[9:]
     actions = ["activate"]
@@ -267,13 +365,18 @@ class ModelVersionAdmin(admin.ModelAdmin):
             self.message_user(request, "Select exactly one model version to activate.", messages.ERROR)
             return None
         try:
-            version = model_version_promote(model_version=queryset.get(), user=request.user,
-                                            note="Activated in the admin")
+            version = model_version_promote(
+                model_version=queryset.get(), user=request.user, note="Activated in the admin"
+            )
         except PromotionRefused:
             # The promotion gate found reasons against it: the confirmation page shows them and
             # takes the written override reason.
-            self.message_user(request, "The promotion gate found reasons against this version: promote it here "
-                              "with a written override reason, or not at all.", messages.WARNING)
+            self.message_user(
+                request,
+                "The promotion gate found reasons against this version: promote it here "
+                "with a written override reason, or not at all.",
+                messages.WARNING,
+            )
             return HttpResponseRedirect(reverse("review_model_promote", args=[queryset.get().pk]))
         self.message_user(request, f"{version} is now the active model version.", messages.SUCCESS)
         return None
@@ -285,10 +388,18 @@ class AnalysisAdmin(ReadableFields, admin.ModelAdmin):
     list_filter = ["model_version", "top_label", "is_silent", "content"]
     search_fields = ["track__title", "track__artist", "track__external_id"]
     list_select_related = ["track", "model_version"]
-    READABLE = {"top_probability": "top_1", "margin": "margin_percent", "is_silent": "silent",
-                "probabilities": "distribution", "window_starts_s": "window_count", "window_scores": "windows",
-                "embedding": "embedding_summary", "attention_regions": "regions", "content_scores": "content_score_line",
-                "timings_ms": "timing_line"}
+    READABLE = {
+        "top_probability": "top_1",
+        "margin": "margin_percent",
+        "is_silent": "silent",
+        "probabilities": "distribution",
+        "window_starts_s": "window_count",
+        "window_scores": "windows",
+        "embedding": "embedding_summary",
+        "attention_regions": "regions",
+        "content_scores": "content_score_line",
+        "timings_ms": "timing_line",
+    }
 
     @admin.display(description="Top-1 probability", ordering="top_probability")
     def top_1(self, analysis: Analysis) -> str:
@@ -345,8 +456,16 @@ class AnalysisAdmin(ReadableFields, admin.ModelAdmin):
 class ImportBatchAdmin(admin.ModelAdmin):
     list_display = ["name", "source", "created_by", "imported", "duplicates", "rejected", "created_at"]
     list_filter = ["source"]
-    readonly_fields = ["name", "source", "created_by", "imported", "duplicates", "rejected", "rejected_files",
-                       "created_at"]
+    readonly_fields = [
+        "name",
+        "source",
+        "created_by",
+        "imported",
+        "duplicates",
+        "rejected",
+        "rejected_files",
+        "created_at",
+    ]
     fields = readonly_fields  # rejections (stored JSON) is shown as the table below, never as an editable field
 
     @admin.display(description="Rejected files")
@@ -392,8 +511,7 @@ class ApiClientAdmin(admin.ModelAdmin):
 
     def _tokens_page(self, request: HttpRequest, issued: list[tuple[ApiClient, str]], *, title: str) -> HttpResponse:
         """The one response that carries the tokens: not cached, not stored anywhere else."""
-        context = {**self.admin_site.each_context(request), "title": title, "opts": self.model._meta,
-                   "issued": issued}
+        context = {**self.admin_site.each_context(request), "title": title, "opts": self.model._meta, "issued": issued}
         response = TemplateResponse(request, "admin/catalog/apiclient/token_issued.html", context)
         response["Cache-Control"] = "no-store"
         response["Pragma"] = "no-cache"

@@ -1,4 +1,5 @@
 """How numbers read in the admin: 41.6 %, 2:13, 212 ms, Yes/No — never a raw float."""
+
 from __future__ import annotations
 
 EMPTY = "–"

@@ -1,4 +1,5 @@
 """Forms for the admin upload page."""
+
 from __future__ import annotations
 
 from django import forms
@@ -43,6 +44,8 @@ class TrackUploadForm(forms.Form):
         super().__init__(*args, **kwargs)
         # Per form, not per import: the page lists what this install decodes now (ffmpeg may come later).
         files = self.fields["files"]
-        files.help_text = (f"One or many, up to {settings.MAX_UPLOAD_BYTES // (1024 * 1024)} MB each. "
-                           f"This install accepts: {supported_formats_text()}.")
+        files.help_text = (
+            f"One or many, up to {settings.MAX_UPLOAD_BYTES // (1024 * 1024)} MB each. "
+            f"This install accepts: {supported_formats_text()}."
+        )
         files.widget.attrs["accept"] = accept_attribute()

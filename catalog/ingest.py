@@ -1,5 +1,6 @@
 """One way in for audio: admin upload, the upload page, the API and `import_tracks` all call
 `track_ingest`. It validates, deduplicates by checksum, stores, and queues the analysis."""
+
 from __future__ import annotations
 
 import hashlib
@@ -109,8 +110,9 @@ def known_genre_resolve(name: str | None) -> Genre | None:
     catalog label (a decision), so it must be one editors could choose."""
     genre = _genre_named(name)
     if genre is not None and not genre.active:
-        raise IngestRejected(IngestErrorCode.INACTIVE_GENRE,
-                             f"Genre {genre.name!r} is inactive: it cannot be given as a track's genre.")
+        raise IngestRejected(
+            IngestErrorCode.INACTIVE_GENRE, f"Genre {genre.name!r} is inactive: it cannot be given as a track's genre."
+        )
     return genre
 
 
@@ -180,10 +182,18 @@ def track_ingest(
             )
         track = Track(
             title=metadata.title.strip()[:300] or Path(original_filename).stem[:300],
-            artist=metadata.artist.strip()[:300], album=metadata.album.strip()[:300],
-            external_id=external_id, original_filename=Path(original_filename).name[:300], sha256=sha256,
-            duration_s=info.duration_s, sample_rate=info.sample_rate, channels=info.channels, format=info.format,
-            source=source, known_genre=known_genre, import_batch=batch,
+            artist=metadata.artist.strip()[:300],
+            album=metadata.album.strip()[:300],
+            external_id=external_id,
+            original_filename=Path(original_filename).name[:300],
+            sha256=sha256,
+            duration_s=info.duration_s,
+            sample_rate=info.sample_rate,
+            channels=info.channels,
+            format=info.format,
+            source=source,
+            known_genre=known_genre,
+            import_batch=batch,
         )
         track.audio.name = track_upload_path(track, original_filename or f"audio{suffix}")
         try:

@@ -3,6 +3,7 @@
 Invariants the database can hold are declared in Meta.constraints; services check them
 again only to give friendlier errors.
 """
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -86,15 +87,17 @@ class Track(models.Model):
     channels = models.PositiveSmallIntegerField(null=True, blank=True)
     format = models.CharField(max_length=16, blank=True)
     source = models.CharField(max_length=16, choices=TrackSource.choices, default=TrackSource.UPLOAD)
-    status = models.CharField(
-        max_length=20, choices=TrackStatus.choices, default=TrackStatus.PENDING, db_index=True
-    )
+    status = models.CharField(max_length=20, choices=TrackStatus.choices, default=TrackStatus.PENDING, db_index=True)
     failure_reason = models.TextField(blank=True)
     reviewed_genre = models.ForeignKey(
         Genre, null=True, blank=True, on_delete=models.PROTECT, related_name="reviewed_tracks"
     )
     known_genre = models.ForeignKey(
-        Genre, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        Genre,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text="A genre the import manifest already gave (unverified by an editor).",
     )
     import_batch = models.ForeignKey(
@@ -112,9 +115,7 @@ class Track(models.Model):
                 condition=Q(external_id__isnull=False) & ~Q(external_id=""),
                 name="track_external_id_unique_when_set",
             ),
-            models.CheckConstraint(
-                condition=Q(status__in=TrackStatus.values), name="track_status_known"
-            ),
+            models.CheckConstraint(condition=Q(status__in=TrackStatus.values), name="track_status_known"),
             models.CheckConstraint(
                 condition=~Q(status=TrackStatus.FAILED) | ~Q(failure_reason=""),
                 name="track_failed_has_reason",
@@ -149,9 +150,7 @@ class ModelVersion(models.Model):
     class Meta:
         ordering = ["-created_at", "-pk"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["is_active"], condition=Q(is_active=True), name="one_active_model_version"
-            ),
+            models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="one_active_model_version"),
         ]
 
     def __str__(self) -> str:
@@ -177,10 +176,14 @@ class Analysis(models.Model):
     attention_regions = models.JSONField(default=list)
     is_silent = models.BooleanField(default=False)
     content = models.CharField(
-        max_length=16, blank=True, db_index=True,
-        help_text="What the sound-event teacher hears: music, speech or other; empty when not measured.")
+        max_length=16,
+        blank=True,
+        db_index=True,
+        help_text="What the sound-event teacher hears: music, speech or other; empty when not measured.",
+    )
     content_scores = models.JSONField(
-        default=dict, blank=True, help_text="The content classes' mean scores over the sampled frames.")
+        default=dict, blank=True, help_text="The content classes' mean scores over the sampled frames."
+    )
     spectrogram_image = models.ImageField(upload_to=analysis_image_path, blank=True, max_length=300)
     attention_image = models.ImageField(upload_to=analysis_image_path, blank=True, max_length=300)
     top_k_image = models.ImageField(upload_to=analysis_image_path, blank=True, max_length=300)
@@ -238,15 +241,26 @@ class ModelPromotion(models.Model):
 
     from_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     to_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="promotions")
-    promoted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                    related_name="+", help_text="Empty when the system activated it (first start).")
+    promoted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Empty when the system activated it (first start).",
+    )
     note = models.TextField(blank=True)
     gate_passed = models.BooleanField(
-        null=True, blank=True, help_text="Whether the promotion gate found nothing against it (empty: before the gate).")
+        null=True, blank=True, help_text="Whether the promotion gate found nothing against it (empty: before the gate)."
+    )
     gate = models.JSONField(
-        default=dict, blank=True,
-        help_text="The gate's findings and the figures it compared (catalog.promotion.GateResult.as_record).")
-    override_reason = models.TextField(blank=True, help_text="Why it was promoted although the gate found reasons against.")
+        default=dict,
+        blank=True,
+        help_text="The gate's findings and the figures it compared (catalog.promotion.GateResult.as_record).",
+    )
+    override_reason = models.TextField(
+        blank=True, help_text="Why it was promoted although the gate found reasons against."
+    )
     promoted_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -11,6 +11,7 @@ Evaluations are written by inference.retraining (``metrics["evaluations"][KEY]``
 export's test split also the older top-level ``test`` block); this module only reads them and
 treats anything it does not recognise as "not evaluated" rather than failing.
 """
+
 from __future__ import annotations
 
 import math
@@ -58,10 +59,10 @@ class Comparison:
 class GateResult:
     candidate: str
     active: str | None
-    evaluations: tuple[str, ...] = ()          # keys of the sets the candidate was evaluated on
+    evaluations: tuple[str, ...] = ()  # keys of the sets the candidate was evaluated on
     comparisons: tuple[Comparison, ...] = ()
     findings: tuple[GateFinding, ...] = ()
-    notes: tuple[str, ...] = ()                # for people; never block
+    notes: tuple[str, ...] = ()  # for people; never block
 
     @property
     def passed(self) -> bool:
@@ -69,9 +70,15 @@ class GateResult:
 
     def as_record(self) -> dict[str, Any]:
         """What a promotion stores about the gate."""
-        return {"passed": self.passed, "candidate": self.candidate, "active": self.active,
-                "evaluations": list(self.evaluations), "comparisons": [c.as_dict() for c in self.comparisons],
-                "findings": [f.as_dict() for f in self.findings], "notes": list(self.notes)}
+        return {
+            "passed": self.passed,
+            "candidate": self.candidate,
+            "active": self.active,
+            "evaluations": list(self.evaluations),
+            "comparisons": [c.as_dict() for c in self.comparisons],
+            "findings": [f.as_dict() for f in self.findings],
+            "notes": list(self.notes),
+        }
 
 
 def _number(value: Any) -> float | None:
@@ -105,7 +112,7 @@ def stored_evaluations(model_version: ModelVersion) -> dict[str, dict[str, Any]]
     metrics = model_version.metrics if isinstance(model_version.metrics, dict) else {}
     found: dict[str, dict[str, Any]] = {}
     entries = metrics.get("evaluations")
-    for key, entry in (entries.items() if isinstance(entries, dict) else ()):
+    for key, entry in entries.items() if isinstance(entries, dict) else ():
         if isinstance(key, str) and isinstance(entry, dict) and _figures(entry.get("candidate")):
             found[key] = {"candidate": entry["candidate"], "active": entry.get("active")}
     test, key = metrics.get("test"), _legacy_key(metrics)
@@ -114,8 +121,9 @@ def stored_evaluations(model_version: ModelVersion) -> dict[str, dict[str, Any]]
     return found
 
 
-def _active_figures(key: str, entry: dict[str, Any], active: ModelVersion,
-                    own: dict[str, dict[str, Any]]) -> tuple[dict[str, float | None] | None, str]:
+def _active_figures(
+    key: str, entry: dict[str, Any], active: ModelVersion, own: dict[str, dict[str, Any]]
+) -> tuple[dict[str, float | None] | None, str]:
     stored = entry.get("active")
     if isinstance(stored, dict) and stored.get("model_version") == active.name and _figures(stored):
         return _figures(stored), "measured beside the candidate"
@@ -136,10 +144,18 @@ def promotion_gate(*, candidate: ModelVersion, active: ModelVersion | None) -> G
         findings.append(GateFinding(GateCode.UNTRAINED, f"{candidate.name} is untrained: its genres are placeholders."))
     evaluations = stored_evaluations(candidate)
     if not evaluations:
-        findings.append(GateFinding(GateCode.UNEVALUATED, f"{candidate.name} has no evaluation: run "
-                                    f"`manage.py evaluate_model --model {candidate.name} --export N`."))
-    base = {"candidate": candidate.name, "active": active.name if active else None,
-            "evaluations": tuple(sorted(evaluations))}
+        findings.append(
+            GateFinding(
+                GateCode.UNEVALUATED,
+                f"{candidate.name} has no evaluation: run "
+                f"`manage.py evaluate_model --model {candidate.name} --export N`.",
+            )
+        )
+    base = {
+        "candidate": candidate.name,
+        "active": active.name if active else None,
+        "evaluations": tuple(sorted(evaluations)),
+    }
     if active is None or not active.trained or not evaluations:
         if active is None:
             notes.append("No model is active: nothing to compare with.")
@@ -154,19 +170,36 @@ def promotion_gate(*, candidate: ModelVersion, active: ModelVersion | None) -> G
         if theirs and any(mine[n] is not None and theirs[n] is not None for n in COMPARED):
             comparisons.append(Comparison(key=key, candidate=mine, active=theirs, origin=origin))
     if not comparisons:
-        against = sorted({e["active"]["model_version"] for e in evaluations.values()
-                          if isinstance(e.get("active"), dict) and isinstance(e["active"].get("model_version"), str)})
+        against = sorted(
+            {
+                e["active"]["model_version"]
+                for e in evaluations.values()
+                if isinstance(e.get("active"), dict) and isinstance(e["active"].get("model_version"), str)
+            }
+        )
         was = f" (compared with {', '.join(against)})" if against else ""
-        findings.append(GateFinding(GateCode.NOT_COMPARED, (
-            f"{candidate.name} was evaluated on {', '.join(sorted(evaluations))}{was} but never against the active "
-            f"model {active.name}: re-run `manage.py evaluate_model --model {candidate.name}` on one of those sets.")))
+        findings.append(
+            GateFinding(
+                GateCode.NOT_COMPARED,
+                (
+                    f"{candidate.name} was evaluated on {', '.join(sorted(evaluations))}{was} but never against "
+                    f"the active model {active.name}: re-run `manage.py evaluate_model --model {candidate.name}` "
+                    "on one of those sets."
+                ),
+            )
+        )
     for comparison in comparisons:
         notes.append(f"On {comparison.key}: {active.name}'s figures are {comparison.origin}.")
         for name, label in COMPARED.items():
             mine, theirs = comparison.candidate[name], comparison.active[name]
             if mine is not None and theirs is not None and mine < theirs:
-                findings.append(GateFinding(GateCode.WORSE, (
-                    f"On {comparison.key}, {label} {_fmt(mine)} is below the active {active.name}'s {_fmt(theirs)}.")))
+                findings.append(
+                    GateFinding(
+                        GateCode.WORSE,
+                        f"On {comparison.key}, {label} {_fmt(mine)} is below the active {active.name}'s "
+                        f"{_fmt(theirs)}.",
+                    )
+                )
     return GateResult(**base, comparisons=tuple(comparisons), findings=tuple(findings), notes=tuple(notes))
 
 

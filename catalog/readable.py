@@ -1,5 +1,6 @@
 """Stored JSON as people read it in the admin: Top-5 lines, small tables, counted lists — never raw
 JSON. Read-only displays: each takes the stored value and returns escaped HTML."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -9,8 +10,8 @@ from django.utils.safestring import SafeString
 
 from catalog.formatting import EMPTY, milliseconds, percent
 
-LIST_HEAD = 24      # items of a long list shown before "… N in all"
-TABLE_ROWS = 60     # rows of a per-window table shown before "… N in all"
+LIST_HEAD = 24  # items of a long list shown before "… N in all"
+TABLE_ROWS = 60  # rows of a per-window table shown before "… N in all"
 
 
 def number(value: object) -> str:
@@ -27,16 +28,19 @@ def _more(shown: int, total: int) -> SafeString:
 
 
 def scores_line(pairs: Iterable[tuple[str, float]], *, ranked: bool = True) -> SafeString:
-    """"1. Rock 41.6 % · 2. Jazz 20.1 %" (or without the ranks)."""
-    parts = [f"{n}. {label} {percent(p)}" if ranked else f"{label} {percent(p)}"
-             for n, (label, p) in enumerate(pairs, start=1)]
+    """ "1. Rock 41.6 % · 2. Jazz 20.1 %" (or without the ranks)."""
+    parts = [
+        f"{n}. {label} {percent(p)}" if ranked else f"{label} {percent(p)}"
+        for n, (label, p) in enumerate(pairs, start=1)
+    ]
     return format_html("{}", " · ".join(parts)) if parts else SafeString(EMPTY)
 
 
 def proposal_line(proposed: Sequence[Mapping[str, object]] | None) -> SafeString:
     """A decision's Top-5 as shown to the editor, in the order shown."""
-    return scores_line((str(item.get("genre")), float(item.get("confidence", item.get("probability")) or 0))
-                       for item in proposed or [])
+    return scores_line(
+        (str(item.get("genre")), float(item.get("confidence", item.get("probability")) or 0)) for item in proposed or []
+    )
 
 
 def top_scores(labels: Sequence[str], scores: Sequence[float], k: int) -> SafeString:
@@ -60,7 +64,7 @@ def value_html(value: object) -> SafeString:
 
 
 def counted_list(values: Sequence[object], *, what: str = "") -> SafeString:
-    """"16 genres: Blues, Classical, …" — the first LIST_HEAD items of a long list."""
+    """ "16 genres: Blues, Classical, …" — the first LIST_HEAD items of a long list."""
     head = ", ".join(number(item) for item in values[:LIST_HEAD])
     tail = f", … ({len(values)} in all)" if len(values) > LIST_HEAD else ""
     return format_html("{}{}{}", f"{len(values)} {what}: " if what else "", head, tail)
@@ -72,45 +76,71 @@ def mapping_table(mapping: Mapping[str, object], *, cell: Callable[[object], obj
     return format_html('<table class="as-readable">{}</table>', rows) if mapping else SafeString(EMPTY)
 
 
-def rows_table(rows: Sequence[Mapping[str, object]], *, columns: Sequence[str] | None = None,
-               cells: Mapping[str, Callable[[object], object]] | None = None) -> SafeString:
+def rows_table(
+    rows: Sequence[Mapping[str, object]],
+    *,
+    columns: Sequence[str] | None = None,
+    cells: Mapping[str, Callable[[object], object]] | None = None,
+) -> SafeString:
     """A table of records (one per row, one column per key), the first TABLE_ROWS rows."""
     if not rows:
         return SafeString(EMPTY)
     columns = list(columns or dict.fromkeys(key for row in rows for key in row))
     cells = cells or {}
     head = format_html_join("", "<th>{}</th>", ((name.replace("_", " "),) for name in columns))
-    body = format_html_join("", "<tr>{}</tr>", (
-        (format_html_join("", "<td>{}</td>", ((cells.get(name, value_html)(row.get(name)),) for name in columns)),)
-        for row in rows[:TABLE_ROWS]))
-    return format_html('<table class="as-readable"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>{}',
-                       head, body, _more(min(len(rows), TABLE_ROWS), len(rows)))
+    body = format_html_join(
+        "",
+        "<tr>{}</tr>",
+        (
+            (format_html_join("", "<td>{}</td>", ((cells.get(name, value_html)(row.get(name)),) for name in columns)),)
+            for row in rows[:TABLE_ROWS]
+        ),
+    )
+    return format_html(
+        '<table class="as-readable"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>{}',
+        head,
+        body,
+        _more(min(len(rows), TABLE_ROWS), len(rows)),
+    )
 
 
-def windows_table(starts_s: Sequence[float], scores: Sequence[Sequence[float]], labels: Sequence[str],
-                  *, k: int = 3) -> SafeString:
+def windows_table(
+    starts_s: Sequence[float], scores: Sequence[Sequence[float]], labels: Sequence[str], *, k: int = 3
+) -> SafeString:
     """Per window: when it starts and its Top-k, instead of a wall of probabilities."""
     if not scores:
         return SafeString(EMPTY)
-    rows = [{"window": n, "starts at": EMPTY if start is None else f"{start:.1f} s",
-             f"top-{k}": top_scores(labels, window, k)}
-            for n, (start, window) in enumerate(zip(list(starts_s) + [None] * len(scores), scores), start=1)]
+    rows = [
+        {
+            "window": n,
+            "starts at": EMPTY if start is None else f"{start:.1f} s",
+            f"top-{k}": top_scores(labels, window, k),
+        }
+        for n, (start, window) in enumerate(zip(list(starts_s) + [None] * len(scores), scores), start=1)
+    ]
     return rows_table(rows, cells={"window": str, "starts at": str, f"top-{k}": lambda html: html})
 
 
 def attention_regions_table(regions: Sequence[Mapping[str, object]]) -> SafeString:
     """The attended regions as time span, frequency band and score."""
+
     def band(region: Mapping[str, object]) -> str:
         low, high = float(region.get("low_hz", 0)), float(region.get("high_hz", 0))
         return f"{low / 1000:.1f}–{high / 1000:.1f} kHz" if high >= 1000 else f"{low:.0f}–{high:.0f} Hz"
 
-    rows = [{"time": f"{float(r.get('start_s', 0)):.1f}–{float(r.get('end_s', 0)):.1f} s",
-             "band": band(r), "score": number(r.get("score"))} for r in regions]
+    rows = [
+        {
+            "time": f"{float(r.get('start_s', 0)):.1f}–{float(r.get('end_s', 0)):.1f} s",
+            "band": band(r),
+            "score": number(r.get("score")),
+        }
+        for r in regions
+    ]
     return rows_table(rows, cells={"time": str, "band": str, "score": str})
 
 
 def milliseconds_line(timings: Mapping[str, float] | None) -> SafeString:
-    """"decode 1 ms · mel 2 ms · model 23 ms · total 57 ms"."""
+    """ "decode 1 ms · mel 2 ms · model 23 ms · total 57 ms"."""
     if not timings:
         return SafeString(EMPTY)
     return format_html("{}", " · ".join(f"{step} {milliseconds(ms)}" for step, ms in timings.items()))
@@ -142,5 +172,8 @@ class ReadableFields:
 
     def get_fields(self, request: object, obj: object = None) -> list[str]:
         shown = set(self.READABLE.values())
-        return [self.READABLE.get(name, name) for name in super().get_fields(request, obj)  # type: ignore[misc]
-                if name not in shown]
+        return [
+            self.READABLE.get(name, name)
+            for name in super().get_fields(request, obj)  # type: ignore[misc]
+            if name not in shown
+        ]

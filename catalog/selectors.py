@@ -1,4 +1,5 @@
 """Reads from the catalog."""
+
 from __future__ import annotations
 
 from django.db.models import Count, QuerySet

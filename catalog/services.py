@@ -1,4 +1,5 @@
 """Writes to the catalog that are not status changes (those live in catalog.status)."""
+
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -10,8 +11,9 @@ from catalog.promotion import PromotionRefused, promotion_gate
 
 
 @transaction.atomic
-def model_version_promote(*, model_version: ModelVersion, user: AbstractBaseUser | None = None,
-                          note: str = "", override_reason: str = "") -> ModelVersion:
+def model_version_promote(
+    *, model_version: ModelVersion, user: AbstractBaseUser | None = None, note: str = "", override_reason: str = ""
+) -> ModelVersion:
     """Make one version the active one and record the promotion; new jobs use it from now on.
 
     The promotion gate (catalog.promotion) is asked first: a version that is untrained,
@@ -31,7 +33,13 @@ def model_version_promote(*, model_version: ModelVersion, user: AbstractBaseUser
     model_version.is_active = True
     model_version.activated_at = timezone.now()
     model_version.save(update_fields=["is_active", "activated_at"])
-    ModelPromotion.objects.create(from_version=current, to_version=model_version, promoted_by=user, note=note.strip(),
-                                  gate_passed=gate.passed, gate=gate.as_record(),
-                                  override_reason="" if gate.passed else reason)
+    ModelPromotion.objects.create(
+        from_version=current,
+        to_version=model_version,
+        promoted_by=user,
+        note=note.strip(),
+        gate_passed=gate.passed,
+        gate=gate.as_record(),
+        override_reason="" if gate.passed else reason,
+    )
     return model_version

@@ -1,4 +1,5 @@
 """The track lifecycle. Every status change goes through `track_transition`."""
+
 from __future__ import annotations
 
 from django.db import transaction

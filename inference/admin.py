@@ -1,4 +1,5 @@
 """Admin for the classification call log: a read-only table plus a latency histogram."""
+
 from __future__ import annotations
 
 import io
@@ -20,10 +21,10 @@ from inference.models import ClassificationCall, RetrainRun, TeacherTarget
 HISTOGRAM_MAX_CALLS = 10_000
 
 
-
 # The latency histogram staff see next to the classification call log (matplotlib's Agg, no pyplot).
-def render_latency_histogram(latencies_ms: Sequence[float], *, width: int = 900, height: int = 300,
-                             title: str = "POST /api/genre latency") -> bytes:
+def render_latency_histogram(
+    latencies_ms: Sequence[float], *, width: int = 900, height: int = 300, title: str = "POST /api/genre latency"
+) -> bytes:
     """A PNG histogram of latencies with p50/p95 marked; says so when there is nothing to show."""
     dpi = 100
     fig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi)  # no pyplot: thread-safe, no global state
@@ -61,8 +62,11 @@ class ClassificationCallAdmin(admin.ModelAdmin):
     READABLE = {"latency_ms": "latency", "duration_s": "duration", "mean_confidence": "confidence"}
 
     def get_fields(self, request: HttpRequest, obj: ClassificationCall | None = None) -> list[str]:
-        return [self.READABLE.get(name, name) for name in super().get_fields(request, obj)
-                if name not in self.readonly_fields]
+        return [
+            self.READABLE.get(name, name)
+            for name in super().get_fields(request, obj)
+            if name not in self.readonly_fields
+        ]
 
     @admin.display(description="When", ordering="created_at")
     def when(self, call: ClassificationCall) -> str:
@@ -102,8 +106,11 @@ class ClassificationCallAdmin(admin.ModelAdmin):
         return False
 
     def get_urls(self) -> list:
-        histogram = path("latency.png", self.admin_site.admin_view(self.latency_histogram_view),
-                         name="inference_classificationcall_latency")
+        histogram = path(
+            "latency.png",
+            self.admin_site.admin_view(self.latency_histogram_view),
+            name="inference_classificationcall_latency",
+        )
         return [histogram, *super().get_urls()]
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
@@ -138,8 +145,14 @@ class TeacherTargetAdmin(ReadableFields, _ReadOnly):
     list_select_related = ["track"]
     raw_id_fields = ["track"]
 
-    READABLE = {"weights": "weight_table", "genres": "genre_list", "clip": "clip_top", "windows": "window_table",
-                "teacher_clips": "teacher_table", "seconds": "took"}
+    READABLE = {
+        "weights": "weight_table",
+        "genres": "genre_list",
+        "clip": "clip_top",
+        "windows": "window_table",
+        "teacher_clips": "teacher_table",
+        "seconds": "took",
+    }
 
     @admin.display(description="Seconds", ordering="seconds")
     def took(self, target: TeacherTarget) -> str:
@@ -164,8 +177,12 @@ class TeacherTargetAdmin(ReadableFields, _ReadOnly):
 
     @admin.display(description="Each teacher's clip scores")
     def teacher_table(self, target: TeacherTarget) -> str:
-        return mapping_table(target.teacher_clips or {}, cell=lambda scores: (
-            percent_line(scores) if isinstance(scores, dict) else top_scores(target.genres or [], scores, 5)))
+        return mapping_table(
+            target.teacher_clips or {},
+            cell=lambda scores: (
+                percent_line(scores) if isinstance(scores, dict) else top_scores(target.genres or [], scores, 5)
+            ),
+        )
 
 
 @admin.register(RetrainRun)

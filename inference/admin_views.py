@@ -1,5 +1,6 @@
 """The staff pipeline page: where the tracks are, what the queue and workers are doing, how far the
 catalog's teacher targets are, and the closed loop's runs."""
+
 from __future__ import annotations
 
 from django.contrib import admin, messages
@@ -15,13 +16,15 @@ from inference.selectors import pipeline_overview
 
 
 def recovery_message(report: RecoveryReport) -> str:
-    message = (f"Re-queued {report.requeued} track(s) whose jobs were lost (missing from Redis or left by a "
-               "dead worker).")
+    message = (
+        f"Re-queued {report.requeued} track(s) whose jobs were lost (missing from Redis or left by a dead worker)."
+    )
     if report.failed:
         message += f" {report.failed} failed: their jobs were lost too often (see the reason)."
     if report.waiting:
-        message += (f" {report.waiting} look lost and are re-queued on the next pass if no worker has picked them "
-                    "up by then.")
+        message += (
+            f" {report.waiting} look lost and are re-queued on the next pass if no worker has picked them up by then."
+        )
     return message
 
 
@@ -31,15 +34,22 @@ def _post(request: HttpRequest) -> None:
         from inference.teacher_targets import teacher_targets_enqueue
 
         done = teacher_targets_enqueue()
-        messages.success(request, f"Teacher targets ({done.mapping_version}): queued {done.queued} track(s); "
-                                  f"{done.cached} already have one, {done.already_queued} were queued already.")
+        messages.success(
+            request,
+            f"Teacher targets ({done.mapping_version}): queued {done.queued} track(s); "
+            f"{done.cached} already have one, {done.already_queued} were queued already.",
+        )
     elif action == "retrain" and request.user.has_perm("catalog.change_modelversion"):
         from inference.retrain import RetrainOptions, retrain_enqueue
 
         options = RetrainOptions(adapt_on="catalog" if request.POST.get("adapt") else None)
         if retrain_enqueue(options=options, started_by=request.user.get_username()):
-            messages.success(request, "Queued a retrain run" + (" with adaptation on the catalog" if options.adapt_on
-                                                                 else "") + ": a worker runs it; its steps show below.")
+            messages.success(
+                request,
+                "Queued a retrain run"
+                + (" with adaptation on the catalog" if options.adapt_on else "")
+                + ": a worker runs it; its steps show below.",
+            )
         else:
             messages.warning(request, "A retrain run is already running or queued: not queueing another.")
     elif action == "recover" and request.user.has_perm("catalog.change_track"):
@@ -62,7 +72,12 @@ def pipeline_status(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(reverse("pipeline"))
     overview = pipeline_overview()
     queue_cards = [(name.replace("_", " ").capitalize(), n) for name, n in overview["queue"].items()]  # "Failed jobs"
-    context = {**admin.site.each_context(request), "title": "Analysis pipeline", **overview, "queue_cards": queue_cards,
-               "can_retrain": request.user.has_perm("catalog.change_modelversion"),
-               "can_operate_queues": can_operate_queues(request.user)}
+    context = {
+        **admin.site.each_context(request),
+        "title": "Analysis pipeline",
+        **overview,
+        "queue_cards": queue_cards,
+        "can_retrain": request.user.has_perm("catalog.change_modelversion"),
+        "can_operate_queues": can_operate_queues(request.user),
+    }
     return TemplateResponse(request, "admin/pipeline.html", context)

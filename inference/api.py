@@ -3,6 +3,7 @@
 It lives with the inference wiring, not in ``catalog.api``, so the catalog never imports torch:
 the catalog's endpoints store and read tracks, this one runs the loaded model in the request.
 """
+
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
@@ -23,7 +24,8 @@ class GenreClassifyView(CmsApiView):
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(
-        operation_id="classify_genre", tags=["classify"],
+        operation_id="classify_genre",
+        tags=["classify"],
         summary="Top-K genres of an uploaded clip, answered synchronously",
         parameters=[ClassifyQuerySerializer],
         request=audio_form(ClassifyRequestSerializer),
@@ -33,9 +35,14 @@ class GenreClassifyView(CmsApiView):
         # Declared too large: classify_upload refuses it (413) without the body being parsed.
         upload = None if declared_too_large(declared_bytes(request)) else request.FILES.get("audio")
         try:
-            result = classify_upload(stream=upload, filename=getattr(upload, "name", "") or "",
-                                     top_k=request.query_params.get("top_k"), client=api_client_of(request),
-                                     caller=caller_name(request), declared_bytes=declared_bytes(request))
+            result = classify_upload(
+                stream=upload,
+                filename=getattr(upload, "name", "") or "",
+                top_k=request.query_params.get("top_k"),
+                client=api_client_of(request),
+                caller=caller_name(request),
+                declared_bytes=declared_bytes(request),
+            )
         except ClassifyRejected as error:
             raise ApiError(error.code, error.message, error.status_code) from None
         return Response(ClassificationSerializer(result).data)

@@ -9,6 +9,7 @@ Each set has a key naming it in ``ModelVersion.metrics["evaluations"]``:
   acceptances left out: they copy the model that proposed them);
 - ``cv:export:N:k<K>`` — K-fold cross-validation on export N (inference.retraining).
 """
+
 from __future__ import annotations
 
 import csv
@@ -54,8 +55,9 @@ def labelled_rows(export: LabelExport) -> list[dict[str, Any]]:
     return [row for row in export_rows(export) if row.get("label_index") is not None]
 
 
-def _row_splits(rows: list[dict[str, Any]], *, split: str | dict[str, float] | None = None,
-                val_fraction: float | None = None) -> list[str]:
+def _row_splits(
+    rows: list[dict[str, Any]], *, split: str | dict[str, float] | None = None, val_fraction: float | None = None
+) -> list[str]:
     items = [(split_key(artist=row["artist"], sha256=row["sha256"]), row["genre"]) for row in rows]
     try:
         return resplit(items, [row["split"] for row in rows], fractions=split, val_fraction=val_fraction)
@@ -63,8 +65,9 @@ def _row_splits(rows: list[dict[str, Any]], *, split: str | dict[str, float] | N
         raise TrainingSetupError(str(exc)) from exc
 
 
-def export_examples(export: LabelExport, *, split: str | dict[str, float] | None = None,
-                    val_fraction: float | None = None) -> list[TrainingExample]:
+def export_examples(
+    export: LabelExport, *, split: str | dict[str, float] | None = None, val_fraction: float | None = None
+) -> list[TrainingExample]:
     """The export's rows as training examples (audio under MEDIA_ROOT); rows whose genre is not
     in the export's labels (made inactive since) are left out. ``split`` (train,val,test
     fractions) re-splits the rows stratified by genre and grouped by artist instead of using the
@@ -72,21 +75,24 @@ def export_examples(export: LabelExport, *, split: str | dict[str, float] | None
     media = Path(settings.MEDIA_ROOT)
     rows = labelled_rows(export)
     splits = _row_splits(rows, split=split, val_fraction=val_fraction)
-    return [TrainingExample(path=str(media / row["audio"]), label=int(row["label_index"]), split=name)
-            for row, name in zip(rows, splits)]
+    return [
+        TrainingExample(path=str(media / row["audio"]), label=int(row["label_index"]), split=name)
+        for row, name in zip(rows, splits)
+    ]
 
 
 # --- evaluation sets ---------------------------------------------------------------------------
+
 
 @dataclass
 class EvaluationSet:
     """Labelled tracks to score models on; ``key`` names it in ``metrics["evaluations"]``."""
 
     key: str
-    kind: str                       # "export", "csv", "decided" or "folds"
+    kind: str  # "export", "csv", "decided" or "folds"
     description: str
     items: list[EvaluationItem]
-    tracks: list[dict[str, Any]]    # per item: track_id (when in the catalog), title, artist, path
+    tracks: list[dict[str, Any]]  # per item: track_id (when in the catalog), title, artist, path
     labels: list[str] | None = None  # None: the candidate model's labels (+ genres only the set has)
     facts: dict[str, Any] = field(default_factory=dict)
 
@@ -97,8 +103,9 @@ def _track_ref(track: Track | None, path: str) -> dict[str, Any]:
     return {"track_id": track.pk, "title": track.title, "artist": track.artist, "path": path}
 
 
-def export_evaluation_set(export: LabelExport | int, subset: str = "test", *,
-                          split: str | dict[str, float] | None = None) -> EvaluationSet:
+def export_evaluation_set(
+    export: LabelExport | int, subset: str = "test", *, split: str | dict[str, float] | None = None
+) -> EvaluationSet:
     """Export N's ``subset`` ("train", "val", "test" or "all") as its manifest says, or as a
     fresh stratified split with ``split`` fractions says."""
     export = label_export(export)
@@ -113,10 +120,14 @@ def export_evaluation_set(export: LabelExport | int, subset: str = "test", *,
     suffix = f"@{fractions_text(fractions)}" if fractions else ""
     what = f"{subset} split" + (f" of a stratified {fractions_text(fractions)} split" if fractions else "")
     return EvaluationSet(
-        key=f"export:{export.pk}:{subset}{suffix}", kind="export", description=f"export #{export.pk}, {what}",
+        key=f"export:{export.pk}:{subset}{suffix}",
+        kind="export",
+        description=f"export #{export.pk}, {what}",
         items=[EvaluationItem(path=media / row["audio"], genre=row["genre"]) for row in chosen],
-        tracks=[{"track_id": row["track_id"], "title": row["title"], "artist": row["artist"], "path": row["audio"]}
-                for row in chosen],
+        tracks=[
+            {"track_id": row["track_id"], "title": row["title"], "artist": row["artist"], "path": row["audio"]}
+            for row in chosen
+        ],
         labels=labels,
         facts={"export_id": export.pk, "split": subset, "fractions": fractions},
     )
@@ -146,9 +157,14 @@ def csv_evaluation_set(path: str | Path) -> EvaluationSet:
         tracks.append(_track_ref(_catalogued(audio), row["path"]))
     if missing:
         raise TrainingSetupError(f"{len(missing)} file(s) listed in {path.name} are missing, e.g. {missing[0]}")
-    return EvaluationSet(key=f"csv:{hashlib.sha256(data).hexdigest()[:12]}", kind="csv",
-                         description=f"{path.name} ({len(items)} files)", items=items, tracks=tracks,
-                         facts={"csv": str(path), "sha256": hashlib.sha256(data).hexdigest()})
+    return EvaluationSet(
+        key=f"csv:{hashlib.sha256(data).hexdigest()[:12]}",
+        kind="csv",
+        description=f"{path.name} ({len(items)} files)",
+        items=items,
+        tracks=tracks,
+        facts={"csv": str(path), "sha256": hashlib.sha256(data).hexdigest()},
+    )
 
 
 def _catalogued(audio: Path) -> Track | None:
@@ -171,8 +187,9 @@ def decided_evaluation_set(*, since: dt.date | None = None, until: dt.date | Non
     if since:
         decisions = decisions.filter(created_at__gte=dt.datetime.combine(since, dt.time.min, tzinfo=tz))
     if until:
-        decisions = decisions.filter(created_at__lt=dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min,
-                                                                         tzinfo=tz))
+        decisions = decisions.filter(
+            created_at__lt=dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+        )
     labels = list(Genre.objects.filter(active=True).order_by("order", "name").values_list("name", flat=True))
     items, tracks, skipped = [], [], 0
     for decision in decisions.select_related("track", "genre").order_by("track_id"):
@@ -184,10 +201,19 @@ def decided_evaluation_set(*, since: dt.date | None = None, until: dt.date | Non
         items.append(EvaluationItem(path=audio, genre=decision.genre.name))
         tracks.append(_track_ref(track, track.audio.name))
     span = f"{since or 'start'}..{until or 'now'}"
-    return EvaluationSet(key=f"decided:{span}", kind="decided", description=f"decisions made {span}",
-                         items=items, tracks=tracks, labels=labels,
-                         facts={"since": since.isoformat() if since else None,
-                                "until": until.isoformat() if until else None, "skipped_without_audio": skipped})
+    return EvaluationSet(
+        key=f"decided:{span}",
+        kind="decided",
+        description=f"decisions made {span}",
+        items=items,
+        tracks=tracks,
+        labels=labels,
+        facts={
+            "since": since.isoformat() if since else None,
+            "until": until.isoformat() if until else None,
+            "skipped_without_audio": skipped,
+        },
+    )
 
 
 def _latest_ids() -> Any:

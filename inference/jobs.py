@@ -1,4 +1,5 @@
 """RQ jobs. Thin: fetch rows, call the engine and the store, record failures clearly."""
+
 from __future__ import annotations
 
 import logging
@@ -15,8 +16,10 @@ from inference.engine.errors import ErrorCode, InferenceError
 log = logging.getLogger(__name__)
 WORKER_LOST = "The worker analysing this track stopped (killed or out of memory) and no retries were left."
 MISSING_FILE = "The stored audio file is missing."
-NEEDS_DECODER = ("This {format} file needs ffmpeg, which the analysis workers do not have: install ffmpeg "
-                 "(with ffprobe) on every worker, then retry the track.")
+NEEDS_DECODER = (
+    "This {format} file needs ffmpeg, which the analysis workers do not have: install ffmpeg "
+    "(with ffprobe) on every worker, then retry the track."
+)
 
 
 def analyze_track(*, track_id: int, model_version_id: int) -> str:
@@ -39,8 +42,9 @@ def analyze_track(*, track_id: int, model_version_id: int) -> str:
     try:
         model = model_for(model_version)
         started = time.perf_counter()
-        result = analyze_file(track.audio.path, model, max_duration_s=settings.MAX_AUDIO_SECONDS,
-                              content_model=content_model())
+        result = analyze_file(
+            track.audio.path, model, max_duration_s=settings.MAX_AUDIO_SECONDS, content_model=content_model()
+        )
         images = render_analysis_images(result, model.preprocessing)
         result.timings_ms["total"] = round((time.perf_counter() - started) * 1000, 1)
         analysis_store(track=track, model_version=model_version, result=result, images=images)

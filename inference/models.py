@@ -1,4 +1,5 @@
 """What the inference layer records in the database: the log of synchronous API classifications."""
+
 from __future__ import annotations
 
 from django.db import models
@@ -9,16 +10,18 @@ class ClassificationCall(models.Model):
     mean-confidence record, kept so staff can watch the service."""
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    client = models.ForeignKey("catalog.ApiClient", null=True, blank=True, on_delete=models.SET_NULL,
-                               related_name="classification_calls")
+    client = models.ForeignKey(
+        "catalog.ApiClient", null=True, blank=True, on_delete=models.SET_NULL, related_name="classification_calls"
+    )
     caller = models.CharField(max_length=150, blank=True, help_text="Username for session calls (staff, editors).")
     filename = models.CharField(max_length=300, blank=True)
     latency_ms = models.FloatField(help_text="Server-side time from receiving the upload to the answer.")
     duration_s = models.FloatField(null=True, blank=True, help_text="Length of the audio.")
     mean_confidence = models.FloatField(null=True, blank=True, help_text="Mean confidence of the returned results.")
     top_k = models.PositiveSmallIntegerField(null=True, blank=True)
-    model_version = models.ForeignKey("catalog.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL,
-                                      related_name="+")
+    model_version = models.ForeignKey(
+        "catalog.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     status_code = models.PositiveSmallIntegerField(db_index=True)
     error_code = models.CharField(max_length=32, blank=True, db_index=True)
 
@@ -58,11 +61,16 @@ class TeacherTarget(models.Model):
     class Meta:
         ordering = ["-updated_at", "-pk"]
         constraints = [
-            models.UniqueConstraint(fields=["track", "mapping_version"], name="one_teacher_target_per_track_and_mapping"),
-            models.CheckConstraint(condition=models.Q(status__in=TeacherTargetStatus.values),
-                                   name="teacher_target_status_known"),
-            models.CheckConstraint(condition=~models.Q(status=TeacherTargetStatus.FAILED) | ~models.Q(error=""),
-                                   name="teacher_target_failed_has_error"),
+            models.UniqueConstraint(
+                fields=["track", "mapping_version"], name="one_teacher_target_per_track_and_mapping"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=TeacherTargetStatus.values), name="teacher_target_status_known"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status=TeacherTargetStatus.FAILED) | ~models.Q(error=""),
+                name="teacher_target_failed_has_error",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -86,8 +94,9 @@ class RetrainRun(models.Model):
     options = models.JSONField(default=dict, blank=True)
     progress = models.JSONField(default=dict, blank=True)
     export = models.ForeignKey("review.LabelExport", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    candidate = models.ForeignKey("catalog.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL,
-                                  related_name="+")
+    candidate = models.ForeignKey(
+        "catalog.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     log = models.TextField(blank=True)
     error = models.TextField(blank=True)
     host = models.CharField(max_length=200, blank=True)
@@ -100,7 +109,9 @@ class RetrainRun(models.Model):
     class Meta:
         ordering = ["-started_at", "-pk"]
         constraints = [
-            models.UniqueConstraint(fields=["status"], condition=models.Q(status="running"), name="one_running_retrain"),
+            models.UniqueConstraint(
+                fields=["status"], condition=models.Q(status="running"), name="one_running_retrain"
+            ),
             models.CheckConstraint(condition=models.Q(status__in=RetrainRunStatus.values), name="retrain_status_known"),
         ]
 

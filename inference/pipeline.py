@@ -4,6 +4,7 @@ The database is the source of truth for a track's status; Redis holds the work. 
 that could lose work (a flushed Redis, a killed worker, a whole node restarted) is repaired by
 `tracks_recover`, which every worker runs on start and at each maintenance pass while it runs.
 """
+
 from __future__ import annotations
 
 import logging
@@ -39,8 +40,10 @@ MAX_RECOVERIES = len(RETRY_INTERVALS_S)
 # at most one more round per such loss. A manual retry starts the count again.
 RECOVERY_KEY = "acousticsense:recovery:"
 RECOVERIES_TTL_S = 7 * 24 * 3600
-LOST_REASON = (f"Its analysis job was lost {MAX_RECOVERIES + 1} times (a worker or Redis stopped before it "
-               "finished); retry it once the workers are healthy.")
+LOST_REASON = (
+    f"Its analysis job was lost {MAX_RECOVERIES + 1} times (a worker or Redis stopped before it "
+    "finished); retry it once the workers are healthy."
+)
 
 
 JOB_ID = re.compile(r"^analysis-t(\d+)-m(\d+)$")
@@ -95,8 +98,9 @@ def analysis_enqueue_many(*, tracks: Iterable[Track], model_version: ModelVersio
     return sum(analysis_enqueue(track=track, model_version=model_version) for track in tracks)
 
 
-def _enqueue_call(queue: Queue, track: Track, model_version: ModelVersion, pipeline: Pipeline,
-                  at_front: bool = False) -> None:
+def _enqueue_call(
+    queue: Queue, track: Track, model_version: ModelVersion, pipeline: Pipeline, at_front: bool = False
+) -> None:
     queue.enqueue_call(
         "inference.jobs.analyze_track",
         kwargs={"track_id": track.pk, "model_version_id": model_version.pk},
@@ -152,8 +156,9 @@ def _tracks_with_live_jobs(queue: Queue, grace_s: float) -> set[int]:
     job_ids.update(_text(m) for m in scheduled)
     job_ids.update(_text(m) for m in connection.zrange(queue.deferred_job_registry.key, 0, -1))
     job_ids.update(_text(m) for m in connection.lrange(queue.key, 0, -1))
-    job_ids.update(_text(m).split(":", 1)[0]
-                   for m in connection.zrangebyscore(queue.started_job_registry.key, now_s, "+inf"))
+    job_ids.update(
+        _text(m).split(":", 1)[0] for m in connection.zrangebyscore(queue.started_job_registry.key, now_s, "+inf")
+    )
     return {int(match.group(1)) for job_id in job_ids if (match := JOB_ID.match(job_id))}
 
 
@@ -169,11 +174,16 @@ LIVE, LOST, SUSPECT = "alive", "lost", "suspect"
 def _judge(pipe: Pipeline, queue: Queue, job_id: str, grace_s: float) -> tuple[str, str, list[bytes]]:
     """(verdict, signature, started-registry entries) of one job, read on a watching pipeline."""
     now_s = time.time()
-    fields = [_text(v) for v in pipe.hmget(Job.key_for(job_id), "status", "enqueued_at", "started_at", "ended_at",
-                                           "last_heartbeat")]
+    fields = [
+        _text(v)
+        for v in pipe.hmget(Job.key_for(job_id), "status", "enqueued_at", "started_at", "ended_at", "last_heartbeat")
+    ]
     status, signature = fields[0], "|".join(str(field) for field in fields)
-    entries = [(member, score) for member, score in pipe.zrange(queue.started_job_registry.key, 0, -1, withscores=True)
-               if _text(member).split(":", 1)[0] == job_id]
+    entries = [
+        (member, score)
+        for member, score in pipe.zrange(queue.started_job_registry.key, 0, -1, withscores=True)
+        if _text(member).split(":", 1)[0] == job_id
+    ]
     executions = [member for member, _ in entries]
     if any(score > now_s for _, score in entries):  # a worker holds it and beats (or is starting it)
         verdict = LIVE
@@ -271,11 +281,12 @@ def tracks_recover() -> RecoveryReport:
     waiting = Track.objects.filter(status__in=[TrackStatus.QUEUED, TrackStatus.ANALYZING, TrackStatus.PENDING])
     candidates = [pk for pk in waiting.values_list("pk", flat=True).iterator() if pk not in live]
     for start in range(0, len(candidates), 500):  # no query with thousands of ids after a flush
-        for track in waiting.filter(pk__in=candidates[start:start + 500]).only("pk", "status", "duration_s"):
+        for track in waiting.filter(pk__in=candidates[start : start + 500]).only("pk", "status", "duration_s"):
             if track.status == TrackStatus.PENDING:  # never queued (e.g. Redis was down at upload)
                 outcomes.append("requeued" if analysis_enqueue(track=track, model_version=model_version) else None)
             else:
                 version = _job_of(queue, track.pk, versions, model_version)
                 outcomes.append(_recover_one(queue, track, version, grace_s))
-    return RecoveryReport(requeued=outcomes.count("requeued"), failed=outcomes.count("failed"),
-                          waiting=outcomes.count("waiting"))
+    return RecoveryReport(
+        requeued=outcomes.count("requeued"), failed=outcomes.count("failed"), waiting=outcomes.count("waiting")
+    )

@@ -1,4 +1,5 @@
 """Connects checkpoint files to the catalog: register, create the untrained default."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,8 +27,9 @@ def checkpoint_file(model_version: ModelVersion) -> Path:
     return Path(settings.MODELS_DIR) / model_version.checkpoint_path
 
 
-def model_version_register(*, path: Path, name: str | None = None, activate: bool = False,
-                           override_reason: str = "") -> ModelVersion:
+def model_version_register(
+    *, path: Path, name: str | None = None, activate: bool = False, override_reason: str = ""
+) -> ModelVersion:
     """Register a checkpoint (validated by loading it) as a model version.
 
     Registering the same file again returns the existing version instead of a duplicate.
@@ -50,8 +52,11 @@ def model_version_register(*, path: Path, name: str | None = None, activate: boo
             notes=str(checkpoint.training.get("notes", "")),
         )
         if activate:
-            model_version_promote(model_version=version, note=f"Registered from {path.name} and activated",
-                                  override_reason=override_reason)
+            model_version_promote(
+                model_version=version,
+                note=f"Registered from {path.name} and activated",
+                override_reason=override_reason,
+            )
     return version
 
 
@@ -69,8 +74,9 @@ def untrained_model_create(*, activate: bool = True) -> ModelVersion:
     return model_version_register(path=path, name=name, activate=activate)
 
 
-def starter_model_install(*, activate: bool = True, source: Path = STARTER_CHECKPOINT,
-                          override_reason: str = "") -> ModelVersion:
+def starter_model_install(
+    *, activate: bool = True, source: Path = STARTER_CHECKPOINT, override_reason: str = ""
+) -> ModelVersion:
     """Copy the bundled starter checkpoint into MODELS_DIR and register it, so the model version
     does not point into the source tree (which moves with each deploy)."""
     import shutil

@@ -1,4 +1,5 @@
 """Storing an analysis: the row, its images and the status change land together or not at all."""
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,9 @@ def _image_write(name: str, png: bytes) -> None:
         raise
 
 
-def analysis_store(*, track: Track, model_version: ModelVersion, result: AnalysisResult,
-                   images: dict[str, bytes]) -> Analysis:
+def analysis_store(
+    *, track: Track, model_version: ModelVersion, result: AnalysisResult, images: dict[str, bytes]
+) -> Analysis:
     """Write images, then the Analysis and the status change in one transaction.
 
     Image names are fixed per (track, model version), so a re-run overwrites instead of
@@ -58,11 +60,18 @@ def analysis_store(*, track: Track, model_version: ModelVersion, result: Analysi
         second = ranked[1][1] if len(ranked) > 1 else 0.0
         with transaction.atomic():
             analysis = Analysis.objects.create(
-                track=track, model_version=model_version, probabilities=[float(p) for p in result.probabilities],
-                top_label=ranked[0][0], top_probability=float(ranked[0][1]), margin=float(ranked[0][1] - second),
-                window_starts_s=stored["window_starts_s"], window_scores=stored["window_scores"],
-                embedding=stored["embedding"], attention_regions=stored["regions"],
-                is_silent=result.is_silent, timings_ms=stored["timings_ms"],
+                track=track,
+                model_version=model_version,
+                probabilities=[float(p) for p in result.probabilities],
+                top_label=ranked[0][0],
+                top_probability=float(ranked[0][1]),
+                margin=float(ranked[0][1] - second),
+                window_starts_s=stored["window_starts_s"],
+                window_scores=stored["window_scores"],
+                embedding=stored["embedding"],
+                attention_regions=stored["regions"],
+                is_silent=result.is_silent,
+                timings_ms=stored["timings_ms"],
                 content=result.content.label if result.content else "",
                 content_scores=result.content.scores if result.content else {},
                 spectrogram_image=_image_name(track, model_version, "spectrogram"),
@@ -84,14 +93,22 @@ def analysis_store(*, track: Track, model_version: ModelVersion, result: Analysi
 def result_cache(*, analysis: Analysis) -> None:
     """Cache the headline result in Redis for the CMS, keyed by external id (and track id)."""
     track, version = analysis.track, analysis.model_version
-    payload = json.dumps({
-        "track_id": track.pk, "external_id": track.external_id, "genre": analysis.top_label,
-        "confidence": round(analysis.top_probability, 6), "model_version": version.name,
-        "trained": version.trained, "analysed_at": analysis.created_at.isoformat(),
-    })
+    payload = json.dumps(
+        {
+            "track_id": track.pk,
+            "external_id": track.external_id,
+            "genre": analysis.top_label,
+            "confidence": round(analysis.top_probability, 6),
+            "model_version": version.name,
+            "trained": version.trained,
+            "analysed_at": analysis.created_at.isoformat(),
+        }
+    )
     try:
         connection = django_rq.get_connection("inference")
-        keys = [f"{CACHE_PREFIX}track:{track.pk}"] + ([f"{CACHE_PREFIX}{track.external_id}"] if track.external_id else [])
+        keys = [f"{CACHE_PREFIX}track:{track.pk}"] + (
+            [f"{CACHE_PREFIX}{track.external_id}"] if track.external_id else []
+        )
         with connection.pipeline() as pipe:
             for key in keys:
                 pipe.set(key, payload)

@@ -7,6 +7,7 @@ A thread refreshes its heartbeat while the run works; a run whose process died s
 ``retrain`` serves the management command, the admin button (an RQ job) and schedulers (cron,
 RQ's cron: ``inference/retrain_cron.py``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,7 +29,7 @@ from catalog.models import ModelVersion
 from inference.models import RetrainRun, RetrainRunStatus, TeacherTarget, TeacherTargetStatus
 
 log = logging.getLogger(__name__)
-STALE_AFTER_S = 120     # a running run without a heartbeat for this long is taken as dead
+STALE_AFTER_S = 120  # a running run without a heartbeat for this long is taken as dead
 HEARTBEAT_S = 20
 RETRAIN_QUEUE = "default"
 RETRAIN_JOB_TIMEOUT_S = 12 * 3600
@@ -43,10 +44,12 @@ class RetrainBusy(Exception):
             message = "Another retrain run started at the same moment; not starting a second one."
         else:
             age = (timezone.now() - run.heartbeat_at).total_seconds()
-            message = (f"A retrain is already running (run #{run.pk}, started {run.started_at:%Y-%m-%d %H:%M:%S} by "
-                       f"{run.started_by or 'someone'} on {run.host or '?'} pid {run.pid or '?'}, step "
-                       f"{run.step or 'starting'}, last heartbeat {age:.0f} s ago). A run whose process died stops "
-                       f"blocking {STALE_AFTER_S} s after its last heartbeat.")
+            message = (
+                f"A retrain is already running (run #{run.pk}, started {run.started_at:%Y-%m-%d %H:%M:%S} by "
+                f"{run.started_by or 'someone'} on {run.host or '?'} pid {run.pid or '?'}, step "
+                f"{run.step or 'starting'}, last heartbeat {age:.0f} s ago). A run whose process died stops "
+                f"blocking {STALE_AFTER_S} s after its last heartbeat."
+            )
         super().__init__(message)
 
 
@@ -59,14 +62,14 @@ class RetrainOptions:
     """What one run does; stored with the run (JSON)."""
 
     adapt_on: str | None = None
-    adapt_weight: float | None = None   # None: the training default (inference.engine.training.DEFAULT_ADAPT_WEIGHT)
+    adapt_weight: float | None = None  # None: the training default (inference.engine.training.DEFAULT_ADAPT_WEIGHT)
     adapt_target: str = "recalibrated"  # clip, window or recalibrated (see train_model --adapt-target)
     adapt_limit: int | None = 2000
-    teachers: str = "workers"           # "workers": queue and wait; "here": compute in this process
+    teachers: str = "workers"  # "workers": queue and wait; "here": compute in this process
     teacher_timeout_s: float = 6 * 3600
-    split: str | None = None            # the export's split rule (default 0.8,0.1,0.1 stratified)
+    split: str | None = None  # the export's split rule (default 0.8,0.1,0.1 stratified)
     csv: list[str] = field(default_factory=list)
-    init: str = "active"                # "active", "random" or a checkpoint / .npz path
+    init: str = "active"  # "active", "random" or a checkpoint / .npz path
     architecture: str = "vit_tiny_patch16_224"
     epochs: int = 30
     batch_size: int = 16
@@ -78,7 +81,7 @@ class RetrainOptions:
     seed: int = 0
     device: str | None = None
     name: str | None = None
-    min_new_decisions: int = 0          # skip when fewer decisions were made since the last successful run
+    min_new_decisions: int = 0  # skip when fewer decisions were made since the last successful run
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RetrainOptions:
@@ -92,17 +95,27 @@ class RetrainOptions:
         """The inference.engine.training.TrainingConfig of these options (torch loads here, not on import)."""
         from inference.engine.training import DEFAULT_ADAPT_WEIGHT, TrainingConfig
 
-        return TrainingConfig(architecture=self.architecture, epochs=self.epochs, batch_size=self.batch_size,
-                              lr=self.lr, patience=self.patience, crops_per_track=self.crops,
-                              class_weights=self.class_weights, seed=self.seed, device=self.device,
-                              adapt_weight=DEFAULT_ADAPT_WEIGHT if self.adapt_weight is None else self.adapt_weight,
-                              adapt_target="clip" if self.adapt_target == "recalibrated" else self.adapt_target)
+        return TrainingConfig(
+            architecture=self.architecture,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            patience=self.patience,
+            crops_per_track=self.crops,
+            class_weights=self.class_weights,
+            seed=self.seed,
+            device=self.device,
+            adapt_weight=DEFAULT_ADAPT_WEIGHT if self.adapt_weight is None else self.adapt_weight,
+            adapt_target="clip" if self.adapt_target == "recalibrated" else self.adapt_target,
+        )
 
 
 # --- the lock ----------------------------------------------------------------------------------
 
-def retrain_run_start(*, options: RetrainOptions, started_by: str = "",
-                      stale_after_s: float | None = None) -> RetrainRun:
+
+def retrain_run_start(
+    *, options: RetrainOptions, started_by: str = "", stale_after_s: float | None = None
+) -> RetrainRun:
     """Take the lock: a new running run, after marking a dead one abandoned; RetrainBusy when a live
     run holds it. The database's one-running-run constraint settles two starts at the same moment."""
     stale_after_s = STALE_AFTER_S if stale_after_s is None else stale_after_s
@@ -112,14 +125,21 @@ def retrain_run_start(*, options: RetrainOptions, started_by: str = "",
             if run.heartbeat_at >= now - timedelta(seconds=stale_after_s):
                 raise RetrainBusy(run)
             run.status, run.finished_at = RetrainRunStatus.ABANDONED, now
-            run.error = (f"No heartbeat since {run.heartbeat_at:%Y-%m-%d %H:%M:%S} (its process stopped); "
-                         f"marked abandoned by the next run.")
+            run.error = (
+                f"No heartbeat since {run.heartbeat_at:%Y-%m-%d %H:%M:%S} (its process stopped); "
+                f"marked abandoned by the next run."
+            )
             run.save(update_fields=["status", "finished_at", "error"])
         try:
             with transaction.atomic():
-                return RetrainRun.objects.create(status=RetrainRunStatus.RUNNING, heartbeat_at=now,
-                                                 options=asdict(options), started_by=started_by[:150],
-                                                 host=socket.gethostname()[:200], pid=os.getpid())
+                return RetrainRun.objects.create(
+                    status=RetrainRunStatus.RUNNING,
+                    heartbeat_at=now,
+                    options=asdict(options),
+                    started_by=started_by[:150],
+                    host=socket.gethostname()[:200],
+                    pid=os.getpid(),
+                )
         except IntegrityError:
             raise RetrainBusy(RetrainRun.objects.filter(status=RetrainRunStatus.RUNNING).first()) from None
 
@@ -153,7 +173,8 @@ class _Heartbeat:
             while not self._stop.wait(self.interval_s):
                 try:
                     updated = RetrainRun.objects.filter(pk=self.run_id, status=RetrainRunStatus.RUNNING).update(
-                        heartbeat_at=timezone.now())
+                        heartbeat_at=timezone.now()
+                    )
                     self.lost = self.lost or not updated
                 except Exception:  # a missed beat is retried; the lock only expires after several
                     log.warning("Retrain heartbeat failed", exc_info=True)
@@ -191,8 +212,11 @@ class _Run:
 def _decisions_since_last_run() -> tuple[int, RetrainRun | None]:
     from review.models import Decision
 
-    last = (RetrainRun.objects.filter(status=RetrainRunStatus.SUCCEEDED, export__isnull=False)
-            .select_related("export").first())
+    last = (
+        RetrainRun.objects.filter(status=RetrainRunStatus.SUCCEEDED, export__isnull=False)
+        .select_related("export")
+        .first()
+    )
     after = last.export.last_decision_id if last else 0
     return Decision.objects.filter(pk__gt=after).count(), last
 
@@ -218,9 +242,14 @@ def _init_path(options: RetrainOptions) -> tuple[Path | None, str]:
     return checkpoint_file(active), f"the active model {active.name}"
 
 
-def teacher_targets_wait(*, on_progress: Callable[[dict[str, Any]], None], here: bool = False,
-                         timeout_s: float = 6 * 3600, poll_s: float = 2.0,
-                         say: Say = lambda line: None) -> dict[str, Any]:
+def teacher_targets_wait(
+    *,
+    on_progress: Callable[[dict[str, Any]], None],
+    here: bool = False,
+    timeout_s: float = 6 * 3600,
+    poll_s: float = 2.0,
+    say: Say = lambda line: None,
+) -> dict[str, Any]:
     """Wait until no teacher-target job of the current mapping is queued or running, reporting
     progress; when ``here``, or no worker (other than this job's own) listens on the queue,
     compute the missing targets in this process instead. Returns the last progress."""
@@ -248,8 +277,9 @@ def teacher_targets_wait(*, on_progress: Callable[[dict[str, Any]], None], here:
             if here:
                 say("No other worker listens on the teacher queue: computing the missing targets in this process.")
         if here:
-            failed = TeacherTarget.objects.filter(mapping_version=progress["mapping_version"],
-                                                  status=TeacherTargetStatus.FAILED).values("track_id")
+            failed = TeacherTarget.objects.filter(
+                mapping_version=progress["mapping_version"], status=TeacherTargetStatus.FAILED
+            ).values("track_id")
             for track in tracks_without_targets().exclude(pk__in=failed).order_by("pk"):
                 try:
                     teacher_target_run(track=track, final=True)
@@ -277,22 +307,34 @@ def _write_reports(version: ModelVersion, say: Say) -> list[dict[str, Any]]:
             continue
         candidate, active = Predictions.from_dict(data["candidate"]), Predictions.from_dict(data["active"])
         candidate.name, active.name = entry["candidate"]["model_version"], entry["active"]["model_version"]
-        report = update_report(labels=data["labels"], truth=data["truth"], candidate=candidate, active=active,
-                               tracks=data["tracks"])
+        report = update_report(
+            labels=data["labels"], truth=data["truth"], candidate=candidate, active=active, tracks=data["tracks"]
+        )
         rel = Path("models") / version.name / "evaluations" / _slug(key) / "update-report.pdf"
         path = Path(settings.MEDIA_ROOT) / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(report_pdf_bytes(report, title=f"Model update: {version.name}",
-                                          subtitle=f"{version.name} against {active.name} on "
-                                                   f"{entry['set'].get('description', key)} ({report.tracks} tracks)"))
+        path.write_bytes(
+            report_pdf_bytes(
+                report,
+                title=f"Model update: {version.name}",
+                subtitle=f"{version.name} against {active.name} on "
+                f"{entry['set'].get('description', key)} ({report.tracks} tracks)",
+            )
+        )
         written.append({"key": key, "pdf": rel.as_posix(), "headline": headline(report)})
         say(f"  {key}: {headline(report)}")
         say(f"  PDF: MEDIA_ROOT/{rel.as_posix()}")
     return written
 
 
-def retrain(*, options: RetrainOptions, started_by: str = "", say: Say = print,
-            on_epoch: Callable[[dict[str, Any]], None] | None = None, progress_bars: bool = False) -> RetrainRun:
+def retrain(
+    *,
+    options: RetrainOptions,
+    started_by: str = "",
+    say: Say = print,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    progress_bars: bool = False,
+) -> RetrainRun:
     """Run the loop once under the lock; returns the finished run (its ``candidate`` is the new,
     inactive model version). RetrainBusy when another run is going, RetrainSkipped when there
     is too little new; any other failure is recorded on the run and raised."""
@@ -311,8 +353,10 @@ def retrain(*, options: RetrainOptions, started_by: str = "", say: Say = print,
             if options.min_new_decisions:
                 new, last = _decisions_since_last_run()
                 if new < options.min_new_decisions:
-                    raise RetrainSkipped(f"{new} decision(s) since run #{last.pk if last else '–'}; "
-                                         f"--min-new-decisions is {options.min_new_decisions}.")
+                    raise RetrainSkipped(
+                        f"{new} decision(s) since run #{last.pk if last else '–'}; "
+                        f"--min-new-decisions is {options.min_new_decisions}."
+                    )
             state.step("export")
             export = label_export_create(split=options.split)
             run.export = export
@@ -321,20 +365,28 @@ def retrain(*, options: RetrainOptions, started_by: str = "", say: Say = print,
             if options.adapt_on:
                 state.step("teacher targets")
                 queued = teacher_targets_enqueue()
-                state.say(f"Teacher targets ({queued.mapping_version}): {queued.cached} cached, {queued.queued} "
-                          f"queued now, {queued.already_queued} queued already.")
+                state.say(
+                    f"Teacher targets ({queued.mapping_version}): {queued.cached} cached, {queued.queued} "
+                    f"queued now, {queued.already_queued} queued already."
+                )
                 last_line = [""]
 
                 def on_progress(p: dict[str, Any]) -> None:
                     state.progress(teacher_targets=p)
-                    line = (f"  {p['done']}/{p['tracks']} catalog tracks have targets, {p['queued'] or 0} queued "
-                            f"or running, {p['failed']} failed")
+                    line = (
+                        f"  {p['done']}/{p['tracks']} catalog tracks have targets, {p['queued'] or 0} queued "
+                        f"or running, {p['failed']} failed"
+                    )
                     if line != last_line[0]:
                         last_line[0] = line
                         state.say(line)
 
-                teacher_targets_wait(on_progress=on_progress, here=options.teachers == "here",
-                                     timeout_s=options.teacher_timeout_s, say=state.say)
+                teacher_targets_wait(
+                    on_progress=on_progress,
+                    here=options.teachers == "here",
+                    timeout_s=options.teacher_timeout_s,
+                    say=state.say,
+                )
             state.step("train")
             init, why = _init_path(options)
             state.say(f"Starting from {why}.")
@@ -345,15 +397,25 @@ def retrain(*, options: RetrainOptions, started_by: str = "", say: Say = print,
                     on_epoch(entry)
 
             version = model_train_from_export(
-                export=export, config=config, init=init, name=options.name, evaluate=False,
-                progress=progress_bars, on_epoch=epoch_line, val_fraction=options.val_fraction,
-                adapt_on=options.adapt_on, adapt_limit=options.adapt_limit,
-                adapt_recalibrate=options.adapt_target == "recalibrated")
+                export=export,
+                config=config,
+                init=init,
+                name=options.name,
+                evaluate=False,
+                progress=progress_bars,
+                on_epoch=epoch_line,
+                val_fraction=options.val_fraction,
+                adapt_on=options.adapt_on,
+                adapt_limit=options.adapt_limit,
+                adapt_recalibrate=options.adapt_target == "recalibrated",
+            )
             run.candidate = version
             run.save(update_fields=["candidate"])
             t = version.metrics["training"]
-            state.say(f"Registered {version.name} (inactive): {t['selected']} {t['best_epoch']} of {t['epochs_run']}, "
-                      f"{t['train_tracks']} train / {t['val_tracks']} val tracks, {t['seconds']:.0f} s on {t['device']}.")
+            state.say(
+                f"Registered {version.name} (inactive): {t['selected']} {t['best_epoch']} of {t['epochs_run']}, "
+                f"{t['train_tracks']} train / {t['val_tracks']} val tracks, {t['seconds']:.0f} s on {t['device']}."
+            )
             state.step("evaluate")
             model_version_evaluate(model_version=version, export=export)
             for path in options.csv:
@@ -363,8 +425,10 @@ def retrain(*, options: RetrainOptions, started_by: str = "", say: Say = print,
                 for role in ("candidate", "active"):
                     scores = entry.get(role)
                     if scores:
-                        state.say(f"  {key} ({entry['tracks']} tracks) {scores['model_version']}: top-1 "
-                                  f"{scores['top1']:.1%}, top-3 {scores['top3']:.1%}, macro F1 {scores['macro_f1']:.3f}")
+                        state.say(
+                            f"  {key} ({entry['tracks']} tracks) {scores['model_version']}: top-1 "
+                            f"{scores['top1']:.1%}, top-3 {scores['top3']:.1%}, macro F1 {scores['macro_f1']:.3f}"
+                        )
                 if entry.get("note"):
                     state.say(f"  {key}: {entry['note']}")
             state.step("report")
@@ -373,8 +437,10 @@ def retrain(*, options: RetrainOptions, started_by: str = "", say: Say = print,
                 raise RuntimeError("the run lost its lock (its heartbeat was taken as stopped)")
             state.progress(reports=reports)
             _finish(run, RetrainRunStatus.SUCCEEDED, step="done")
-            state.say(f"Done: {version.name} is registered, inactive; compare and promote it on the Model versions "
-                      f"page (/admin/review/models/?v={version.pk}).")
+            state.say(
+                f"Done: {version.name} is registered, inactive; compare and promote it on the Model versions "
+                f"page (/admin/review/models/?v={version.pk})."
+            )
     except RetrainSkipped as skipped:
         _finish(run, RetrainRunStatus.SUCCEEDED, step="skipped", error=str(skipped))
         raise
@@ -386,11 +452,15 @@ def retrain(*, options: RetrainOptions, started_by: str = "", say: Say = print,
 
 # --- queued runs (admin button, RQ's cron) -----------------------------------------------------
 
+
 def retrain_job(*, options: dict[str, Any] | None = None, started_by: str = "rq") -> str:
     """RQ job: one run of the loop; a run already going makes it a no-op."""
     try:
-        run = retrain(options=RetrainOptions.from_dict(options or {}), started_by=started_by,
-                      say=lambda line: log.info("%s", line))
+        run = retrain(
+            options=RetrainOptions.from_dict(options or {}),
+            started_by=started_by,
+            say=lambda line: log.info("%s", line),
+        )
     except RetrainBusy as busy:
         return f"skipped: {busy}"
     except RetrainSkipped as skipped:
@@ -406,8 +476,9 @@ def retrain_enqueue(*, options: RetrainOptions, started_by: str) -> bool:
 
     from inference.pipeline import ALIVE
 
-    if RetrainRun.objects.filter(status=RetrainRunStatus.RUNNING,
-                                 heartbeat_at__gte=timezone.now() - timedelta(seconds=STALE_AFTER_S)).exists():
+    if RetrainRun.objects.filter(
+        status=RetrainRunStatus.RUNNING, heartbeat_at__gte=timezone.now() - timedelta(seconds=STALE_AFTER_S)
+    ).exists():
         return False
     queue = django_rq.get_queue(RETRAIN_QUEUE)
     try:
@@ -415,8 +486,13 @@ def retrain_enqueue(*, options: RetrainOptions, started_by: str) -> bool:
             return False
     except NoSuchJobError:
         pass
-    queue.enqueue_call("inference.retrain.retrain_job", kwargs={"options": asdict(options), "started_by": started_by},
-                       job_id="retrain", timeout=RETRAIN_JOB_TIMEOUT_S, result_ttl=7 * 24 * 3600,
-                       failure_ttl=7 * 24 * 3600, description=f"Retrain (started by {started_by})")
+    queue.enqueue_call(
+        "inference.retrain.retrain_job",
+        kwargs={"options": asdict(options), "started_by": started_by},
+        job_id="retrain",
+        timeout=RETRAIN_JOB_TIMEOUT_S,
+        result_ttl=7 * 24 * 3600,
+        failure_ttl=7 * 24 * 3600,
+        description=f"Retrain (started by {started_by})",
+    )
     return True
-

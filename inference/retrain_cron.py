@@ -7,6 +7,7 @@ enqueues ``inference.retrain.retrain_job`` on the ``default`` queue at ``ACOUSTI
 ``--min-new-decisions``; a worker runs it. A run already going makes the job a no-op (the lock in
 inference.retrain), so a slow run is never doubled.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,16 @@ from rq import cron  # noqa: E402
 
 from inference.retrain import RETRAIN_JOB_TIMEOUT_S, RETRAIN_QUEUE, retrain_job  # noqa: E402
 
-cron.register(retrain_job, RETRAIN_QUEUE, cron=os.environ.get("ACOUSTICSENSE_RETRAIN_CRON", "0 3 * * 0"),
-              kwargs={"options": {"adapt_on": "catalog",
-                                  "min_new_decisions": int(os.environ.get("ACOUSTICSENSE_RETRAIN_MIN_NEW", "20"))},
-                      "started_by": "rq cron"},
-              job_timeout=RETRAIN_JOB_TIMEOUT_S)
+cron.register(
+    retrain_job,
+    RETRAIN_QUEUE,
+    cron=os.environ.get("ACOUSTICSENSE_RETRAIN_CRON", "0 3 * * 0"),
+    kwargs={
+        "options": {
+            "adapt_on": "catalog",
+            "min_new_decisions": int(os.environ.get("ACOUSTICSENSE_RETRAIN_MIN_NEW", "20")),
+        },
+        "started_by": "rq cron",
+    },
+    job_timeout=RETRAIN_JOB_TIMEOUT_S,
+)

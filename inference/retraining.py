@@ -6,6 +6,7 @@ The work itself is in the Django-free core (inference.engine.training, inference
 inference.engine.splits, inference.engine.calibration); this module only reads exports, writes files under
 MODELS_DIR / MEDIA_ROOT and records the results.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,6 +53,7 @@ def default_version_name(architecture: str, export_id: int) -> str:
 
 # --- storing an evaluation ---------------------------------------------------------------------
 
+
 def _slug(key: str) -> str:
     return re.sub(r"[^\w.\-]+", "-", key).strip("-")
 
@@ -73,9 +75,18 @@ def evaluation_predictions(model_version: ModelVersion, key: str) -> dict[str, A
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
-def _entry(*, model_version: ModelVersion, other: ModelVersion | None, evaluation: EvaluationSet,
-           labels: list[str], truth: list[str], candidate: Predictions, active: Predictions | None,
-           extra: dict[str, Any] | None = None, legacy_pngs: bool = False) -> dict[str, Any]:
+def _entry(
+    *,
+    model_version: ModelVersion,
+    other: ModelVersion | None,
+    evaluation: EvaluationSet,
+    labels: list[str],
+    truth: list[str],
+    candidate: Predictions,
+    active: Predictions | None,
+    extra: dict[str, Any] | None = None,
+    legacy_pngs: bool = False,
+) -> dict[str, Any]:
     """Score both predictions, draw the pictures, write the predictions file; the stored entry."""
     from inference.engine.calibration import reliability_png_bytes
 
@@ -83,35 +94,68 @@ def _entry(*, model_version: ModelVersion, other: ModelVersion | None, evaluatio
     folder = Path("models") / model_version.name / "evaluations" / _slug(evaluation.key)
     scores = score_predictions(truth, candidate, labels)
     cand = {"model_version": model_version.name, "trained": model_version.trained, **scores}
-    act = ({"model_version": other.name, "trained": other.trained, **score_predictions(truth, active, labels)}
-           if other is not None and active is not None else None)
+    act = (
+        {"model_version": other.name, "trained": other.trained, **score_predictions(truth, active, labels)}
+        if other is not None and active is not None
+        else None
+    )
     n = len(truth)
     base = Path("models") / model_version.name if legacy_pngs else folder
-    images = {"confusion": str(render_confusion_png(
-        cand["confusion"], media / base / "confusion.png",
-        title=f"{model_version.name} on {evaluation.description} ({n} tracks)").relative_to(media))}
+    images = {
+        "confusion": str(
+            render_confusion_png(
+                cand["confusion"],
+                media / base / "confusion.png",
+                title=f"{model_version.name} on {evaluation.description} ({n} tracks)",
+            ).relative_to(media)
+        )
+    }
     if act is not None:
-        images["confusion_active"] = str(render_confusion_png(
-            act["confusion"], media / base / "confusion-active.png",
-            title=f"{other.name} on {evaluation.description} ({n} tracks)").relative_to(media))
+        images["confusion_active"] = str(
+            render_confusion_png(
+                act["confusion"],
+                media / base / "confusion-active.png",
+                title=f"{other.name} on {evaluation.description} ({n} tracks)",
+            ).relative_to(media)
+        )
     cal = cand["calibration"]
-    panels = [(f"{model_version.name}: T = 1", cal["bins_before_temperature"], cal["ece_before_temperature"]),
-              (f"{model_version.name}: {_t(cal['temperature'])}", cal["bins"], cal["ece"])]
+    panels = [
+        (f"{model_version.name}: T = 1", cal["bins_before_temperature"], cal["ece_before_temperature"]),
+        (f"{model_version.name}: {_t(cal['temperature'])}", cal["bins"], cal["ece"]),
+    ]
     if act is not None:
-        panels.append((f"{other.name} (active): {_t(act['calibration']['temperature'])}",
-                       act["calibration"]["bins"], act["calibration"]["ece"]))
+        panels.append(
+            (
+                f"{other.name} (active): {_t(act['calibration']['temperature'])}",
+                act["calibration"]["bins"],
+                act["calibration"]["ece"],
+            )
+        )
     png = media / folder / "reliability.png"
     png.parent.mkdir(parents=True, exist_ok=True)
     png.write_bytes(reliability_png_bytes(panels))
     images["reliability"] = str(png.relative_to(media))
-    predictions = {"key": evaluation.key, "labels": labels, "truth": truth, "tracks": evaluation.tracks,
-                   "candidate": candidate.to_dict(), "active": active.to_dict() if act is not None else None}
+    predictions = {
+        "key": evaluation.key,
+        "labels": labels,
+        "truth": truth,
+        "tracks": evaluation.tracks,
+        "candidate": candidate.to_dict(),
+        "active": active.to_dict() if act is not None else None,
+    }
     _write_json(media / folder / "predictions.json", predictions)
-    return {"key": evaluation.key,
-            "set": {"kind": evaluation.kind, "description": evaluation.description, "tracks": n, **evaluation.facts},
-            "evaluated_at": timezone.now().isoformat(timespec="seconds"), "tracks": n, "labels": labels,
-            "candidate": cand, "active": act, "predictions": str((folder / "predictions.json").as_posix()),
-            "images": images, **(extra or {})}
+    return {
+        "key": evaluation.key,
+        "set": {"kind": evaluation.kind, "description": evaluation.description, "tracks": n, **evaluation.facts},
+        "evaluated_at": timezone.now().isoformat(timespec="seconds"),
+        "tracks": n,
+        "labels": labels,
+        "candidate": cand,
+        "active": act,
+        "predictions": str((folder / "predictions.json").as_posix()),
+        "images": images,
+        **(extra or {}),
+    }
 
 
 def _t(temperature: float | None) -> str:
@@ -137,9 +181,14 @@ def _load(version: ModelVersion) -> Any:
     return load_model(checkpoint_file(version), device=settings.INFERENCE_DEVICE or None)
 
 
-def model_version_evaluate(*, model_version: ModelVersion, export: LabelExport | int | None = None,
-                           against: ModelVersion | str | None = "active", evaluation_set: EvaluationSet | None = None,
-                           split: str | dict[str, float] | None = None) -> dict[str, Any]:
+def model_version_evaluate(
+    *,
+    model_version: ModelVersion,
+    export: LabelExport | int | None = None,
+    against: ModelVersion | str | None = "active",
+    evaluation_set: EvaluationSet | None = None,
+    split: str | dict[str, float] | None = None,
+) -> dict[str, Any]:
     """Score ``model_version`` and the active version (or ``against``) with the worker's own
     analysis on ``evaluation_set``, or on export N's test split (re-split with ``split``
     fractions when given). Returns the version's metrics after storing the result.
@@ -175,26 +224,50 @@ def model_version_evaluate(*, model_version: ModelVersion, export: LabelExport |
     metrics = dict(model_version.metrics or {})
     if legacy:
         metrics = {k: v for k, v in metrics.items() if k not in LEGACY_KEYS}
-        metrics.update(export_id=evaluation.facts["export_id"], split="test", evaluation_key=evaluation.key,
-                       evaluated_at=timezone.now().isoformat(timespec="seconds"))
+        metrics.update(
+            export_id=evaluation.facts["export_id"],
+            split="test",
+            evaluation_key=evaluation.key,
+            evaluated_at=timezone.now().isoformat(timespec="seconds"),
+        )
     if not evaluation.items:
         note = f"{evaluation.description} has no tracks"
         if legacy:
             metrics["test"] = {"tracks": 0, "candidate": None, "active": None, "note": note}
         model_version.metrics = metrics
-        return _store(model_version, {"key": evaluation.key, "set": {"kind": evaluation.kind, "tracks": 0,
-                                                                     "description": evaluation.description,
-                                                                     **evaluation.facts},
-                                      "evaluated_at": timezone.now().isoformat(timespec="seconds"), "tracks": 0,
-                                      "candidate": None, "active": None, "note": note})
+        return _store(
+            model_version,
+            {
+                "key": evaluation.key,
+                "set": {
+                    "kind": evaluation.kind,
+                    "tracks": 0,
+                    "description": evaluation.description,
+                    **evaluation.facts,
+                },
+                "evaluated_at": timezone.now().isoformat(timespec="seconds"),
+                "tracks": 0,
+                "candidate": None,
+                "active": None,
+                "note": note,
+            },
+        )
     model = _load(model_version)
     labels = list(evaluation.labels or model.labels)
     labels += sorted({item.genre for item in evaluation.items} - set(labels))
     truth = [str(item.genre) for item in evaluation.items]
     candidate = predict(model, evaluation.items, name=model_version.name)
     active = predict(_load(other), evaluation.items, name=other.name) if other is not None else None
-    entry = _entry(model_version=model_version, other=other, evaluation=evaluation, labels=labels, truth=truth,
-                   candidate=candidate, active=active, legacy_pngs=legacy)
+    entry = _entry(
+        model_version=model_version,
+        other=other,
+        evaluation=evaluation,
+        labels=labels,
+        truth=truth,
+        candidate=candidate,
+        active=active,
+        legacy_pngs=legacy,
+    )
     if legacy:
         cand = {k: v for k, v in entry["candidate"].items() if k != "confusion"}
         metrics["confusion"] = entry["candidate"]["confusion"]
@@ -208,6 +281,7 @@ def model_version_evaluate(*, model_version: ModelVersion, export: LabelExport |
 
 # --- training ----------------------------------------------------------------------------------
 
+
 def _fold_figures(per_fold: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, float]]:
     keys = (*SUMMARY_KEYS, "ece")
     values = {k: [f[k] for f in per_fold if f.get(k) is not None] for k in keys}
@@ -216,12 +290,20 @@ def _fold_figures(per_fold: list[dict[str, Any]]) -> tuple[dict[str, float], dic
     return mean, std
 
 
-def model_cross_validate(*, export: LabelExport | int, folds: int, config: TrainingConfig,
-                         preprocessing: PreprocessingConfig, init_state: dict | None = None, init_note: str = "random",
-                         val_fraction: float = 0.0, against: ModelVersion | str | None = "active",
-                         progress: bool = False, on_fold: Callable[[int, dict[str, Any]], None] | None = None,
-                         adaptation: list[SoftExample] | None = None,
-                         ) -> tuple[EvaluationSet, list[str], Predictions, Predictions | None, list[dict], list[int]]:
+def model_cross_validate(
+    *,
+    export: LabelExport | int,
+    folds: int,
+    config: TrainingConfig,
+    preprocessing: PreprocessingConfig,
+    init_state: dict | None = None,
+    init_note: str = "random",
+    val_fraction: float = 0.0,
+    against: ModelVersion | str | None = "active",
+    progress: bool = False,
+    on_fold: Callable[[int, dict[str, Any]], None] | None = None,
+    adaptation: list[SoftExample] | None = None,
+) -> tuple[EvaluationSet, list[str], Predictions, Predictions | None, list[dict], list[int]]:
     """K-fold cross-validation on every labelled track of the export: folds stratified by genre
     and grouped by artist; each fold's model trains on the other folds (with ``val_fraction`` of
     them validating; 0: a fixed number of epochs) and predicts its own fold as the worker would.
@@ -237,13 +319,23 @@ def model_cross_validate(*, export: LabelExport | int, folds: int, config: Train
         raise TrainingSetupError(f"Export #{export.pk}: {exc}") from exc
     media = Path(settings.MEDIA_ROOT)
     evaluation = EvaluationSet(
-        key=f"cv:export:{export.pk}:k{folds}", kind="folds",
+        key=f"cv:export:{export.pk}:k{folds}",
+        kind="folds",
         description=f"export #{export.pk}, {folds}-fold cross-validation (every track held out once)",
         items=[EvaluationItem(path=media / row["audio"], genre=row["genre"]) for row in rows],
-        tracks=[{"track_id": row["track_id"], "title": row["title"], "artist": row["artist"], "path": row["audio"],
-                 "fold": f} for row, f in zip(rows, fold_of)],
-        labels=labels, facts={"export_id": export.pk, "folds": folds, "seed": config.seed,
-                              "val_fraction": val_fraction})
+        tracks=[
+            {
+                "track_id": row["track_id"],
+                "title": row["title"],
+                "artist": row["artist"],
+                "path": row["audio"],
+                "fold": f,
+            }
+            for row, f in zip(rows, fold_of)
+        ],
+        labels=labels,
+        facts={"export_id": export.pk, "folds": folds, "seed": config.seed, "val_fraction": val_fraction},
+    )
     features: dict[str, np.ndarray] = {}
     probs = np.zeros((len(rows), len(labels)))
     raw = np.zeros_like(probs)
@@ -253,17 +345,34 @@ def model_cross_validate(*, export: LabelExport | int, folds: int, config: Train
         pool = [i for i, f in enumerate(fold_of) if f != k]
         pool_items = [items[i] for i in pool]
         splits = resplit(pool_items, ["train"] * len(pool), val_fraction=val_fraction)
-        examples = [TrainingExample(path=str(media / rows[i]["audio"]), label=int(rows[i]["label_index"]),
-                                    split=name) for i, name in zip(pool, splits)]
-        result = train(examples, labels, preprocessing, config, init_state=init_state, init_note=init_note,
-                       features=features, progress=progress, adaptation=adaptation or ())
+        examples = [
+            TrainingExample(path=str(media / rows[i]["audio"]), label=int(rows[i]["label_index"]), split=name)
+            for i, name in zip(pool, splits)
+        ]
+        result = train(
+            examples,
+            labels,
+            preprocessing,
+            config,
+            init_state=init_state,
+            init_note=init_note,
+            features=features,
+            progress=progress,
+            adaptation=adaptation or (),
+        )
         model = model_from_checkpoint(result.checkpoint(), device=settings.INFERENCE_DEVICE or None)
         fold_pred = predict(model, [evaluation.items[i] for i in held])
         probs[held], raw[held] = fold_pred.probabilities, fold_pred.untempered
         report = score_predictions([rows[i]["genre"] for i in held], fold_pred, labels)
-        figures = {"fold": k, "tracks": len(held), "train_tracks": result.metrics["train_tracks"],
-                   "val_tracks": result.metrics["val_tracks"], "temperature": result.temperature,
-                   **{key: report[key] for key in SUMMARY_KEYS}, "ece": report["calibration"]["ece"]}
+        figures = {
+            "fold": k,
+            "tracks": len(held),
+            "train_tracks": result.metrics["train_tracks"],
+            "val_tracks": result.metrics["val_tracks"],
+            "temperature": result.temperature,
+            **{key: report[key] for key in SUMMARY_KEYS},
+            "ece": report["calibration"]["ece"],
+        }
         per_fold.append(figures)
         if on_fold:
             on_fold(k, figures)
@@ -277,12 +386,27 @@ def _against_any(against: ModelVersion | str | None) -> ModelVersion | None:
     return ModelVersion.objects.filter(is_active=True).first() if against == "active" else against
 
 
-def _cv_entry(*, version: ModelVersion, evaluation: EvaluationSet, labels: list[str], candidate: Predictions,
-              active: Predictions | None, per_fold: list[dict[str, Any]], fold_of: list[int]) -> dict[str, Any]:
+def _cv_entry(
+    *,
+    version: ModelVersion,
+    evaluation: EvaluationSet,
+    labels: list[str],
+    candidate: Predictions,
+    active: Predictions | None,
+    per_fold: list[dict[str, Any]],
+    fold_of: list[int],
+) -> dict[str, Any]:
     other = ModelVersion.objects.filter(name=active.name).first() if active is not None else None
     truth = [item.genre for item in evaluation.items]
-    entry = _entry(model_version=version, other=other, evaluation=evaluation, labels=labels, truth=truth,
-                   candidate=candidate, active=active)
+    entry = _entry(
+        model_version=version,
+        other=other,
+        evaluation=evaluation,
+        labels=labels,
+        truth=truth,
+        candidate=candidate,
+        active=active,
+    )
     entry["candidate"]["model_version"] = f"{version.name} (cross-validated)"
     mean, std = _fold_figures(per_fold)
     entry["candidate"].update(folds=per_fold, mean=mean, std=std)
@@ -290,25 +414,45 @@ def _cv_entry(*, version: ModelVersion, evaluation: EvaluationSet, labels: list[
         active_folds = []
         for k in range(len(per_fold)):
             held = [i for i, f in enumerate(fold_of) if f == k]
-            sub = Predictions(active.model_labels, active.probabilities[held], active.untempered[held],
-                              active.temperature, active.name)
+            sub = Predictions(
+                active.model_labels,
+                active.probabilities[held],
+                active.untempered[held],
+                active.temperature,
+                active.name,
+            )
             report = score_predictions([truth[i] for i in held], sub, labels)
-            active_folds.append({"fold": k, "tracks": len(held), **{key: report[key] for key in SUMMARY_KEYS},
-                                 "ece": report["calibration"]["ece"]})
+            active_folds.append(
+                {
+                    "fold": k,
+                    "tracks": len(held),
+                    **{key: report[key] for key in SUMMARY_KEYS},
+                    "ece": report["calibration"]["ece"],
+                }
+            )
         mean, std = _fold_figures(active_folds)
         entry["active"].update(folds=active_folds, mean=mean, std=std)
     return entry
 
 
-def model_train_from_export(*, export: LabelExport | int, config: TrainingConfig,
-                            preprocessing: PreprocessingConfig | None = None, init: Path | None = None,
-                            name: str | None = None, evaluate: bool = True, progress: bool = False,
-                            on_epoch: Callable[[dict[str, Any]], None] | None = None,
-                            split: str | dict[str, float] | None = None, val_fraction: float | None = None,
-                            folds: int | None = None,
-                            on_fold: Callable[[int, dict[str, Any]], None] | None = None,
-                            adapt_on: str | None = None, adapt_limit: int | None = None,
-                            adapt_recalibrate: bool = False) -> ModelVersion:
+def model_train_from_export(
+    *,
+    export: LabelExport | int,
+    config: TrainingConfig,
+    preprocessing: PreprocessingConfig | None = None,
+    init: Path | None = None,
+    name: str | None = None,
+    evaluate: bool = True,
+    progress: bool = False,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    split: str | dict[str, float] | None = None,
+    val_fraction: float | None = None,
+    folds: int | None = None,
+    on_fold: Callable[[int, dict[str, Any]], None] | None = None,
+    adapt_on: str | None = None,
+    adapt_limit: int | None = None,
+    adapt_recalibrate: bool = False,
+) -> ModelVersion:
     """Train on the export's train split, save the checkpoint under MODELS_DIR, register it as an
     inactive model version and (unless ``evaluate=False``) score it on the test split.
 
@@ -330,13 +474,19 @@ def model_train_from_export(*, export: LabelExport | int, config: TrainingConfig
     if folds is not None and split is not None:
         raise TrainingSetupError("--folds uses every track; it does not combine with --split.")
     if folds is not None:
-        examples = export_examples(export, split={"train": 1.0, "val": 0.0, "test": 0.0},
-                                   val_fraction=val_fraction or 0.0)
+        examples = export_examples(
+            export, split={"train": 1.0, "val": 0.0, "test": 0.0}, val_fraction=val_fraction or 0.0
+        )
     else:
         examples = export_examples(export, split=split, val_fraction=val_fraction)
-    adaptation, adaptation_facts = _adaptation(export, labels, adapt_on, adapt_limit, config.seed,
-                                               recalibrate_on=[e for e in examples if e.split == "train"]
-                                               if adapt_recalibrate else None)
+    adaptation, adaptation_facts = _adaptation(
+        export,
+        labels,
+        adapt_on,
+        adapt_limit,
+        config.seed,
+        recalibrate_on=[e for e in examples if e.split == "train"] if adapt_recalibrate else None,
+    )
     if not any(e.split == "train" for e in examples) and not adaptation:
         raise TrainingSetupError(f"Export #{export.pk} has no tracks in its train split.")
     missing = [e.path for e in examples if not Path(e.path).is_file()]
@@ -356,31 +506,61 @@ def model_train_from_export(*, export: LabelExport | int, config: TrainingConfig
     preprocessing = preprocessing or PreprocessingConfig()
     init_state, init_note = (None, "random")
     if init is not None:
-        init_state, init_note = initial_state(init, architecture=config.architecture, labels=labels,
-                                              cfg=preprocessing)
+        init_state, init_note = initial_state(init, architecture=config.architecture, labels=labels, cfg=preprocessing)
     if config.device is None and settings.INFERENCE_DEVICE:
         config = TrainingConfig(**{**config.__dict__, "device": settings.INFERENCE_DEVICE})
     cross = None
     if folds is not None:
-        cross = model_cross_validate(export=export, folds=folds, config=config, preprocessing=preprocessing,
-                                     init_state=init_state, init_note=init_note, val_fraction=val_fraction or 0.0,
-                                     progress=progress, on_fold=on_fold, adaptation=adaptation)
-    result = train(examples, labels, preprocessing, config, init_state=init_state, init_note=init_note,
-                   progress=progress, on_epoch=on_epoch, adaptation=adaptation)
+        cross = model_cross_validate(
+            export=export,
+            folds=folds,
+            config=config,
+            preprocessing=preprocessing,
+            init_state=init_state,
+            init_note=init_note,
+            val_fraction=val_fraction or 0.0,
+            progress=progress,
+            on_fold=on_fold,
+            adaptation=adaptation,
+        )
+    result = train(
+        examples,
+        labels,
+        preprocessing,
+        config,
+        init_state=init_state,
+        init_note=init_note,
+        progress=progress,
+        on_epoch=on_epoch,
+        adaptation=adaptation,
+    )
     m = result.metrics
     if adaptation_facts is not None:
         m["adaptation"] = {**(m.get("adaptation") or {}), **adaptation_facts}
-    split_facts = {"source": ("every track (cross-validation)" if folds is not None else
-                              f"stratified {fractions_text(parse_fractions(split))}" if split is not None
-                              else "the export's split column"),
-                   "val_fraction": val_fraction, "folds": folds,
-                   "counts": {s: sum(1 for e in examples if e.split == s) for s in ("train", "val", "test")}}
+    split_facts = {
+        "source": (
+            "every track (cross-validation)"
+            if folds is not None
+            else f"stratified {fractions_text(parse_fractions(split))}"
+            if split is not None
+            else "the export's split column"
+        ),
+        "val_fraction": val_fraction,
+        "folds": folds,
+        "counts": {s: sum(1 for e in examples if e.split == s) for s in ("train", "val", "test")},
+    }
     m["split"] = split_facts
-    notes = (f"Trained on export #{export.pk} ({m['train_tracks']} train / {m['val_tracks']} val tracks), "
-             f"{'best' if m['val_tracks'] else 'last'} epoch {m['best_epoch']} of {m['epochs_run']}, "
-             f"T = {result.temperature:g}, init: {init_note}."
-             + (f" Adapted on {len(adaptation)} unlabelled catalog tracks (teacher targets "
-                f"{adaptation_facts['mapping_version']}, weight {config.adapt_weight:g})." if adaptation else ""))
+    notes = (
+        f"Trained on export #{export.pk} ({m['train_tracks']} train / {m['val_tracks']} val tracks), "
+        f"{'best' if m['val_tracks'] else 'last'} epoch {m['best_epoch']} of {m['epochs_run']}, "
+        f"T = {result.temperature:g}, init: {init_note}."
+        + (
+            f" Adapted on {len(adaptation)} unlabelled catalog tracks (teacher targets "
+            f"{adaptation_facts['mapping_version']}, weight {config.adapt_weight:g})."
+            if adaptation
+            else ""
+        )
+    )
     models_dir.mkdir(parents=True, exist_ok=True)
     save_checkpoint(result.checkpoint(export_id=export.pk, notes=notes, split=split_facts), path)
     version = model_version_register(path=path, name=name, activate=False)
@@ -388,15 +568,31 @@ def model_train_from_export(*, export: LabelExport | int, config: TrainingConfig
     version.save(update_fields=["metrics"])
     if cross is not None:
         evaluation, cv_labels, candidate, active, per_fold, fold_of = cross
-        _store(version, _cv_entry(version=version, evaluation=evaluation, labels=cv_labels, candidate=candidate,
-                                  active=active, per_fold=per_fold, fold_of=fold_of))
+        _store(
+            version,
+            _cv_entry(
+                version=version,
+                evaluation=evaluation,
+                labels=cv_labels,
+                candidate=candidate,
+                active=active,
+                per_fold=per_fold,
+                fold_of=fold_of,
+            ),
+        )
     elif evaluate:
         model_version_evaluate(model_version=version, export=export, split=split)
     return version
 
 
-def _adaptation(export: LabelExport, labels: list[str], adapt_on: str | None, limit: int | None, seed: int,
-                recalibrate_on: list[TrainingExample] | None = None) -> tuple[list[SoftExample], dict[str, Any] | None]:
+def _adaptation(
+    export: LabelExport,
+    labels: list[str],
+    adapt_on: str | None,
+    limit: int | None,
+    seed: int,
+    recalibrate_on: list[TrainingExample] | None = None,
+) -> tuple[list[SoftExample], dict[str, Any] | None]:
     if adapt_on is None:
         return [], None
     if adapt_on != "catalog":
@@ -409,7 +605,8 @@ def _adaptation(export: LabelExport, labels: list[str], adapt_on: str | None, li
         raise TrainingSetupError(
             f"None of the {facts['unlabelled_tracks']} unlabelled catalog tracks has a usable teacher target "
             f"({facts['mapping_version']}; {facts['without_targets']} have none yet): queue them with "
-            "`manage.py teacher_targets --wait`, or run `manage.py retrain --adapt-on catalog`, which waits for them.")
+            "`manage.py teacher_targets --wait`, or run `manage.py retrain --adapt-on catalog`, which waits for them."
+        )
     if recalibrate_on is not None:
         examples, facts["recalibration"] = _recalibrated(export, labels, examples, recalibrate_on)
         if facts["recalibration"]["used"]:
@@ -417,8 +614,9 @@ def _adaptation(export: LabelExport, labels: list[str], adapt_on: str | None, li
     return examples, facts
 
 
-def _recalibrated(export: LabelExport, labels: list[str], examples: list[SoftExample],
-                  train_examples: list[TrainingExample]) -> tuple[list[SoftExample], dict[str, Any]]:
+def _recalibrated(
+    export: LabelExport, labels: list[str], examples: list[SoftExample], train_examples: list[TrainingExample]
+) -> tuple[list[SoftExample], dict[str, Any]]:
     """The adaptation targets recalibrated to the labels, fitted on the training tracks' teacher
     scores; the mapped targets unchanged (with the reason) when too few labelled tracks have one."""
     from dataclasses import replace
@@ -431,11 +629,17 @@ def _recalibrated(export: LabelExport, labels: list[str], examples: list[SoftExa
     features = teacher_features_of(track_of[e.path] for e in train_examples if e.path in track_of)
     fitted = [(features[track_of[e.path]], e.label) for e in train_examples if track_of.get(e.path) in features]
     if len({label for _, label in fitted}) < 2:
-        return examples, {"used": False, "labelled_tracks": len(fitted),
-                          "reason": "fewer than 2 genres among the training tracks with teacher targets"}
+        return examples, {
+            "used": False,
+            "labelled_tracks": len(fitted),
+            "reason": "fewer than 2 genres among the training tracks with teacher targets",
+        }
     calibration = fit_teacher_calibration(np.stack([f for f, _ in fitted]), [label for _, label in fitted], labels)
-    out = [replace(e, clip=calibration.distribution(e.features).astype(np.float32), windows=None)
-           for e in examples if e.features is not None]
+    out = [
+        replace(e, clip=calibration.distribution(e.features).astype(np.float32), windows=None)
+        for e in examples
+        if e.features is not None
+    ]
     return out, {"used": True, **calibration.facts(), "without_teacher_targets": len(train_examples) - len(fitted)}
 
 

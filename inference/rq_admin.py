@@ -5,6 +5,7 @@ re-queue the analysis queues. Here its admin entry and every one of its URLs ask
 or the permission *django_rq | Access admin page* (`django_rq.admin`); others get 403 and do not
 see the entry on the admin index. Its JSON/metrics URLs keep their own `RQ_API_TOKEN` check.
 """
+
 from __future__ import annotations
 
 import importlib.util

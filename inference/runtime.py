@@ -3,6 +3,7 @@
 The arithmetic it runs in (fp32, or bf16/fp16 autocast) is chosen once per process and device
 by `inference_precision` (see inference.engine.precision) and logged with its reason.
 """
+
 from __future__ import annotations
 
 import logging
@@ -71,8 +72,14 @@ def model_for(model_version: ModelVersion, *, trigger: str = "on demand") -> Loa
         warm_up(loaded, content_model=_content_model_locked(loaded))
         _cached = (model_version.pk, model_version.checkpoint_sha256, loaded)
         took_ms = (time.perf_counter() - started) * 1000
-        serving.model_loaded(pk=model_version.pk, sha256=model_version.checkpoint_sha256, name=model_version.name,
-                             precision=loaded.precision, trigger=trigger, took_ms=took_ms)
+        serving.model_loaded(
+            pk=model_version.pk,
+            sha256=model_version.checkpoint_sha256,
+            name=model_version.name,
+            precision=loaded.precision,
+            trigger=trigger,
+            took_ms=took_ms,
+        )
         log.info("Model version %s ready in %.0f ms (%s, %s)", model_version.name, took_ms, loaded.precision, trigger)
         return loaded
 

@@ -1,4 +1,5 @@
 """Reads for the staff pipeline page: the database for tracks, Redis for the queue."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -31,7 +32,7 @@ class WorkerRow:
     successful_jobs: int
     failed_jobs: int
     last_heartbeat: object
-    precision: str = ""         # the kernel it chose (inference.engine.precision), and why
+    precision: str = ""  # the kernel it chose (inference.engine.precision), and why
     precision_reason: str = ""
 
 
@@ -50,14 +51,23 @@ def live_workers() -> list[WorkerRow]:
     rows = []
     for worker in Worker.all(queue=queue):
         job = worker.get_current_job()
-        precision, reason = (as_text(v) if v else "" for v in
-                             queue.connection.hmget(worker.key, PRECISION_FIELD, PRECISION_REASON_FIELD))
-        rows.append(WorkerRow(
-            name=worker.name, hostname=worker.hostname or "", pid=worker.pid, state=str(worker.get_state()),
-            current_job=job.description if job else "", successful_jobs=worker.successful_job_count,
-            failed_jobs=worker.failed_job_count, last_heartbeat=worker.last_heartbeat,
-            precision=precision, precision_reason=reason,
-        ))
+        precision, reason = (
+            as_text(v) if v else "" for v in queue.connection.hmget(worker.key, PRECISION_FIELD, PRECISION_REASON_FIELD)
+        )
+        rows.append(
+            WorkerRow(
+                name=worker.name,
+                hostname=worker.hostname or "",
+                pid=worker.pid,
+                state=str(worker.get_state()),
+                current_job=job.description if job else "",
+                successful_jobs=worker.successful_job_count,
+                failed_jobs=worker.failed_job_count,
+                last_heartbeat=worker.last_heartbeat,
+                precision=precision,
+                precision_reason=reason,
+            )
+        )
     return sorted(rows, key=lambda row: row.name)
 
 
@@ -78,8 +88,9 @@ def recent_batches(*, limit: int = 10) -> list[ImportBatch]:
 REANALYSIS_STATUSES = (TrackStatus.AWAITING_REVIEW, TrackStatus.REVIEWED, TrackStatus.FAILED)
 
 
-def tracks_without_analysis(*, model_version: ModelVersion,
-                            statuses: Iterable[str] = REANALYSIS_STATUSES) -> QuerySet[Track]:
+def tracks_without_analysis(
+    *, model_version: ModelVersion, statuses: Iterable[str] = REANALYSIS_STATUSES
+) -> QuerySet[Track]:
     """Tracks in these statuses that this model version has not analysed yet (re-analysis candidates)."""
     return Track.objects.filter(status__in=list(statuses)).exclude(analyses__model_version=model_version)
 
@@ -91,8 +102,13 @@ def pipeline_overview() -> dict[str, object]:
         queue, workers, redis_error = {}, [], f"Redis is unreachable: {error}"
     return {
         "status_counts": [(TrackStatus(s).label, s, n) for s, n in track_counts_by_status().items()],
-        "queue": queue, "workers": workers, "redis_error": redis_error,
-        "analysed_last_hour": (done := analysed_since(minutes=60)), "throughput": done / 60, "failed": failed_tracks(), "batches": recent_batches(),
+        "queue": queue,
+        "workers": workers,
+        "redis_error": redis_error,
+        "analysed_last_hour": (done := analysed_since(minutes=60)),
+        "throughput": done / 60,
+        "failed": failed_tracks(),
+        "batches": recent_batches(),
         "web_process": process_status(),
         **adaptation_overview(),
     }
@@ -104,8 +120,11 @@ def adaptation_overview() -> dict[str, object]:
     from inference.models import RetrainRun
     from inference.teacher_targets import teacher_target_failures, teacher_target_progress
 
-    return {"teacher_targets": teacher_target_progress(), "teacher_failures": teacher_target_failures(limit=10),
-            "retrain_runs": list(RetrainRun.objects.select_related("candidate", "export")[:5])}
+    return {
+        "teacher_targets": teacher_target_progress(),
+        "teacher_failures": teacher_target_failures(limit=10),
+        "retrain_runs": list(RetrainRun.objects.select_related("candidate", "export")[:5]),
+    }
 
 
 def evaluation_summary(model_version: ModelVersion, key: str | None = None) -> dict[str, Any] | None:
@@ -123,8 +142,11 @@ def evaluation_summary(model_version: ModelVersion, key: str | None = None) -> d
         confusion, export_id = metrics.get("confusion"), metrics.get("export_id")
         key = metrics.get("evaluation_key") or (f"export:{export_id}:test" if export_id else None)
         entry = evaluations.get(key) or {}
-        images = {"confusion": metrics.get("confusion_png"), "confusion_active": metrics.get("confusion_active_png"),
-                  "reliability": (entry.get("images") or {}).get("reliability")}
+        images = {
+            "confusion": metrics.get("confusion_png"),
+            "confusion_active": metrics.get("confusion_active_png"),
+            "reliability": (entry.get("images") or {}).get("reliability"),
+        }
         description = (entry.get("set") or {}).get("description") or f"export #{export_id}, test split"
     else:
         entry = evaluations.get(key)
@@ -137,21 +159,34 @@ def evaluation_summary(model_version: ModelVersion, key: str | None = None) -> d
 
     def brief(scores: dict[str, Any]) -> dict[str, Any]:
         cal = scores.get("calibration") or {}
-        return {**{k: scores.get(k) for k in keys}, "ece": cal.get("ece"),
-                "ece_before_temperature": cal.get("ece_before_temperature"), "temperature": cal.get("temperature"),
-                "mean": scores.get("mean"), "std": scores.get("std")}
+        return {
+            **{k: scores.get(k) for k in keys},
+            "ece": cal.get("ece"),
+            "ece_before_temperature": cal.get("ece_before_temperature"),
+            "temperature": cal.get("temperature"),
+            "mean": scores.get("mean"),
+            "std": scores.get("std"),
+        }
 
-    genres = [{"genre": genre, "candidate": scores, "active": active["per_genre"].get(genre) if active else None}
-              for genre, scores in candidate["per_genre"].items()]
+    genres = [
+        {"genre": genre, "candidate": scores, "active": active["per_genre"].get(genre) if active else None}
+        for genre, scores in candidate["per_genre"].items()
+    ]
 
     def url(name: str) -> str | None:
         return settings.MEDIA_URL + images[name] if images.get(name) else None
 
     return {
-        "export_id": export_id, "tracks": tracks, "evaluation_key": key, "description": description,
-        "candidate": brief(candidate), "active": brief(active) if active else None,
-        "per_genre": genres, "confusion": confusion,
-        "confusion_png_url": url("confusion"), "confusion_active_png_url": url("confusion_active"),
+        "export_id": export_id,
+        "tracks": tracks,
+        "evaluation_key": key,
+        "description": description,
+        "candidate": brief(candidate),
+        "active": brief(active) if active else None,
+        "per_genre": genres,
+        "confusion": confusion,
+        "confusion_png_url": url("confusion"),
+        "confusion_active_png_url": url("confusion_active"),
         "reliability_png_url": url("reliability"),
         "evaluations": sorted(evaluations, key=lambda k: evaluations[k].get("evaluated_at") or "", reverse=True),
     }

@@ -11,6 +11,7 @@ process wakes the thread on commit; other processes see it within PROMOTION_POLL
 This module imports neither torch nor the model code, so /health and the pipeline page can read
 `process_status()` cheaply; inference.runtime reports loads and the precision here.
 """
+
 from __future__ import annotations
 
 import logging
@@ -23,9 +24,9 @@ log = logging.getLogger(__name__)
 PROMOTION_POLL_S = 5.0
 
 _state_lock = threading.Lock()
-_loads: Counter[str] = Counter()           # trigger -> loads in this process
-_loaded: dict[str, object] = {}            # the model the process holds now
-_precision: dict[str, object] = {}         # inference.engine.precision.PrecisionChoice.to_dict()
+_loads: Counter[str] = Counter()  # trigger -> loads in this process
+_loaded: dict[str, object] = {}  # the model the process holds now
+_precision: dict[str, object] = {}  # inference.engine.precision.PrecisionChoice.to_dict()
 # off | starting | warming | ready | no_model | failed (with the error and the version it was for)
 _warm: dict[str, object] = {"state": "off", "error": "", "key": None}
 _wake = threading.Event()
@@ -37,8 +38,7 @@ def model_loaded(*, pk: int, sha256: str, name: str, precision: str, trigger: st
     with _state_lock:
         _loads[trigger] += 1
         _loaded.clear()
-        _loaded.update(pk=pk, sha256=sha256, name=name, precision=precision, took_ms=round(took_ms, 1),
-                       trigger=trigger)
+        _loaded.update(pk=pk, sha256=sha256, name=name, precision=precision, took_ms=round(took_ms, 1), trigger=trigger)
 
 
 def model_unloaded() -> None:
@@ -55,10 +55,17 @@ def precision_chosen(choice: dict[str, object]) -> None:
 def process_status() -> dict[str, object]:
     """This process's model: warm-up state, version held, precision (and why), loads per trigger."""
     with _state_lock:
-        return {"pid": os.getpid(), "warm_up": _warm["state"], "warm_up_error": _warm["error"],
-                "model_version": _loaded.get("name"), "precision": _precision.get("precision"),
-                "precision_reason": _precision.get("reason"), "probe_ms": _precision.get("probe_ms"),
-                "loads": dict(_loads), "last_load_ms": _loaded.get("took_ms")}
+        return {
+            "pid": os.getpid(),
+            "warm_up": _warm["state"],
+            "warm_up_error": _warm["error"],
+            "model_version": _loaded.get("name"),
+            "precision": _precision.get("precision"),
+            "precision_reason": _precision.get("reason"),
+            "probe_ms": _precision.get("probe_ms"),
+            "loads": dict(_loads),
+            "last_load_ms": _loaded.get("took_ms"),
+        }
 
 
 def _set_warm(state: str) -> None:
@@ -98,8 +105,9 @@ def warm_active_model(*, trigger: str) -> bool:
         _set_warm("ready")
         return True
     except Exception as error:  # the process serves on; requests report what is wrong
-        log.warning("Could not warm the active model (%s: %s); requests will try to load it",
-                    type(error).__name__, error)
+        log.warning(
+            "Could not warm the active model (%s: %s); requests will try to load it", type(error).__name__, error
+        )
         with _state_lock:
             _warm.update(state="failed", error=f"{type(error).__name__}: {error}"[:500], key=key)
         return False

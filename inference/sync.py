@@ -4,6 +4,7 @@ The model comes from `runtime.model_for`, so each web process loads it once. Eve
 successful or not, is recorded as a ClassificationCall (latency, audio duration, mean confidence,
 model version, status and error code) for the staff dashboard.
 """
+
 from __future__ import annotations
 
 import logging
@@ -25,8 +26,10 @@ from inference.engine.errors import AudioError
 from inference.models import ClassificationCall
 
 log = logging.getLogger(__name__)
-UNTRAINED_WARNING = ("The active model version is untrained: these genres are random placeholders, "
-                     "not predictions. Do not store or show them as tags.")
+UNTRAINED_WARNING = (
+    "The active model version is untrained: these genres are random placeholders, "
+    "not predictions. Do not store or show them as tags."
+)
 
 
 class SyncErrorCode(str, Enum):
@@ -58,10 +61,10 @@ class Classification:
     duration_s: float
     latency_ms: float
     warning: str | None
-    images: dict[str, bytes] | None = None   # spectrogram, attention, top_k PNGs (workstation only)
-    regions: list[str] | None = None         # most-attended regions as text (with images)
+    images: dict[str, bytes] | None = None  # spectrogram, attention, top_k PNGs (workstation only)
+    regions: list[str] | None = None  # most-attended regions as text (with images)
     content: dict[str, object] | None = None  # music / speech / other with scores (None when the check is off)
-    is_silent: bool = False                   # the same flag a track's analysis carries
+    is_silent: bool = False  # the same flag a track's analysis carries
 
 
 def parse_top_k(raw: object, n_labels: int) -> int:
@@ -71,9 +74,11 @@ def parse_top_k(raw: object, n_labels: int) -> int:
         return min(DEFAULT_TOP_K, n_labels)
     text = str(raw).strip()
     if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= n_labels:
-        raise ClassifyRejected(SyncErrorCode.INVALID_TOP_K,
-                               f"top_k must be an integer from 1 to {n_labels} (the active model's labels), "
-                               f"got {str(raw)[:20]!r}.", 400)
+        raise ClassifyRejected(
+            SyncErrorCode.INVALID_TOP_K,
+            f"top_k must be an integer from 1 to {n_labels} (the active model's labels), got {str(raw)[:20]!r}.",
+            400,
+        )
     return int(text)
 
 
@@ -83,14 +88,15 @@ def _copy_limited(stream: BinaryIO, target: Path, limit: int) -> None:
         while chunk := stream.read(CHUNK):
             size += len(chunk)
             if size > limit:
-                raise ClassifyRejected(IngestErrorCode.TOO_LARGE,
-                                       f"The file is larger than the {human_size(limit)} upload limit.")
+                raise ClassifyRejected(
+                    IngestErrorCode.TOO_LARGE, f"The file is larger than the {human_size(limit)} upload limit."
+                )
             out.write(chunk)
 
 
-def _classify(*, model_version: ModelVersion, stream: BinaryIO, filename: str, top_k: int,
-              with_images: bool = False) -> tuple[list[GenreScore], float, dict[str, bytes] | None, list[str] | None,
-                                                  dict[str, object] | None, bool]:
+def _classify(
+    *, model_version: ModelVersion, stream: BinaryIO, filename: str, top_k: int, with_images: bool = False
+) -> tuple[list[GenreScore], float, dict[str, bytes] | None, list[str] | None, dict[str, object] | None, bool]:
     from inference.engine.analysis import analyze_file  # torch only in processes that classify
     from inference.runtime import content_model, model_for
 
@@ -100,8 +106,14 @@ def _classify(*, model_version: ModelVersion, stream: BinaryIO, filename: str, t
         path = Path(tmp) / f"upload{Path(filename).suffix.lower()[:16]}"
         _copy_limited(stream, path, settings.MAX_UPLOAD_BYTES)
         try:
-            result = analyze_file(path, model, top_k=top_k, with_attention=with_images,
-                                  max_duration_s=settings.MAX_AUDIO_SECONDS, content_model=content_model())
+            result = analyze_file(
+                path,
+                model,
+                top_k=top_k,
+                with_attention=with_images,
+                max_duration_s=settings.MAX_AUDIO_SECONDS,
+                content_model=content_model(),
+            )
         except AudioError as error:
             raise ClassifyRejected(error.code, error.message) from error
     images = regions = None
@@ -116,8 +128,16 @@ def _classify(*, model_version: ModelVersion, stream: BinaryIO, filename: str, t
     return scores, float(result.audio.duration_s), images, regions, content, bool(result.is_silent)
 
 
-def classify_upload(*, stream: BinaryIO | None, filename: str, top_k: object, client: ApiClient | None,
-                    caller: str = "", declared_bytes: int | None = None, with_images: bool = False) -> Classification:
+def classify_upload(
+    *,
+    stream: BinaryIO | None,
+    filename: str,
+    top_k: object,
+    client: ApiClient | None,
+    caller: str = "",
+    declared_bytes: int | None = None,
+    with_images: bool = False,
+) -> Classification:
     """Classify one uploaded file with the active model; record the call whatever happens.
 
     `with_images` also computes attention and renders the pictures (the editors' workstation page).
@@ -132,14 +152,18 @@ def classify_upload(*, stream: BinaryIO | None, filename: str, top_k: object, cl
             raise ClassifyRejected(SyncErrorCode.NO_ACTIVE_MODEL, "No model version is active; try again later.", 503)
         record.model_version = model_version
         if declared_too_large(declared_bytes):
-            raise ClassifyRejected(IngestErrorCode.TOO_LARGE, f"The file is larger than the "
-                                   f"{human_size(settings.MAX_UPLOAD_BYTES)} upload limit.")
+            raise ClassifyRejected(
+                IngestErrorCode.TOO_LARGE,
+                f"The file is larger than the {human_size(settings.MAX_UPLOAD_BYTES)} upload limit.",
+            )
         if stream is None:
-            raise ClassifyRejected(IngestErrorCode.MISSING_FILE,
-                                   "No audio: send the file as the multipart form field 'audio'.")
+            raise ClassifyRejected(
+                IngestErrorCode.MISSING_FILE, "No audio: send the file as the multipart form field 'audio'."
+            )
         record.top_k = top_k = parse_top_k(top_k, len(model_version.labels))
         results, duration_s, images, regions, content, silent = _classify(
-            model_version=model_version, stream=stream, filename=filename, top_k=top_k, with_images=with_images)
+            model_version=model_version, stream=stream, filename=filename, top_k=top_k, with_images=with_images
+        )
     except ClassifyRejected as rejected:
         record.status_code, record.error_code = rejected.status_code, rejected.code
         _save(record, started)
@@ -151,10 +175,18 @@ def classify_upload(*, stream: BinaryIO | None, filename: str, top_k: object, cl
     record.status_code, record.duration_s = 200, duration_s
     record.mean_confidence = sum(r.confidence for r in results) / len(results)
     _save(record, started)
-    return Classification(results=results, model_version=model_version.name, trained=model_version.trained,
-                          duration_s=round(duration_s, 3), latency_ms=record.latency_ms,
-                          warning=None if model_version.trained else UNTRAINED_WARNING, images=images,
-                          regions=regions, content=content, is_silent=silent)
+    return Classification(
+        results=results,
+        model_version=model_version.name,
+        trained=model_version.trained,
+        duration_s=round(duration_s, 3),
+        latency_ms=record.latency_ms,
+        warning=None if model_version.trained else UNTRAINED_WARNING,
+        images=images,
+        regions=regions,
+        content=content,
+        is_silent=silent,
+    )
 
 
 def _save(record: ClassificationCall, started: float) -> None:

@@ -12,6 +12,7 @@ to the ``default`` queue: workers take analyses (the ``inference`` queue) first,
 when no analysis waits. The teachers' weights ship in inference/engine/teacher/weights, so any worker of
 a fresh install can run them; each worker process loads them once (``teacher_models``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -56,6 +57,7 @@ def _job_timeout_s(duration_s: float | None) -> int:
 
 # --- selectors -----------------------------------------------------------------------------------
 
+
 def catalog_tracks() -> QuerySet[Track]:
     """Every track that teacher targets are computed for: all but failed ones (their audio did not
     decode). Unlabelled ones are adaptation's data; labelled ones recalibrate the teachers."""
@@ -67,8 +69,9 @@ def unlabelled_tracks() -> QuerySet[Track]:
     return catalog_tracks().filter(decisions__isnull=True).distinct()
 
 
-def tracks_without_targets(*, mapping_version: str = ENSEMBLE_VERSION,
-                           tracks: QuerySet[Track] | None = None) -> QuerySet[Track]:
+def tracks_without_targets(
+    *, mapping_version: str = ENSEMBLE_VERSION, tracks: QuerySet[Track] | None = None
+) -> QuerySet[Track]:
     """Those of ``tracks`` (default: the catalog's) with no cached target for this mapping."""
     tracks = catalog_tracks() if tracks is None else tracks
     done = TeacherTarget.objects.filter(mapping_version=mapping_version, status=TeacherTargetStatus.DONE)
@@ -104,8 +107,14 @@ def teacher_target_progress(*, mapping_version: str = ENSEMBLE_VERSION) -> dict[
     done = rows.filter(status=TeacherTargetStatus.DONE).count()
     failed_ids = set(rows.filter(status=TeacherTargetStatus.FAILED).values_list("track_id", flat=True))
     total = candidates.count()
-    out: dict[str, Any] = {"mapping_version": mapping_version, "tracks": total, "done": done, "failed": len(failed_ids),
-                           "queued": None, "redis_error": ""}
+    out: dict[str, Any] = {
+        "mapping_version": mapping_version,
+        "tracks": total,
+        "done": done,
+        "failed": len(failed_ids),
+        "queued": None,
+        "redis_error": "",
+    }
     try:
         live = live_teacher_jobs(mapping_version=mapping_version)
         done_ids = set(rows.filter(status=TeacherTargetStatus.DONE).values_list("track_id", flat=True))
@@ -120,11 +129,15 @@ def teacher_target_progress(*, mapping_version: str = ENSEMBLE_VERSION) -> dict[
 
 
 def teacher_target_failures(*, mapping_version: str = ENSEMBLE_VERSION, limit: int = 20) -> list[TeacherTarget]:
-    return list(TeacherTarget.objects.filter(mapping_version=mapping_version, status=TeacherTargetStatus.FAILED)
-                .select_related("track").order_by("-updated_at")[:limit])
+    return list(
+        TeacherTarget.objects.filter(mapping_version=mapping_version, status=TeacherTargetStatus.FAILED)
+        .select_related("track")
+        .order_by("-updated_at")[:limit]
+    )
 
 
 # --- queueing ------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class TeacherQueueing:
@@ -136,36 +149,53 @@ class TeacherQueueing:
     mapping_version: str
 
 
-def teacher_targets_enqueue(*, tracks: Iterable[Track] | QuerySet[Track] | None = None,
-                            mapping_version: str = ENSEMBLE_VERSION) -> TeacherQueueing:
+def teacher_targets_enqueue(
+    *, tracks: Iterable[Track] | QuerySet[Track] | None = None, mapping_version: str = ENSEMBLE_VERSION
+) -> TeacherQueueing:
     """Queue a teacher-target job for every track (default: every catalog track) that has no cached
     target for this mapping version and no live job; resumable and idempotent."""
     if mapping_version != ENSEMBLE_VERSION:
         raise ValueError(f"this code computes {ENSEMBLE_VERSION} targets, not {mapping_version}")
     chosen = list(catalog_tracks().only("pk", "duration_s") if tracks is None else tracks)
-    done = set(TeacherTarget.objects.filter(mapping_version=mapping_version, status=TeacherTargetStatus.DONE)
-               .values_list("track_id", flat=True))
+    done = set(
+        TeacherTarget.objects.filter(mapping_version=mapping_version, status=TeacherTargetStatus.DONE).values_list(
+            "track_id", flat=True
+        )
+    )
     cached = sum(1 for t in chosen if t.pk in done)
     queue = django_rq.get_queue(TEACHER_QUEUE)
     live = _live_job_ids(queue)
     todo = [t for t in chosen if t.pk not in done and teacher_job_id(t.pk, mapping_version) not in live]
     for start in range(0, len(todo), 500):
         with queue.connection.pipeline() as pipe:
-            queue.enqueue_many([Queue.prepare_data(
-                "inference.teacher_targets.teacher_target_job",
-                kwargs={"track_id": t.pk, "mapping_version": mapping_version},
-                job_id=teacher_job_id(t.pk, mapping_version), timeout=_job_timeout_s(t.duration_s),
-                retry=Retry(max=len(RETRY_INTERVALS_S), interval=RETRY_INTERVALS_S),
-                on_failure=Callback("inference.teacher_targets.on_teacher_target_failure"),
-                result_ttl=3600, failure_ttl=7 * 24 * 3600,
-                description=f"Teacher targets ({mapping_version}) of track {t.pk}",
-            ) for t in todo[start:start + 500]], pipeline=pipe)
+            queue.enqueue_many(
+                [
+                    Queue.prepare_data(
+                        "inference.teacher_targets.teacher_target_job",
+                        kwargs={"track_id": t.pk, "mapping_version": mapping_version},
+                        job_id=teacher_job_id(t.pk, mapping_version),
+                        timeout=_job_timeout_s(t.duration_s),
+                        retry=Retry(max=len(RETRY_INTERVALS_S), interval=RETRY_INTERVALS_S),
+                        on_failure=Callback("inference.teacher_targets.on_teacher_target_failure"),
+                        result_ttl=3600,
+                        failure_ttl=7 * 24 * 3600,
+                        description=f"Teacher targets ({mapping_version}) of track {t.pk}",
+                    )
+                    for t in todo[start : start + 500]
+                ],
+                pipeline=pipe,
+            )
             pipe.execute()
-    return TeacherQueueing(queued=len(todo), already_queued=len(chosen) - cached - len(todo), cached=cached,
-                           mapping_version=mapping_version)
+    return TeacherQueueing(
+        queued=len(todo),
+        already_queued=len(chosen) - cached - len(todo),
+        cached=cached,
+        mapping_version=mapping_version,
+    )
 
 
 # --- computing (in a job, or in the retrain process) ---------------------------------------------
+
 
 def teacher_models() -> tuple[dict[str, Any], Any]:
     """The process's teachers ({"MSD", "MTT"} musicnn taggers, YAMNet), loaded once from the shipped weights."""
@@ -197,9 +227,13 @@ def teacher_target_store_failure(*, track: Track, mapping_version: str, error: s
         if row is None:
             try:
                 with transaction.atomic():
-                    TeacherTarget.objects.create(track=track, mapping_version=mapping_version,
-                                                 status=TeacherTargetStatus.FAILED, error=error[:2000] or "failed",
-                                                 worker=_worker_name())
+                    TeacherTarget.objects.create(
+                        track=track,
+                        mapping_version=mapping_version,
+                        status=TeacherTargetStatus.FAILED,
+                        error=error[:2000] or "failed",
+                        worker=_worker_name(),
+                    )
             except IntegrityError:
                 pass  # another writer got there first
         elif row.status == TeacherTargetStatus.FAILED:
@@ -215,17 +249,26 @@ def teacher_target_compute(*, track: Track, mapping_version: str = ENSEMBLE_VERS
 
     if mapping_version != ENSEMBLE_VERSION:
         raise ValueError(f"this code computes {ENSEMBLE_VERSION} targets, not {mapping_version}")
-    cached = TeacherTarget.objects.filter(track=track, mapping_version=mapping_version,
-                                          status=TeacherTargetStatus.DONE).first()
+    cached = TeacherTarget.objects.filter(
+        track=track, mapping_version=mapping_version, status=TeacherTargetStatus.DONE
+    ).first()
     if cached is not None:
         return cached, False
     decoded = load_audio(track.audio.path, target_sr=TEACHER_SAMPLE_RATE, max_duration_s=settings.MAX_AUDIO_SECONDS)
     musicnn, yamnet = teacher_models()
     targets = teacher_targets(decoded.samples, musicnn=musicnn, yamnet=yamnet)
-    fields = {"status": TeacherTargetStatus.DONE, "weights": targets.weights, "genres": targets.genres,
-              "clip": _rounded(targets.clip), "window_s": targets.window_s, "windows": _rounded(targets.windows),
-              "teacher_clips": {"musicnn": _rounded(_mean(targets.musicnn)), "yamnet": _rounded(_mean(targets.yamnet))},
-              "seconds": round(targets.seconds, 3), "error": "", "worker": _worker_name()}
+    fields = {
+        "status": TeacherTargetStatus.DONE,
+        "weights": targets.weights,
+        "genres": targets.genres,
+        "clip": _rounded(targets.clip),
+        "window_s": targets.window_s,
+        "windows": _rounded(targets.windows),
+        "teacher_clips": {"musicnn": _rounded(_mean(targets.musicnn)), "yamnet": _rounded(_mean(targets.yamnet))},
+        "seconds": round(targets.seconds, 3),
+        "error": "",
+        "worker": _worker_name(),
+    }
     row, _ = TeacherTarget.objects.update_or_create(track=track, mapping_version=mapping_version, defaults=fields)
     return row, True
 
@@ -249,13 +292,15 @@ def teacher_target_run(*, track: Track, mapping_version: str = ENSEMBLE_VERSION,
         teacher_target_store_failure(track=track, mapping_version=mapping_version, error=error.message)
         return f"failed: {error.code.value}"
     except FileNotFoundError:
-        teacher_target_store_failure(track=track, mapping_version=mapping_version,
-                                     error="The stored audio file is missing.")
+        teacher_target_store_failure(
+            track=track, mapping_version=mapping_version, error="The stored audio file is missing."
+        )
         return "failed: missing file"
     except Exception as error:
         if final:
-            teacher_target_store_failure(track=track, mapping_version=mapping_version,
-                                         error=f"{type(error).__name__}: {error}")
+            teacher_target_store_failure(
+                track=track, mapping_version=mapping_version, error=f"{type(error).__name__}: {error}"
+            )
         raise
     return "computed" if computed else "cached already"
 
@@ -270,37 +315,43 @@ def teacher_target_job(*, track_id: int, mapping_version: str) -> str:
     if mapping_version != ENSEMBLE_VERSION:
         return f"skipped: queued for {mapping_version}, this worker computes {ENSEMBLE_VERSION}"
     job = get_current_job()
-    return teacher_target_run(track=track, mapping_version=mapping_version,
-                              final=job is None or not job.retries_left)
+    return teacher_target_run(track=track, mapping_version=mapping_version, final=job is None or not job.retries_left)
 
 
-def on_teacher_target_failure(job: Job, connection: Any, exc_type: type, exc_value: BaseException,
-                              traceback: Any) -> None:
+def on_teacher_target_failure(
+    job: Job, connection: Any, exc_type: type, exc_value: BaseException, traceback: Any
+) -> None:
     """RQ failure callback, also for a worker that died mid-job: record the failure once no retry is left."""
     if job.retries_left:
         return
     track = Track.objects.filter(pk=job.kwargs.get("track_id")).first()
     if track is not None:
-        reason = ("The worker computing it stopped (killed or out of memory)."
-                  if exc_type.__name__ == "AbandonedJobError" else f"{exc_type.__name__}: {exc_value}")
+        reason = (
+            "The worker computing it stopped (killed or out of memory)."
+            if exc_type.__name__ == "AbandonedJobError"
+            else f"{exc_type.__name__}: {exc_value}"
+        )
         teacher_target_store_failure(track=track, mapping_version=job.kwargs.get("mapping_version", ""), error=reason)
 
 
 # --- what training reads -------------------------------------------------------------------------
+
 
 def _features(row: TeacherTarget) -> np.ndarray | None:
     """The teachers' clip genre scores (musicnn's, then YAMNet's): what recalibration reads."""
     clips = row.teacher_clips or {}
     if not clips.get("musicnn") or not clips.get("yamnet"):
         return None
-    return np.concatenate([np.asarray(clips["musicnn"], dtype=np.float64),
-                           np.asarray(clips["yamnet"], dtype=np.float64)])
+    return np.concatenate(
+        [np.asarray(clips["musicnn"], dtype=np.float64), np.asarray(clips["yamnet"], dtype=np.float64)]
+    )
 
 
 def teacher_features_of(track_ids: Iterable[int], *, mapping_version: str = ENSEMBLE_VERSION) -> dict[int, np.ndarray]:
     """Track id → the teachers' clip genre scores, for the tracks that have a cached target."""
-    rows = TeacherTarget.objects.filter(mapping_version=mapping_version, status=TeacherTargetStatus.DONE,
-                                        track_id__in=list(track_ids)).only("track_id", "teacher_clips")
+    rows = TeacherTarget.objects.filter(
+        mapping_version=mapping_version, status=TeacherTargetStatus.DONE, track_id__in=list(track_ids)
+    ).only("track_id", "teacher_clips")
     return {row.track_id: f for row in rows if (f := _features(row)) is not None}
 
 
@@ -308,9 +359,14 @@ def _spread(sha256: str, seed: int) -> str:
     return hashlib.sha256(f"{seed}:{sha256}".encode()).hexdigest()
 
 
-def adaptation_examples(*, labels: Sequence[str], exclude_track_ids: Iterable[int] = (),
-                        mapping_version: str = ENSEMBLE_VERSION, limit: int | None = None,
-                        seed: int = 0) -> tuple[list[Any], dict[str, Any]]:
+def adaptation_examples(
+    *,
+    labels: Sequence[str],
+    exclude_track_ids: Iterable[int] = (),
+    mapping_version: str = ENSEMBLE_VERSION,
+    limit: int | None = None,
+    seed: int = 0,
+) -> tuple[list[Any], dict[str, Any]]:
     """Unlabelled catalog tracks with a cached target, as ``inference.engine.training.SoftExample``s over
     ``labels`` (teacher genres a model lacks are dropped, the rest renormalised), and facts for
     the training record. ``limit``: at most that many, a fixed pseudo-random choice per seed."""
@@ -321,15 +377,16 @@ def adaptation_examples(*, labels: Sequence[str], exclude_track_ids: Iterable[in
 
     exclude = set(exclude_track_ids)
     candidates = unlabelled_tracks().exclude(pk__in=exclude)
-    cached = TeacherTarget.objects.filter(mapping_version=mapping_version, status=TeacherTargetStatus.DONE,
-                                          track__in=candidates.values("pk"))
+    cached = TeacherTarget.objects.filter(
+        mapping_version=mapping_version, status=TeacherTargetStatus.DONE, track__in=candidates.values("pk")
+    )
     # Order by a hash first (ids and checksums only), then read the targets of those used.
     order = sorted(cached.values_list("pk", "track__sha256"), key=lambda r: _spread(r[1], seed))
     examples, no_signal, missing_audio, weights = [], 0, 0, set()
     for start in range(0, len(order), 200):
         if limit is not None and len(examples) >= limit:
             break
-        chunk = [pk for pk, _ in order[start:start + 200]]
+        chunk = [pk for pk, _ in order[start : start + 200]]
         by_pk = {row.pk: row for row in TeacherTarget.objects.filter(pk__in=chunk).select_related("track")}
         for row in (by_pk[pk] for pk in chunk):
             if limit is not None and len(examples) >= limit:
@@ -342,15 +399,32 @@ def adaptation_examples(*, labels: Sequence[str], exclude_track_ids: Iterable[in
             if not path.is_file():
                 missing_audio += 1
                 continue
-            windows = over_labels(np.asarray(row.windows, dtype=np.float64).reshape(-1, len(row.genres)),
-                                  row.genres, labels) if row.windows else None
-            examples.append(SoftExample(path=str(path), clip=clip.astype(np.float32),
-                                        windows=None if windows is None else windows.astype(np.float32),
-                                        window_s=row.window_s, features=_features(row)))
+            windows = (
+                over_labels(np.asarray(row.windows, dtype=np.float64).reshape(-1, len(row.genres)), row.genres, labels)
+                if row.windows
+                else None
+            )
+            examples.append(
+                SoftExample(
+                    path=str(path),
+                    clip=clip.astype(np.float32),
+                    windows=None if windows is None else windows.astype(np.float32),
+                    window_s=row.window_s,
+                    features=_features(row),
+                )
+            )
             weights.add(tuple(sorted(row.weights.items())))
     total = candidates.count()
-    facts = {"source": "catalog", "mapping_version": mapping_version, "unlabelled_tracks": total,
-             "with_targets": len(order), "without_targets": total - len(order), "used": len(examples),
-             "no_signal": no_signal, "missing_audio": missing_audio, "limit": limit,
-             "teacher_weights": [dict(w) for w in sorted(weights)]}
+    facts = {
+        "source": "catalog",
+        "mapping_version": mapping_version,
+        "unlabelled_tracks": total,
+        "with_targets": len(order),
+        "without_targets": total - len(order),
+        "used": len(examples),
+        "no_signal": no_signal,
+        "missing_audio": missing_audio,
+        "limit": limit,
+        "teacher_weights": [dict(w) for w in sorted(weights)],
+    }
     return examples, facts

@@ -8,6 +8,7 @@ its timeout. This worker adds a heartbeat thread: a worker killed mid-job is not
 settings.WORKER_HEARTBEAT_S. Its maintenance (on start, then every heartbeat period, at most
 RECOVERY_INTERVAL_S, idle or not) runs `tracks_recover` before RQ's own registry cleaning.
 """
+
 from __future__ import annotations
 
 import threading
@@ -45,8 +46,9 @@ class AnalysisWorker(SimpleWorker):
         try:
             report = tracks_recover()
             if report.requeued or report.failed:
-                self.log.warning("Recovery: re-queued %d track(s) whose jobs were lost, failed %d",
-                                 report.requeued, report.failed)
+                self.log.warning(
+                    "Recovery: re-queued %d track(s) whose jobs were lost, failed %d", report.requeued, report.failed
+                )
         except Exception:  # a recovery pass that fails is tried again next interval; never stop working for it
             self.log.warning("Recovery pass failed", exc_info=True)
         super().run_maintenance_tasks()
@@ -56,8 +58,11 @@ class AnalysisWorker(SimpleWorker):
         from inference.serving import process_status
 
         status = process_status()
-        return {**super().serialize(), PRECISION_FIELD: status["precision"] or "",
-                PRECISION_REASON_FIELD: status["precision_reason"] or ""}
+        return {
+            **super().serialize(),
+            PRECISION_FIELD: status["precision"] or "",
+            PRECISION_REASON_FIELD: status["precision_reason"] or "",
+        }
 
     def get_heartbeat_ttl(self, job: Job) -> int:
         # Short on purpose: the heartbeat thread renews it for as long as the job runs.

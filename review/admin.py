@@ -1,4 +1,5 @@
 """Admin for review records and the staff tools: bulk accept, release and reassign claims."""
+
 from __future__ import annotations
 
 from django.contrib import admin, messages
@@ -28,8 +29,18 @@ class DecisionInline(admin.TabularInline):
     extra = 0
     can_delete = False
     ordering = ["-pk"]
-    fields = ["created_at", "editor", "genre", "secondary_genre", "action", "reject_reason", "source", "model_version",
-              "note", "time_on_screen"]
+    fields = [
+        "created_at",
+        "editor",
+        "genre",
+        "secondary_genre",
+        "action",
+        "reject_reason",
+        "source",
+        "model_version",
+        "note",
+        "time_on_screen",
+    ]
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
@@ -52,24 +63,37 @@ def bulk_accept(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: Qu
     counted = request.POST.get("counted_at") == str(threshold)  # the count on the page was for this threshold
     if form.is_bound and form.is_valid() and "confirm" in request.POST and counted:
         decisions = decisions_bulk_accept(editor=request.user, tracks=queryset, threshold=threshold)
-        modeladmin.message_user(request, f"Accepted the model's top-1 for {len(decisions)} track(s); each is recorded "
-                                f"as a decision by {request.user}.", messages.SUCCESS)
+        modeladmin.message_user(
+            request,
+            f"Accepted the model's top-1 for {len(decisions)} track(s); each is recorded "
+            f"as a decision by {request.user}.",
+            messages.SUCCESS,
+        )
         return None
     qualifying = {c.track.pk for c in bulk_accept_candidates(editor=request.user, tracks=queryset, threshold=threshold)}
     awaiting = queryset.filter(status=TrackStatus.AWAITING_REVIEW).order_by("pk")
     preview = [(track, latest_analysis(track), track.pk in qualifying) for track in awaiting[:500]]
-    context = {**modeladmin.admin_site.each_context(request), "title": "Bulk-accept confident proposals",
-               "form": form if form.is_bound else BulkAcceptForm(), "queryset": queryset, "preview": preview,
-               "qualifying": len(qualifying), "threshold": threshold,
-               "recounted": "confirm" in request.POST and form.is_valid(),
-               "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME, "opts": modeladmin.model._meta,
-               "selected": len(queryset), "awaiting": awaiting.count()}
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": "Bulk-accept confident proposals",
+        "form": form if form.is_bound else BulkAcceptForm(),
+        "queryset": queryset,
+        "preview": preview,
+        "qualifying": len(qualifying),
+        "threshold": threshold,
+        "recounted": "confirm" in request.POST and form.is_valid(),
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "opts": modeladmin.model._meta,
+        "selected": len(queryset),
+        "awaiting": awaiting.count(),
+    }
     return TemplateResponse(request, "admin/review/bulk_accept.html", context)
 
 
 # The catalog knows nothing about review; review adds its history and tools to the track admin.
-track_admin_extend(inlines=(DecisionInline,),
-                   actions=(TrackAdminAction(bulk_accept, permission="review.bulk_accept_decision"),))
+track_admin_extend(
+    inlines=(DecisionInline,), actions=(TrackAdminAction(bulk_accept, permission="review.bulk_accept_decision"),)
+)
 
 
 @admin.register(Decision)
@@ -111,8 +135,10 @@ class DecisionAdmin(ReadableFields, admin.ModelAdmin):
     @admin.display(description="Review")
     def review_link(self, decision: Decision) -> str:
         """A GET link (it claims nothing): the review screen offers to hold the track."""
-        return format_html('<a href="{}" class="as-review-link">open in review screen</a>',
-                           reverse("review_track", args=[decision.track_id]))
+        return format_html(
+            '<a href="{}" class="as-review-link">open in review screen</a>',
+            reverse("review_track", args=[decision.track_id]),
+        )
 
 
 @admin.register(Claim)
@@ -139,12 +165,18 @@ class ClaimAdmin(admin.ModelAdmin):
         if form.is_valid():
             for claim in queryset.select_related("track"):
                 claim_reassign(track=claim.track, editor=form.cleaned_data["editor"])
-            self.message_user(request, f"Reassigned {queryset.count()} track(s) to {form.cleaned_data['editor']}.",
-                              messages.SUCCESS)
+            self.message_user(
+                request, f"Reassigned {queryset.count()} track(s) to {form.cleaned_data['editor']}.", messages.SUCCESS
+            )
             return None
-        context = {**self.admin_site.each_context(request), "title": "Reassign tracks", "form": form,
-                   "queryset": queryset, "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-                   "opts": self.model._meta}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Reassign tracks",
+            "form": form,
+            "queryset": queryset,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "opts": self.model._meta,
+        }
         return TemplateResponse(request, "admin/review/reassign.html", context)
 
 
@@ -172,9 +204,12 @@ class LabelExportCreateForm(forms.ModelForm):
 
     with_audio = forms.BooleanField(required=False, label="Include the audio (export.zip)")
     split = forms.CharField(
-        required=False, initial="0.8,0.1,0.1", label="Split (train,val,test)",
+        required=False,
+        initial="0.8,0.1,0.1",
+        label="Split (train,val,test)",
         help_text="Fractions of a split stratified by genre and grouped by artist, or 'hash' for the fixed "
-                  "artist-hash 80/10/10 rule of earlier exports.")
+        "artist-hash 80/10/10 rule of earlier exports.",
+    )
 
     class Meta:
         model = LabelExport
@@ -191,8 +226,19 @@ class LabelExportCreateForm(forms.ModelForm):
 @admin.register(LabelExport)
 class LabelExportAdmin(admin.ModelAdmin):
     list_display = ["__str__", "created_at", "created_by", "since", "rows", "splits", "genres", "download"]
-    readonly_fields = ["created_at", "created_by", "since", "after_decision_id", "last_decision_id", "rows",
-                       "genres", "splits", "label_list", "location", "file_list"]
+    readonly_fields = [
+        "created_at",
+        "created_by",
+        "since",
+        "after_decision_id",
+        "last_decision_id",
+        "rows",
+        "genres",
+        "splits",
+        "label_list",
+        "location",
+        "file_list",
+    ]
     actions = ["export_since_selected"]
 
     def get_form(self, request: HttpRequest, obj: LabelExport | None = None, **kwargs: object) -> type[forms.ModelForm]:
@@ -211,9 +257,12 @@ class LabelExportAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: LabelExport, form: forms.ModelForm, change: bool) -> None:
         try:
-            export = label_export_create(created_by=request.user, since=form.cleaned_data.get("since"),
-                                         with_audio=form.cleaned_data.get("with_audio", False),
-                                         split=form.cleaned_data.get("split"))
+            export = label_export_create(
+                created_by=request.user,
+                since=form.cleaned_data.get("since"),
+                with_audio=form.cleaned_data.get("with_audio", False),
+                split=form.cleaned_data.get("split"),
+            )
         except ExportError as exc:
             raise ValueError(str(exc)) from exc
         obj.__dict__.update({k: v for k, v in export.__dict__.items() if not k.startswith("_")})
@@ -244,11 +293,17 @@ class LabelExportAdmin(admin.ModelAdmin):
     @admin.display(description="Files")
     def file_list(self, export: LabelExport) -> str:
         rows = format_html_join(
-            "", '<li><a href="{}" download>{}</a> — {} bytes, sha256 <code>{}</code></li>',
-            ((reverse("admin:review_labelexport_file", args=[export.pk, name]), name, info["bytes"], info["sha256"])
-             for name, info in (export.files or {}).items()))
-        archive = format_html('<a href="{}" class="button" id="export-zip" download>Download all (zip)</a>',
-                              reverse("admin:review_labelexport_zip", args=[export.pk]))
+            "",
+            '<li><a href="{}" download>{}</a> — {} bytes, sha256 <code>{}</code></li>',
+            (
+                (reverse("admin:review_labelexport_file", args=[export.pk, name]), name, info["bytes"], info["sha256"])
+                for name, info in (export.files or {}).items()
+            ),
+        )
+        archive = format_html(
+            '<a href="{}" class="button" id="export-zip" download>Download all (zip)</a>',
+            reverse("admin:review_labelexport_zip", args=[export.pk]),
+        )
         return format_html("<ul>{}</ul><p>{}</p>", rows, archive)
 
     @admin.display(description="Download")
@@ -257,9 +312,11 @@ class LabelExportAdmin(admin.ModelAdmin):
 
     def get_urls(self) -> list:
         wrap = self.admin_site.admin_view
-        return [path("<int:export_id>/files/<str:name>", wrap(self.file_view), name="review_labelexport_file"),
-                path("<int:export_id>/download.zip", wrap(self.zip_view), name="review_labelexport_zip"),
-                *super().get_urls()]
+        return [
+            path("<int:export_id>/files/<str:name>", wrap(self.file_view), name="review_labelexport_file"),
+            path("<int:export_id>/download.zip", wrap(self.zip_view), name="review_labelexport_zip"),
+            *super().get_urls(),
+        ]
 
     def _downloadable(self, request: HttpRequest, export_id: int) -> LabelExport:
         if not self.has_view_permission(request):
@@ -279,11 +336,14 @@ class LabelExportAdmin(admin.ModelAdmin):
     def zip_view(self, request: HttpRequest, export_id: int) -> FileResponse:
         """The whole export as one zip (its export.zip when made with the audio)."""
         export = self._downloadable(request, export_id)
-        return FileResponse(export_archive(export), as_attachment=True, filename=export_archive_name(export),
-                            content_type="application/zip")
+        return FileResponse(
+            export_archive(export),
+            as_attachment=True,
+            filename=export_archive_name(export),
+            content_type="application/zip",
+        )
 
-    @admin.action(description="Create an incremental export (decisions after the selected export)",
-                  permissions=["add"])
+    @admin.action(description="Create an incremental export (decisions after the selected export)", permissions=["add"])
     def export_since_selected(self, request: HttpRequest, queryset: QuerySet[LabelExport]) -> None:
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one export to continue from.", messages.WARNING)
@@ -293,5 +353,8 @@ class LabelExportAdmin(admin.ModelAdmin):
         except ExportError as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return
-        self.message_user(request, f"Created export #{export.pk}: {export.rows} track(s) decided after "
-                          f"export #{export.since_id}.", messages.SUCCESS)
+        self.message_user(
+            request,
+            f"Created export #{export.pk}: {export.rows} track(s) decided after export #{export.since_id}.",
+            messages.SUCCESS,
+        )

@@ -6,6 +6,7 @@ Catalog labels (genres an import or the CMS already gave) are left out unless as
 track's standing catalog label (its latest decision) counts for every version that analysed
 the track, against that analysis's Top-5, in the week the later of the two was made.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -45,17 +46,21 @@ class Agreement:
 class VersionAgreement:
     model_version: ModelVersion
     overall: Agreement = field(default_factory=Agreement)
-    by_genre: dict[str, Agreement] = field(default_factory=dict)   # by the editor's genre
-    by_week: dict[date, Agreement] = field(default_factory=dict)   # Monday of the decision's week
-    labels: list[str] = field(default_factory=list)                # confusion axes, in order
-    confusion: list[list[int]] = field(default_factory=list)       # [editor's genre][model's top-1]
+    by_genre: dict[str, Agreement] = field(default_factory=dict)  # by the editor's genre
+    by_week: dict[date, Agreement] = field(default_factory=dict)  # Monday of the decision's week
+    labels: list[str] = field(default_factory=list)  # confusion axes, in order
+    confusion: list[list[int]] = field(default_factory=list)  # [editor's genre][model's top-1]
 
 
 def _decisions(model_version: ModelVersion) -> QuerySet[Decision]:
     # A rejection judges the audio, not the genres; an undo and the decision it took back judge nothing.
-    return (Decision.objects.filter(model_version=model_version, genre__isnull=False, undone_by__isnull=True)
-            .exclude(source__in=(DecisionSource.BULK, DecisionSource.CATALOG))
-            .exclude(action__in=GENRELESS_ACTIONS).select_related("genre").order_by("pk"))
+    return (
+        Decision.objects.filter(model_version=model_version, genre__isnull=False, undone_by__isnull=True)
+        .exclude(source__in=(DecisionSource.BULK, DecisionSource.CATALOG))
+        .exclude(action__in=GENRELESS_ACTIONS)
+        .select_related("genre")
+        .order_by("pk")
+    )
 
 
 def _standing_catalog_labels() -> QuerySet[Decision]:
@@ -72,8 +77,11 @@ def _judgements(model_version: ModelVersion, include_catalog: bool) -> Iterator[
         return
     standing = _standing_catalog_labels()
     labels = {track: (genre, when) for track, genre, when in standing.values_list("track", "genre__name", "created_at")}
-    analyses = (Analysis.objects.filter(model_version=model_version, track__in=standing.values("track"))
-                .values_list("track", "probabilities", "created_at").order_by("pk"))
+    analyses = (
+        Analysis.objects.filter(model_version=model_version, track__in=standing.values("track"))
+        .values_list("track", "probabilities", "created_at")
+        .order_by("pk")
+    )
     names = model_version.labels
     for track, probabilities, analysed_at in analyses:
         if track not in labels:  # labelled between the two reads
@@ -100,7 +108,8 @@ def version_agreement(*, model_version: ModelVersion, include_catalog: bool = Fa
     result.by_week = dict(sorted(by_week.items()))
     present = {name for pair in pairs for name in pair}
     result.labels = [label for label in model_version.labels if label in present] + sorted(
-        present - set(model_version.labels))
+        present - set(model_version.labels)
+    )
     index = {label: i for i, label in enumerate(result.labels)}
     result.confusion = [[0] * len(result.labels) for _ in result.labels]
     for predicted, chosen in pairs:
@@ -111,11 +120,17 @@ def version_agreement(*, model_version: ModelVersion, include_catalog: bool = Fa
 def agreement_overview(*, include_catalog: bool = False) -> list[VersionAgreement]:
     """Every model version that editors (or, with ``include_catalog``, catalog labels) have judged,
     newest first."""
-    judged = set(Decision.objects.exclude(source__in=(DecisionSource.BULK, DecisionSource.CATALOG))
-                 .exclude(model_version=None).exclude(action__in=GENRELESS_ACTIONS)
-                 .filter(undone_by__isnull=True).values_list("model_version", flat=True))
+    judged = set(
+        Decision.objects.exclude(source__in=(DecisionSource.BULK, DecisionSource.CATALOG))
+        .exclude(model_version=None)
+        .exclude(action__in=GENRELESS_ACTIONS)
+        .filter(undone_by__isnull=True)
+        .values_list("model_version", flat=True)
+    )
     if include_catalog:
         labelled = _standing_catalog_labels().values("track")
         judged |= set(Analysis.objects.filter(track__in=labelled).values_list("model_version", flat=True))
-    return [version_agreement(model_version=v, include_catalog=include_catalog)
-            for v in ModelVersion.objects.filter(pk__in=judged)]
+    return [
+        version_agreement(model_version=v, include_catalog=include_catalog)
+        for v in ModelVersion.objects.filter(pk__in=judged)
+    ]

@@ -2,6 +2,7 @@
 
 CMS API clients are refused: an export names editors and holds every decision.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -33,9 +34,14 @@ class CanExportLabels(permissions.BasePermission):
 class ExportCreateSerializer(serializers.Serializer):
     since = serializers.IntegerField(required=False, min_value=1, help_text="Only decisions after this export.")
     with_audio = serializers.BooleanField(default=False, help_text="Also write a zip with the audio files.")
-    split = serializers.CharField(required=False, default="", help_text=(
-        "train,val,test fractions of a split stratified by genre and grouped by artist (default 0.8,0.1,0.1), "
-        "or 'hash' for the artist-hash rule of earlier exports."))
+    split = serializers.CharField(
+        required=False,
+        default="",
+        help_text=(
+            "train,val,test fractions of a split stratified by genre and grouped by artist (default 0.8,0.1,0.1), "
+            "or 'hash' for the artist-hash rule of earlier exports."
+        ),
+    )
 
 
 class ExportFileSerializer(serializers.Serializer):
@@ -54,29 +60,42 @@ class ExportSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.DictField(child=ExportFileSerializer()))
     def get_files(self, export: LabelExport) -> dict[str, dict[str, object]]:
         request = self.context["request"]
-        return {name: {**meta, "url": request.build_absolute_uri(
-            reverse("api:export-file", args=[export.pk, name]))} for name, meta in (export.files or {}).items()}
+        return {
+            name: {**meta, "url": request.build_absolute_uri(reverse("api:export-file", args=[export.pk, name]))}
+            for name, meta in (export.files or {}).items()
+        }
 
 
 class ExportListCreateView(APIView):
     permission_classes = [CanExportLabels]
 
-    @extend_schema(operation_id="exports_list", tags=["exports"], summary="The latest label exports",
-                   responses={200: ExportSerializer(many=True), **error_responses(401, 403)})
+    @extend_schema(
+        operation_id="exports_list",
+        tags=["exports"],
+        summary="The latest label exports",
+        responses={200: ExportSerializer(many=True), **error_responses(401, 403)},
+    )
     def get(self, request: Request) -> Response:
         exports = LabelExport.objects.order_by("-pk")[:50]
         return Response(ExportSerializer(exports, many=True, context={"request": request}).data)
 
-    @extend_schema(operation_id="exports_create", tags=["exports"], request=ExportCreateSerializer,
-                   summary="Export reviewed labels (JSONL + CSV manifests, optionally a zip with audio)",
-                   responses={201: ExportSerializer, **error_responses(400, 401, 403)})
+    @extend_schema(
+        operation_id="exports_create",
+        tags=["exports"],
+        request=ExportCreateSerializer,
+        summary="Export reviewed labels (JSONL + CSV manifests, optionally a zip with audio)",
+        responses={201: ExportSerializer, **error_responses(400, 401, 403)},
+    )
     def post(self, request: Request) -> Response:
         body = ExportCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            export = label_export_create(created_by=request.user, since=body.validated_data.get("since"),
-                                         with_audio=body.validated_data["with_audio"],
-                                         split=body.validated_data.get("split") or None)
+            export = label_export_create(
+                created_by=request.user,
+                since=body.validated_data.get("since"),
+                with_audio=body.validated_data["with_audio"],
+                split=body.validated_data.get("split") or None,
+            )
         except ExportError as error:
             raise ApiError(error.code.value, str(error), status.HTTP_400_BAD_REQUEST) from error
         return Response(ExportSerializer(export, context={"request": request}).data, status=status.HTTP_201_CREATED)
@@ -85,8 +104,12 @@ class ExportListCreateView(APIView):
 class ExportDetailView(APIView):
     permission_classes = [CanExportLabels]
 
-    @extend_schema(operation_id="exports_retrieve", tags=["exports"], summary="One export, with file links",
-                   responses={200: ExportSerializer, **error_responses(401, 403, 404)})
+    @extend_schema(
+        operation_id="exports_retrieve",
+        tags=["exports"],
+        summary="One export, with file links",
+        responses={200: ExportSerializer, **error_responses(401, 403, 404)},
+    )
     def get(self, request: Request, pk: int) -> Response:
         return Response(ExportSerializer(get_object_or_404(LabelExport, pk=pk), context={"request": request}).data)
 
@@ -99,9 +122,12 @@ EXPORT_FILE_TYPES = ("application/json", "text/csv", "application/zip", "applica
 class ExportFileView(APIView):
     permission_classes = [CanExportLabels]
 
-    @extend_schema(operation_id="exports_file", tags=["exports"], summary="Download one file of an export",
-                   responses={**{(200, media_type): bytes for media_type in EXPORT_FILE_TYPES},
-                              **error_responses(401, 403, 404)})
+    @extend_schema(
+        operation_id="exports_file",
+        tags=["exports"],
+        summary="Download one file of an export",
+        responses={**{(200, media_type): bytes for media_type in EXPORT_FILE_TYPES}, **error_responses(401, 403, 404)},
+    )
     def get(self, request: Request, pk: int, name: str) -> HttpResponseBase:
         export = get_object_or_404(LabelExport, pk=pk)
         if name not in (export.files or {}):

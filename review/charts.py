@@ -1,4 +1,5 @@
 """Pictures for the agreement dashboard (matplotlib's Agg canvas, no pyplot state)."""
+
 from __future__ import annotations
 
 import io

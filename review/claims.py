@@ -1,4 +1,5 @@
 """Claims: opening a track holds it for one editor for a limited time."""
+
 from __future__ import annotations
 
 from collections.abc import Collection
@@ -25,8 +26,10 @@ def _hold(track: Track, editor: AbstractBaseUser) -> Claim:
     now, expires = _expiry()
     claim = Claim.objects.filter(track=track).first()
     if claim and claim.editor_id != editor.pk and claim.expires_at > now:
-        raise ReviewError(ReviewErrorCode.CLAIMED_BY_OTHER,
-                          f"{claim.editor} is reviewing this track (held until {timezone.localtime(claim.expires_at):%H:%M}).")
+        raise ReviewError(
+            ReviewErrorCode.CLAIMED_BY_OTHER,
+            f"{claim.editor} is reviewing this track (held until {timezone.localtime(claim.expires_at):%H:%M}).",
+        )
     if claim:
         claim.editor, claim.claimed_at, claim.expires_at = editor, now, expires
         claim.save(update_fields=["editor", "claimed_at", "expires_at"])
@@ -35,16 +38,22 @@ def _hold(track: Track, editor: AbstractBaseUser) -> Claim:
 
 
 @transaction.atomic
-def claim_next(*, editor: AbstractBaseUser, filters: QueueFilters = QueueFilters(),
-               exclude_ids: Collection[int] = ()) -> Track | None:
+def claim_next(
+    *, editor: AbstractBaseUser, filters: QueueFilters = QueueFilters(), exclude_ids: Collection[int] = ()
+) -> Track | None:
     """Claim the most uncertain unclaimed track; two editors asking at once get different tracks.
 
     Candidate rows are locked with SKIP LOCKED in queue order, so a concurrent caller skips
     the row this one is taking instead of waiting for it or taking it too.
     """
-    held = (Track.objects.filter(claim__editor=editor, claim__expires_at__gt=timezone.now(),
-                                 status=TrackStatus.AWAITING_REVIEW).exclude(pk__in=exclude_ids)
-            .order_by("claim__claimed_at").first())
+    held = (
+        Track.objects.filter(
+            claim__editor=editor, claim__expires_at__gt=timezone.now(), status=TrackStatus.AWAITING_REVIEW
+        )
+        .exclude(pk__in=exclude_ids)
+        .order_by("claim__claimed_at")
+        .first()
+    )
     if held:  # finish what you opened before starting another
         _hold(held, editor)
         return held
@@ -52,8 +61,12 @@ def claim_next(*, editor: AbstractBaseUser, filters: QueueFilters = QueueFilters
     for _ in range(20):
         # One row at a time: FOR UPDATE locks every row a query returns, so a longer LIMIT would
         # make one editor hold (and everyone else skip) the whole head of the queue.
-        track = (review_queue(filters=filters).exclude(pk__in=tried)
-                 .select_for_update(skip_locked=True, of=("self",)).first())
+        track = (
+            review_queue(filters=filters)
+            .exclude(pk__in=tried)
+            .select_for_update(skip_locked=True, of=("self",))
+            .first()
+        )
         if track is None:
             return None
         try:
@@ -68,8 +81,9 @@ def claim_next(*, editor: AbstractBaseUser, filters: QueueFilters = QueueFilters
 def ensure_reviewable(track: Track) -> None:
     """ReviewError unless the track has a proposal to review (or a decision to revisit)."""
     if track.status not in REVIEWABLE_STATUSES:
-        raise ReviewError(ReviewErrorCode.NOT_REVIEWABLE, f"This track is {track.get_status_display().lower()}, "
-                          "not ready for review.")
+        raise ReviewError(
+            ReviewErrorCode.NOT_REVIEWABLE, f"This track is {track.get_status_display().lower()}, not ready for review."
+        )
 
 
 def current_claim(track: Track) -> Claim | None:

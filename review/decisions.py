@@ -1,4 +1,5 @@
 """Decisions: append-only records of what an editor chose, and the track's genre that follows."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from review.errors import ReviewError, ReviewErrorCode
 from review.models import Claim, Decision, DecisionAction, DecisionSource, RejectReason
 from review.selectors import REVIEWABLE_STATUSES, bulk_accept_candidates, last_decision_id, latest_analysis
 
-FEED_LOCK_KEY = 0x61636f75  # any constant: serialises decision inserts on PostgreSQL
+FEED_LOCK_KEY = 0x61636F75  # any constant: serialises decision inserts on PostgreSQL
 UNDO_SECONDS = 30  # how long an editor may take back their own decision from the next track
 
 
@@ -25,8 +26,8 @@ class DecisionInput:
     genre: Genre
     secondary_genre: Genre | None = None
     note: str = ""
-    analysis_id: int | None = None     # the analysis the editor was shown
-    seen_decision_id: int = 0          # the track's latest decision when the form was opened
+    analysis_id: int | None = None  # the analysis the editor was shown
+    seen_decision_id: int = 0  # the track's latest decision when the form was opened
     seconds_on_screen: float | None = None
 
 
@@ -64,29 +65,43 @@ def _locked_for_decision(*, editor: AbstractBaseUser, track: Track, seen_decisio
     """Lock the track and refuse a decision that would silently overwrite a colleague's work."""
     track = Track.objects.select_for_update().get(pk=track.pk)
     if track.status not in REVIEWABLE_STATUSES:
-        raise ReviewError(ReviewErrorCode.NOT_REVIEWABLE,
-                          f"This track is {track.get_status_display().lower()}; it cannot be decided now.")
+        raise ReviewError(
+            ReviewErrorCode.NOT_REVIEWABLE,
+            f"This track is {track.get_status_display().lower()}; it cannot be decided now.",
+        )
     claim = Claim.objects.filter(track=track).select_related("editor").first()
     if claim and claim.editor_id != editor.pk and claim.expires_at > timezone.now():
-        raise ReviewError(ReviewErrorCode.CLAIMED_BY_OTHER,
-                          f"{claim.editor} is reviewing this track now; your decision was not saved.")
+        raise ReviewError(
+            ReviewErrorCode.CLAIMED_BY_OTHER,
+            f"{claim.editor} is reviewing this track now; your decision was not saved.",
+        )
     if last_decision_id(track) != seen_decision_id:
-        latest = (track.decisions.exclude(source=DecisionSource.CATALOG).select_related("editor", "genre")
-                  .order_by("-pk").first())
-        raise ReviewError(ReviewErrorCode.STALE,
-                          f"{latest.editor} decided {latest.outcome} on this track after you opened it; "
-                          "your decision was not saved. Reload to see it.")
+        latest = (
+            track.decisions.exclude(source=DecisionSource.CATALOG)
+            .select_related("editor", "genre")
+            .order_by("-pk")
+            .first()
+        )
+        raise ReviewError(
+            ReviewErrorCode.STALE,
+            f"{latest.editor} decided {latest.outcome} on this track after you opened it; "
+            "your decision was not saved. Reload to see it.",
+        )
     return track
 
 
 def _shown_analysis(track: Track, analysis_id: int | None) -> Analysis | None:
-    return (Analysis.objects.select_related("model_version").filter(track=track, pk=analysis_id).first()
-            if analysis_id else latest_analysis(track))
+    return (
+        Analysis.objects.select_related("model_version").filter(track=track, pk=analysis_id).first()
+        if analysis_id
+        else latest_analysis(track)
+    )
 
 
 @transaction.atomic
-def decision_submit(*, editor: AbstractBaseUser, track: Track, data: DecisionInput,
-                    source: str = DecisionSource.REVIEW) -> Decision:
+def decision_submit(
+    *, editor: AbstractBaseUser, track: Track, data: DecisionInput, source: str = DecisionSource.REVIEW
+) -> Decision:
     """Record a decision, refusing one that would silently overwrite a colleague's work."""
     _check_genres(data)
     track = _locked_for_decision(editor=editor, track=track, seen_decision_id=data.seen_decision_id)
@@ -94,9 +109,17 @@ def decision_submit(*, editor: AbstractBaseUser, track: Track, data: DecisionInp
     proposed = _proposal(analysis)
     _lock_feed()
     decision = Decision.objects.create(
-        track=track, analysis=analysis, model_version=analysis.model_version if analysis else None,
-        proposed=proposed, genre=data.genre, secondary_genre=data.secondary_genre, action=_action(data.genre, proposed),
-        source=source, note=data.note.strip(), editor=editor, seconds_on_screen=data.seconds_on_screen,
+        track=track,
+        analysis=analysis,
+        model_version=analysis.model_version if analysis else None,
+        proposed=proposed,
+        genre=data.genre,
+        secondary_genre=data.secondary_genre,
+        action=_action(data.genre, proposed),
+        source=source,
+        note=data.note.strip(),
+        editor=editor,
+        seconds_on_screen=data.seconds_on_screen,
     )
     _track_follows(track, decision)
     return decision
@@ -119,8 +142,8 @@ def _track_follows(track: Track, decision: Decision) -> None:
 
 @dataclass(frozen=True)
 class RejectInput:
-    reason: str                        # a RejectReason value
-    note: str = ""                     # required when the reason is "other"
+    reason: str  # a RejectReason value
+    note: str = ""  # required when the reason is "other"
     analysis_id: int | None = None
     seen_decision_id: int = 0
     seconds_on_screen: float | None = None
@@ -138,9 +161,17 @@ def decision_reject(*, editor: AbstractBaseUser, track: Track, data: RejectInput
     analysis = _shown_analysis(track, data.analysis_id)
     _lock_feed()
     decision = Decision.objects.create(
-        track=track, analysis=analysis, model_version=analysis.model_version if analysis else None,
-        proposed=_proposal(analysis), genre=None, action=DecisionAction.REJECTED, reject_reason=data.reason,
-        source=DecisionSource.REVIEW, note=data.note.strip(), editor=editor, seconds_on_screen=data.seconds_on_screen,
+        track=track,
+        analysis=analysis,
+        model_version=analysis.model_version if analysis else None,
+        proposed=_proposal(analysis),
+        genre=None,
+        action=DecisionAction.REJECTED,
+        reject_reason=data.reason,
+        source=DecisionSource.REVIEW,
+        note=data.note.strip(),
+        editor=editor,
+        seconds_on_screen=data.seconds_on_screen,
     )
     _track_follows(track, decision)
     return decision
@@ -162,19 +193,28 @@ def decision_undo(*, editor: AbstractBaseUser, decision: Decision) -> Decision:
     if decision.action == DecisionAction.UNDONE or Decision.objects.filter(undoes=decision).exists():
         raise ReviewError(ReviewErrorCode.UNDO_REFUSED, "This decision has already been undone.")
     if timezone.now() > undo_deadline(decision):
-        raise ReviewError(ReviewErrorCode.UNDO_EXPIRED,
-                          f"Undo is possible for {UNDO_SECONDS} s after saving; open the track and decide it again.")
+        raise ReviewError(
+            ReviewErrorCode.UNDO_EXPIRED,
+            f"Undo is possible for {UNDO_SECONDS} s after saving; open the track and decide it again.",
+        )
     if track.decisions.filter(pk__gt=decision.pk).exists():
-        raise ReviewError(ReviewErrorCode.UNDO_REFUSED,
-                          "Someone decided this track after you; your decision can no longer be undone.")
+        raise ReviewError(
+            ReviewErrorCode.UNDO_REFUSED, "Someone decided this track after you; your decision can no longer be undone."
+        )
     previous = track.decisions.filter(pk__lt=decision.pk).select_related("genre").order_by("-pk").first()
     _lock_feed()
     undo = Decision.objects.create(
-        track=track, analysis=decision.analysis, model_version=decision.model_version, proposed=decision.proposed,
+        track=track,
+        analysis=decision.analysis,
+        model_version=decision.model_version,
+        proposed=decision.proposed,
         genre=previous.genre if previous else None,
         secondary_genre=previous.secondary_genre if previous else None,
         reject_reason=previous.reject_reason if previous else "",
-        action=DecisionAction.UNDONE, undoes=decision, source=DecisionSource.REVIEW, editor=editor,
+        action=DecisionAction.UNDONE,
+        undoes=decision,
+        source=DecisionSource.REVIEW,
+        editor=editor,
         note=f"Undid decision #{decision.pk} ({decision.outcome})",
     )
     _track_follows(track, undo)
@@ -182,15 +222,15 @@ def decision_undo(*, editor: AbstractBaseUser, decision: Decision) -> Decision:
 
 
 class CatalogLabelOutcome(str, Enum):
-    RECORDED = "recorded"          # a new catalog decision: the track takes the genre
-    UNCHANGED = "unchanged"        # the catalog said this before, or an editor decided the same
-    KEPT_EDITOR = "kept_editor"    # an editor decided another genre: theirs stands
+    RECORDED = "recorded"  # a new catalog decision: the track takes the genre
+    UNCHANGED = "unchanged"  # the catalog said this before, or an editor decided the same
+    KEPT_EDITOR = "kept_editor"  # an editor decided another genre: theirs stands
 
 
 @dataclass(frozen=True)
 class CatalogLabel:
     outcome: CatalogLabelOutcome
-    decision: Decision | None = None        # the catalog decision recorded
+    decision: Decision | None = None  # the catalog decision recorded
     editor_decision: Decision | None = None  # with KEPT_EDITOR: the editor's decision that stands
 
 
@@ -213,8 +253,11 @@ def catalog_label_record(*, editor: AbstractBaseUser, track: Track, genre: Genre
     if last_catalog is not None and last_catalog.genre_id == genre.pk:
         return CatalogLabel(CatalogLabelOutcome.UNCHANGED)
     # An undo that left the track with nothing (awaiting review) decided nothing an editor stands by.
-    editor_stands = latest is not None and latest.source != DecisionSource.CATALOG and (
-        latest.genre_id is not None or latest.reject_reason)
+    editor_stands = (
+        latest is not None
+        and latest.source != DecisionSource.CATALOG
+        and (latest.genre_id is not None or latest.reject_reason)
+    )
     if editor_stands:
         Track.objects.filter(pk=track.pk).update(known_genre=genre)
         if latest.genre_id == genre.pk:
@@ -222,8 +265,15 @@ def catalog_label_record(*, editor: AbstractBaseUser, track: Track, genre: Genre
         return CatalogLabel(CatalogLabelOutcome.KEPT_EDITOR, editor_decision=latest)
     _lock_feed()
     decision = Decision.objects.create(
-        track=track, analysis=None, model_version=None, proposed=[], genre=genre, action=DecisionAction.LABELLED,
-        source=DecisionSource.CATALOG, editor=editor, note="Known genre from the catalog",
+        track=track,
+        analysis=None,
+        model_version=None,
+        proposed=[],
+        genre=genre,
+        action=DecisionAction.LABELLED,
+        source=DecisionSource.CATALOG,
+        editor=editor,
+        note="Known genre from the catalog",
     )
     Track.objects.filter(pk=track.pk).update(reviewed_genre=genre, known_genre=genre)
     if track.status == TrackStatus.AWAITING_REVIEW:  # as the worker does for a track with a genre
@@ -238,11 +288,19 @@ def decisions_bulk_accept(*, editor: AbstractBaseUser, tracks: QuerySet[Track], 
     for candidate in bulk_accept_candidates(editor=editor, tracks=tracks, threshold=threshold):
         track, analysis = candidate.track, candidate.analysis
         try:
-            decisions.append(decision_submit(
-                editor=editor, track=track, source=DecisionSource.BULK,
-                data=DecisionInput(genre=candidate.genre, analysis_id=analysis.pk,
-                                   seen_decision_id=last_decision_id(track),
-                                   note=f"Bulk-accepted at top-1 ≥ {threshold:.0%}")))
+            decisions.append(
+                decision_submit(
+                    editor=editor,
+                    track=track,
+                    source=DecisionSource.BULK,
+                    data=DecisionInput(
+                        genre=candidate.genre,
+                        analysis_id=analysis.pk,
+                        seen_decision_id=last_decision_id(track),
+                        note=f"Bulk-accepted at top-1 ≥ {threshold:.0%}",
+                    ),
+                )
+            )
         except ReviewError:
             continue
     return decisions

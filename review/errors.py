@@ -1,4 +1,5 @@
 """Stable codes for what an editor (or a stale form) can get wrong, shared by the UI and the API."""
+
 from __future__ import annotations
 
 from enum import Enum

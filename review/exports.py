@@ -15,6 +15,7 @@ splits, the split depends only on the exported labels); other fractions with e.g
 collapsed) or, when the artist is empty, of the track's SHA-256 picks the split (80/10/10),
 stable as the catalogue grows but blind to genres.
 """
+
 from __future__ import annotations
 
 import csv
@@ -46,8 +47,23 @@ EXPORT_JSON = "export.json"
 EXPORT_ZIP = "export.zip"
 REJECTED_JSONL = "rejected.jsonl"
 CSV_COLUMNS = [
-    "track_id", "external_id", "sha256", "audio", "artist", "title", "genre", "secondary_genre", "label_index",
-    "split", "action", "source", "model_version", "proposed", "editor", "decided_at", "decision_id",
+    "track_id",
+    "external_id",
+    "sha256",
+    "audio",
+    "artist",
+    "title",
+    "genre",
+    "secondary_genre",
+    "label_index",
+    "split",
+    "action",
+    "source",
+    "model_version",
+    "proposed",
+    "editor",
+    "decided_at",
+    "decision_id",
 ]
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip entry can carry
 
@@ -99,8 +115,9 @@ def _row(decision: Decision, labels: list[str]) -> dict[str, Any]:
         "action": decision.action,
         "source": decision.source,
         "model_version": decision.model_version.name if decision.model_version else "",
-        "proposed": [{"genre": item.get("genre"), "probability": item.get("probability")}
-                     for item in decision.proposed or []],
+        "proposed": [
+            {"genre": item.get("genre"), "probability": item.get("probability")} for item in decision.proposed or []
+        ],
         "editor": decision.editor.get_username(),
         "decided_at": decision.created_at.isoformat(timespec="milliseconds"),
         "decision_id": decision.pk,
@@ -110,14 +127,22 @@ def _row(decision: Decision, labels: list[str]) -> dict[str, Any]:
 def _rejected_row(decision: Decision) -> dict[str, Any]:
     track = decision.track
     return {
-        "track_id": track.pk, "external_id": track.external_id or "", "sha256": track.sha256,
-        "audio": track.audio.name, "artist": track.artist, "title": track.title,
-        "rejected": True, "reject_reason": decision.reject_reason, "note": decision.note,
+        "track_id": track.pk,
+        "external_id": track.external_id or "",
+        "sha256": track.sha256,
+        "audio": track.audio.name,
+        "artist": track.artist,
+        "title": track.title,
+        "rejected": True,
+        "reject_reason": decision.reject_reason,
+        "note": decision.note,
         "split": split_for(artist=track.artist, sha256=track.sha256),
-        "action": decision.action, "source": decision.source,
+        "action": decision.action,
+        "source": decision.source,
         "model_version": decision.model_version.name if decision.model_version else "",
-        "proposed": [{"genre": item.get("genre"), "probability": item.get("probability")}
-                     for item in decision.proposed or []],
+        "proposed": [
+            {"genre": item.get("genre"), "probability": item.get("probability")} for item in decision.proposed or []
+        ],
         "editor": decision.editor.get_username(),
         "decided_at": decision.created_at.isoformat(timespec="milliseconds"),
         "decision_id": decision.pk,
@@ -137,8 +162,13 @@ def _csv(rows: list[dict[str, Any]]) -> bytes:
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({**row, "proposed": _dumps(row["proposed"]),
-                         "label_index": "" if row["label_index"] is None else row["label_index"]})
+        writer.writerow(
+            {
+                **row,
+                "proposed": _dumps(row["proposed"]),
+                "label_index": "" if row["label_index"] is None else row["label_index"],
+            }
+        )
     return buffer.getvalue().encode()
 
 
@@ -183,8 +213,10 @@ def export_archive(export: LabelExport) -> BinaryIO:
     if (audio_zip := export_file(export, EXPORT_ZIP)) is not None:
         return audio_zip.open("rb")
     archive = tempfile.TemporaryFile()  # noqa: SIM115 - returned open: the FileResponse closes it
-    _zip(archive, [(name, path) for name in sorted(export.files or {})
-                   if (path := export_file(export, name)) is not None])
+    _zip(
+        archive,
+        [(name, path) for name in sorted(export.files or {}) if (path := export_file(export, name)) is not None],
+    )
     archive.seek(0)
     return archive
 
@@ -206,11 +238,14 @@ def export_rejected_rows(export: LabelExport) -> list[dict[str, Any]]:
 
 
 def _decisions(*, after: int, upto: int) -> list[Decision]:
-    latest = (Decision.objects.filter(pk__lte=upto).order_by().values("track")
-              .annotate(latest=Max("pk")).values("latest"))
-    return list(Decision.objects.filter(pk__in=latest, pk__gt=after)
-                .select_related("track", "genre", "secondary_genre", "model_version", "editor")
-                .order_by("track_id"))
+    latest = (
+        Decision.objects.filter(pk__lte=upto).order_by().values("track").annotate(latest=Max("pk")).values("latest")
+    )
+    return list(
+        Decision.objects.filter(pk__in=latest, pk__gt=after)
+        .select_related("track", "genre", "secondary_genre", "model_version", "editor")
+        .order_by("track_id")
+    )
 
 
 @dataclass(frozen=True)
@@ -252,19 +287,30 @@ def _assign_splits(rows: list[dict[str, Any]], rule: str | dict[str, float]) -> 
         for row in rows:
             row["split"] = split_for(artist=row["artist"], sha256=row["sha256"])
         # Byte-for-byte what earlier exports wrote, so they re-run identically.
-        return {"key": "sha256 of the artist (case-folded, whitespace collapsed), else of the track's sha256",
-                "percent": dict(SPLITS)}
+        return {
+            "key": "sha256 of the artist (case-folded, whitespace collapsed), else of the track's sha256",
+            "percent": dict(SPLITS),
+        }
     items = [(split_key(artist=row["artist"], sha256=row["sha256"]), row["genre"]) for row in rows]
     for row, name in zip(rows, stratified_group_split(items, rule)):
         row["split"] = name
-    return {"rule": "stratified", "fractions": dict(rule), "stratify": "genre",
-            "group": "artist (case-folded, whitespace collapsed), else the track's sha256",
-            "note": "every genre with an artist has one in train; one artist never spans two splits"}
+    return {
+        "rule": "stratified",
+        "fractions": dict(rule),
+        "stratify": "genre",
+        "group": "artist (case-folded, whitespace collapsed), else the track's sha256",
+        "note": "every genre with an artist has one in train; one artist never spans two splits",
+    }
 
 
-def label_export_create(*, created_by: AbstractBaseUser | None = None, since: int | LabelExport | None = None,
-                        with_audio: bool = False, out: str | Path | None = None,
-                        split: str | dict[str, float] | None = None) -> LabelExport:
+def label_export_create(
+    *,
+    created_by: AbstractBaseUser | None = None,
+    since: int | LabelExport | None = None,
+    with_audio: bool = False,
+    out: str | Path | None = None,
+    split: str | dict[str, float] | None = None,
+) -> LabelExport:
     """Export the latest decision of every reviewed track (only those decided after export
     ``since`` when given) to MEDIA_ROOT/exports/<id>/ (or ``out``) and record it. ``split``:
     train,val,test fractions of a stratified split (default 0.8,0.1,0.1) or "hash"."""
@@ -290,9 +336,14 @@ def label_export_create(*, created_by: AbstractBaseUser | None = None, since: in
     counts = dict(sorted(counts.items(), key=lambda item: (order.get(item[0], len(order)), item[0])))
     split_counts = {name: sum(1 for row in rows if row["split"] == name) for name, _ in SPLITS}
     summary = {
-        "labels": labels, "rows": len(rows), "counts": counts, "split_counts": split_counts,
+        "labels": labels,
+        "rows": len(rows),
+        "counts": counts,
+        "split_counts": split_counts,
         "split_rule": recorded_rule,
-        "since_export": since.pk if since else None, "after_decision_id": after, "last_decision_id": upto,
+        "since_export": since.pk if since else None,
+        "after_decision_id": after,
+        "last_decision_id": upto,
         "columns": CSV_COLUMNS,
     }
     if rejected:  # only then, so an export without rejections reads as exports always did
@@ -304,18 +355,29 @@ def label_export_create(*, created_by: AbstractBaseUser | None = None, since: in
         media = Path(settings.MEDIA_ROOT)
         audio_missing = [row["audio"] for row in rows + rejected if not (media / row["audio"]).is_file()]
         if audio_missing:
-            raise ExportError(ExportErrorCode.MISSING_AUDIO,
-                              f"{len(audio_missing)} audio file(s) are missing, e.g. {audio_missing[0]}.")
+            raise ExportError(
+                ExportErrorCode.MISSING_AUDIO,
+                f"{len(audio_missing)} audio file(s) are missing, e.g. {audio_missing[0]}.",
+            )
     with transaction.atomic():
         export = LabelExport.objects.create(
-            created_by=created_by, since=since, after_decision_id=after, last_decision_id=upto, labels=labels,
-            rows=len(rows), counts=counts, split_counts=split_counts,
+            created_by=created_by,
+            since=since,
+            after_decision_id=after,
+            last_decision_id=upto,
+            labels=labels,
+            rows=len(rows),
+            counts=counts,
+            split_counts=split_counts,
         )
         directory = Path(out).resolve() if out else Path(settings.MEDIA_ROOT) / "exports" / str(export.pk)
         directory.mkdir(parents=True, exist_ok=True)
         jsonl, csv_bytes, meta = _jsonl(rows), _csv(rows), (_dumps(summary) + "\n").encode()
-        written = [_write(directory, MANIFEST_JSONL, jsonl), _write(directory, MANIFEST_CSV, csv_bytes),
-                   _write(directory, EXPORT_JSON, meta)]
+        written = [
+            _write(directory, MANIFEST_JSONL, jsonl),
+            _write(directory, MANIFEST_CSV, csv_bytes),
+            _write(directory, EXPORT_JSON, meta),
+        ]
         extra: list[tuple[str, bytes | Path]] = []
         if rejected:
             written.append(_write(directory, REJECTED_JSONL, rejected_jsonl := _jsonl(rejected)))
@@ -323,8 +385,12 @@ def label_export_create(*, created_by: AbstractBaseUser | None = None, since: in
         if with_audio:
             media = Path(settings.MEDIA_ROOT)
             audio = sorted({row["audio"] for row in rows + rejected})
-            entries: list[tuple[str, bytes | Path]] = [(MANIFEST_JSONL, jsonl), (MANIFEST_CSV, csv_bytes),
-                                                      (EXPORT_JSON, meta), *extra]
+            entries: list[tuple[str, bytes | Path]] = [
+                (MANIFEST_JSONL, jsonl),
+                (MANIFEST_CSV, csv_bytes),
+                (EXPORT_JSON, meta),
+                *extra,
+            ]
             entries += [(name, media / name) for name in audio]
             _zip(directory / EXPORT_ZIP, entries)
             written.append(_written(directory / EXPORT_ZIP))

@@ -1,4 +1,5 @@
 """Human decisions: who holds which track (claims) and what they decided (decisions)."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -18,7 +19,9 @@ class Claim(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=Q(expires_at__gt=models.F("claimed_at")), name="claim_expires_after_start"),
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=models.F("claimed_at")), name="claim_expires_after_start"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -67,16 +70,30 @@ class Decision(models.Model):
     analysis = models.ForeignKey(Analysis, null=True, blank=True, on_delete=models.SET_NULL, related_name="decisions")
     model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     proposed = models.JSONField(default=list, help_text="The Top-5 shown: [{'genre': ..., 'probability': ...}]")
-    genre = models.ForeignKey(Genre, null=True, blank=True, on_delete=models.PROTECT, related_name="decisions",
-                              help_text="Empty for a rejection, and for an undo that restores no genre.")
+    genre = models.ForeignKey(
+        Genre,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="decisions",
+        help_text="Empty for a rejection, and for an undo that restores no genre.",
+    )
     secondary_genre = models.ForeignKey(Genre, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     action = models.CharField(max_length=16, choices=DecisionAction.choices)
     reject_reason = models.CharField(
-        max_length=16, choices=RejectReason.choices, blank=True,
-        help_text="Why the track is not music / unusable (a rejection, or an undo that restores one).")
+        max_length=16,
+        choices=RejectReason.choices,
+        blank=True,
+        help_text="Why the track is not music / unusable (a rejection, or an undo that restores one).",
+    )
     undoes = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="undone_by",
-        help_text="The decision this undo took back (action undone).")
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="undone_by",
+        help_text="The decision this undo took back (action undone).",
+    )
     source = models.CharField(max_length=16, choices=DecisionSource.choices, default=DecisionSource.REVIEW)
     note = models.TextField(blank=True)
     editor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="decisions")
@@ -92,22 +109,36 @@ class Decision(models.Model):
         constraints = [
             models.CheckConstraint(condition=~Q(secondary_genre=models.F("genre")), name="decision_secondary_differs"),
             models.CheckConstraint(condition=Q(action__in=DecisionAction.values), name="decision_action_known"),
-            models.CheckConstraint(condition=Q(genre__isnull=False) | Q(action__in=GENRELESS_ACTIONS),
-                                   name="decision_genre_unless_rejected_or_undone"),
-            models.CheckConstraint(condition=~Q(action=DecisionAction.REJECTED) | (
-                Q(genre__isnull=True) & ~Q(reject_reason="")), name="decision_rejected_has_reason_no_genre"),
+            models.CheckConstraint(
+                condition=Q(genre__isnull=False) | Q(action__in=GENRELESS_ACTIONS),
+                name="decision_genre_unless_rejected_or_undone",
+            ),
+            models.CheckConstraint(
+                condition=~Q(action=DecisionAction.REJECTED) | (Q(genre__isnull=True) & ~Q(reject_reason="")),
+                name="decision_rejected_has_reason_no_genre",
+            ),
             # An undo restores either a genre or a rejection (or nothing), never both.
-            models.CheckConstraint(condition=Q(action__in=GENRELESS_ACTIONS) | Q(reject_reason=""),
-                                   name="decision_reason_only_on_reject_or_undo"),
-            models.CheckConstraint(condition=Q(genre__isnull=True) | Q(reject_reason=""),
-                                   name="decision_reason_or_genre"),
-            models.CheckConstraint(condition=(Q(undoes__isnull=True) & ~Q(action=DecisionAction.UNDONE))
-                                   | (Q(undoes__isnull=False) & Q(action=DecisionAction.UNDONE)),
-                                   name="decision_undo_names_what_it_undid"),
+            models.CheckConstraint(
+                condition=Q(action__in=GENRELESS_ACTIONS) | Q(reject_reason=""),
+                name="decision_reason_only_on_reject_or_undo",
+            ),
+            models.CheckConstraint(
+                condition=Q(genre__isnull=True) | Q(reject_reason=""), name="decision_reason_or_genre"
+            ),
+            models.CheckConstraint(
+                condition=(Q(undoes__isnull=True) & ~Q(action=DecisionAction.UNDONE))
+                | (Q(undoes__isnull=False) & Q(action=DecisionAction.UNDONE)),
+                name="decision_undo_names_what_it_undid",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.track}: {self.outcome} ({self.get_action_display()}) by {self.editor}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None:
+            raise ValueError("Decisions are append-only: record a new decision instead of changing one.")
+        super().save(*args, **kwargs)
 
     @property
     def reject_reason_or_none(self) -> str | None:
@@ -123,11 +154,6 @@ class Decision(models.Model):
             return f"not music ({self.get_reject_reason_display().lower()})"
         return "awaiting review"
 
-    def save(self, *args: object, **kwargs: object) -> None:
-        if self.pk is not None:
-            raise ValueError("Decisions are append-only: record a new decision instead of changing one.")
-        super().save(*args, **kwargs)
-
 
 class LabelExport(models.Model):
     """One versioned export of editors' final labels (the latest decision per track) for training.
@@ -142,7 +168,11 @@ class LabelExport(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     since = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         help_text="Incremental: only decisions made after this export.",
     )
     after_decision_id = models.PositiveBigIntegerField(default=0, help_text="Decisions with a larger id were exported.")

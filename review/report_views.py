@@ -4,6 +4,7 @@ evaluated beside, on one stored evaluation set, as an admin page and as a PDF.
 The numbers come from inference.engine.update_report (Django-free) fed with the per-track predictions
 that inference.retraining.model_version_evaluate stores for each evaluation set.
 """
+
 from __future__ import annotations
 
 import base64
@@ -37,11 +38,17 @@ def _require_model_admin(request: HttpRequest) -> None:
 def reportable_sets(version: ModelVersion) -> list[dict[str, Any]]:
     """The version's evaluation sets that hold predictions of both models, most recent first."""
     evaluations = (version.metrics or {}).get("evaluations") or {}
-    return [{"key": key, "description": evaluations[key]["set"].get("description", key),
-             "tracks": evaluations[key].get("tracks"), "against": (evaluations[key].get("active") or {}).get(
-                 "model_version"), "evaluated_at": evaluations[key].get("evaluated_at")}
-            for key in evaluation_keys(version)
-            if evaluations[key].get("active") and evaluations[key].get("predictions")]
+    return [
+        {
+            "key": key,
+            "description": evaluations[key]["set"].get("description", key),
+            "tracks": evaluations[key].get("tracks"),
+            "against": (evaluations[key].get("active") or {}).get("model_version"),
+            "evaluated_at": evaluations[key].get("evaluated_at"),
+        }
+        for key in evaluation_keys(version)
+        if evaluations[key].get("active") and evaluations[key].get("predictions")
+    ]
 
 
 def version_update_report(version: ModelVersion, key: str) -> tuple[UpdateReport, dict[str, Any]] | None:
@@ -54,8 +61,9 @@ def version_update_report(version: ModelVersion, key: str) -> tuple[UpdateReport
     candidate, active = Predictions.from_dict(data["candidate"]), Predictions.from_dict(data["active"])
     candidate.name = entry["candidate"]["model_version"]
     active.name = entry["active"]["model_version"]
-    return update_report(labels=data["labels"], truth=data["truth"], candidate=candidate, active=active,
-                         tracks=data["tracks"]), entry
+    return update_report(
+        labels=data["labels"], truth=data["truth"], candidate=candidate, active=active, tracks=data["tracks"]
+    ), entry
 
 
 def _chosen(request: HttpRequest, model_version_id: int) -> tuple[ModelVersion, list[dict[str, Any]], str | None]:
@@ -75,20 +83,31 @@ def _data_uri(png: bytes) -> str:
 def _links(track: dict[str, Any]) -> dict[str, str] | None:
     if not track.get("track_id"):
         return None
-    return {"admin": reverse("admin:catalog_track_change", args=[track["track_id"]]),
-            "review": reverse("review_track", args=[track["track_id"]])}
+    return {
+        "admin": reverse("admin:catalog_track_change", args=[track["track_id"]]),
+        "review": reverse("review_track", args=[track["track_id"]]),
+    }
 
 
 def model_update_report(request: HttpRequest, model_version_id: int) -> HttpResponse:
     """Per-genre changes, confusions fixed and introduced, calibration and changed top-1s."""
     version, sets, key = _chosen(request, model_version_id)
-    context: dict[str, Any] = {**admin.site.each_context(request), "title": f"Model update report: {version.name}",
-                               "version": version, "sets": sets, "key": key, "report": None}
+    context: dict[str, Any] = {
+        **admin.site.each_context(request),
+        "title": f"Model update report: {version.name}",
+        "version": version,
+        "sets": sets,
+        "key": key,
+        "report": None,
+    }
     built = version_update_report(version, key) if key else None
     if built is not None:
         report, entry = built
         context.update(
-            report=report, entry=entry, headline=headline(report), outcomes=report.outcome_counts(),
+            report=report,
+            entry=entry,
+            headline=headline(report),
+            outcomes=report.outcome_counts(),
             reliability_png=_data_uri(reliability_png_bytes(report)),
             difference_png=_data_uri(confusion_difference_png_bytes(report)),
             changed=[{**row, "links": _links(row["track"])} for row in report.changed_tracks],
@@ -110,11 +129,14 @@ def model_update_report_pdf(request: HttpRequest, model_version_id: int) -> Http
         links = _links(track)
         return request.build_absolute_uri(links["admin"]) if links else None
 
-    pdf = report_pdf_bytes(report, title=f"Model update: {report.candidate_name}",
-                           subtitle=f"{report.candidate_name} against {report.active_name} on "
-                                    f"{entry['set'].get('description', key)} ({report.tracks} tracks), "
-                                    f"evaluated {entry.get('evaluated_at', '')}",
-                           track_url=track_url)
+    pdf = report_pdf_bytes(
+        report,
+        title=f"Model update: {report.candidate_name}",
+        subtitle=f"{report.candidate_name} against {report.active_name} on "
+        f"{entry['set'].get('description', key)} ({report.tracks} tracks), "
+        f"evaluated {entry.get('evaluated_at', '')}",
+        track_url=track_url,
+    )
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{version.name}-update-report.pdf"'
     return response

@@ -1,4 +1,5 @@
 """Reads for reviewing: the uncertainty-first queue, a track's evidence and history, editor stats."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,14 +30,14 @@ REVIEWABLE_STATUSES = (TrackStatus.AWAITING_REVIEW, TrackStatus.REVIEWED, TrackS
 
 @dataclass(frozen=True)
 class QueueFilters:
-    genre: str = ""          # predicted top-1 label
-    band: str = ""           # key of CONFIDENCE_BANDS
+    genre: str = ""  # predicted top-1 label
+    band: str = ""  # key of CONFIDENCE_BANDS
     model_version: int | None = None
     batch: int | None = None
     since: date | None = None
     until: date | None = None
-    labelled: str = "skip"   # key of LABELLED_CHOICES
-    content: str = ""        # key of CONTENT_CHOICES: the latest analysis's content verdict
+    labelled: str = "skip"  # key of LABELLED_CHOICES
+    content: str = ""  # key of CONTENT_CHOICES: the latest analysis's content verdict
 
 
 def _latest(field: str) -> Subquery:
@@ -66,8 +67,13 @@ def review_queue(*, filters: QueueFilters = QueueFilters(), now: datetime | None
         Track.objects.annotate(latest_source=_latest_decision_source())
         .filter(wanted)
         .exclude(claim__expires_at__gt=now)
-        .annotate(margin=_latest("margin"), top_label=_latest("top_label"), top_probability=_latest("top_probability"),
-                  analysis_model=_latest("model_version_id"), content=_latest("content"))
+        .annotate(
+            margin=_latest("margin"),
+            top_label=_latest("top_label"),
+            top_probability=_latest("top_probability"),
+            analysis_model=_latest("model_version_id"),
+            content=_latest("content"),
+        )
         .filter(margin__isnull=False)
     )
     if filters.content in CONTENT_CHOICES:
@@ -93,12 +99,19 @@ def queue_counts(*, filters: QueueFilters = QueueFilters()) -> dict[str, object]
     """Counts for the queue page: the filtered total and how it splits by predicted genre and band."""
     tracks = review_queue(filters=filters)
     by_genre = dict(tracks.order_by().values_list("top_label").annotate(n=Count("pk")).values_list("top_label", "n"))
-    bands = {name: tracks.filter(top_probability__gte=low, top_probability__lt=high).count()
-             for name, (low, high) in CONFIDENCE_BANDS.items()}
+    bands = {
+        name: tracks.filter(top_probability__gte=low, top_probability__lt=high).count()
+        for name, (low, high) in CONFIDENCE_BANDS.items()
+    }
     claimed = Track.objects.filter(status=TrackStatus.AWAITING_REVIEW, claim__expires_at__gt=timezone.now()).count()
     labelled = review_queue(filters=QueueFilters(labelled="only")).count()
-    return {"total": tracks.count(), "by_genre": dict(sorted(by_genre.items())), "by_band": bands,
-            "claimed": claimed, "labelled": labelled}
+    return {
+        "total": tracks.count(),
+        "by_genre": dict(sorted(by_genre.items())),
+        "by_band": bands,
+        "claimed": claimed,
+        "labelled": labelled,
+    }
 
 
 def latest_analysis(track: Track) -> Analysis | None:
@@ -112,8 +125,9 @@ class BulkCandidate:
     genre: Genre
 
 
-def bulk_accept_candidates(*, editor: AbstractBaseUser, tracks: QuerySet[Track],
-                           threshold: float) -> list[BulkCandidate]:
+def bulk_accept_candidates(
+    *, editor: AbstractBaseUser, tracks: QuerySet[Track], threshold: float
+) -> list[BulkCandidate]:
     """What bulk accept would accept: awaiting tracks whose latest analysis's top-1 is at least
     `threshold` sure and an active genre, and that no other editor holds now. The confirmation
     page counts these, and the service accepts exactly these.
@@ -140,8 +154,9 @@ def track_history(track: Track) -> QuerySet[Decision]:
 def last_decision_id(track: Track) -> int:
     """The track's latest editor decision, which a review form must have seen. Catalog labels
     are left out: an editor's decision always wins over them, so they never make a form stale."""
-    return (track.decisions.exclude(source=DecisionSource.CATALOG).order_by("-pk")
-            .values_list("pk", flat=True).first() or 0)
+    return (
+        track.decisions.exclude(source=DecisionSource.CATALOG).order_by("-pk").values_list("pk", flat=True).first() or 0
+    )
 
 
 @dataclass(frozen=True)
@@ -151,8 +166,8 @@ class EditorDay:
     decisions: int
     correction_rate: float | None
     median_seconds: float | None
-    rejected: int = 0     # of `decisions`: not music / unusable
-    undone: int = 0       # decisions the editor took back (not counted in `decisions`)
+    rejected: int = 0  # of `decisions`: not music / unusable
+    undone: int = 0  # decisions the editor took back (not counted in `decisions`)
 
 
 def editor_statistics(*, since: date | None = None, include_catalog: bool = False) -> list[EditorDay]:
@@ -169,41 +184,62 @@ def editor_statistics(*, since: date | None = None, include_catalog: bool = Fals
         decisions = decisions.filter(created_at__date__gte=since)
     counted = Q(undone_by__isnull=True) & ~Q(action=DecisionAction.UNDONE)
     proposed = counted & ~Q(action__in=(DecisionAction.LABELLED, DecisionAction.REJECTED))
-    rows = (decisions.annotate(day=TruncDate("created_at")).values("editor__username", "day")
-            .annotate(n=Count("pk", filter=counted), compared=Count("pk", filter=proposed),
-                      changed=Count("pk", filter=proposed & ~Q(action=DecisionAction.ACCEPTED)),
-                      rejected=Count("pk", filter=counted & Q(action=DecisionAction.REJECTED)),
-                      undone=Count("pk", filter=Q(action=DecisionAction.UNDONE)))
-            .order_by("-day", "editor__username"))
+    rows = (
+        decisions.annotate(day=TruncDate("created_at"))
+        .values("editor__username", "day")
+        .annotate(
+            n=Count("pk", filter=counted),
+            compared=Count("pk", filter=proposed),
+            changed=Count("pk", filter=proposed & ~Q(action=DecisionAction.ACCEPTED)),
+            rejected=Count("pk", filter=counted & Q(action=DecisionAction.REJECTED)),
+            undone=Count("pk", filter=Q(action=DecisionAction.UNDONE)),
+        )
+        .order_by("-day", "editor__username")
+    )
     seconds: dict[tuple[str, date], list[float]] = {}
-    for username, day, value in (decisions.filter(counted).annotate(day=TruncDate("created_at"))
-                                 .exclude(seconds_on_screen=None).values_list("editor__username", "day",
-                                                                              "seconds_on_screen")):
+    for username, day, value in (
+        decisions.filter(counted)
+        .annotate(day=TruncDate("created_at"))
+        .exclude(seconds_on_screen=None)
+        .values_list("editor__username", "day", "seconds_on_screen")
+    ):
         seconds.setdefault((username, day), []).append(value)
-    return [EditorDay(editor=row["editor__username"], day=row["day"], decisions=row["n"],
-                      correction_rate=row["changed"] / row["compared"] if row["compared"] else None,
-                      median_seconds=median(seconds[key]) if (key := (row["editor__username"], row["day"])) in seconds
-                      else None, rejected=row["rejected"], undone=row["undone"])
-            for row in rows]
+    return [
+        EditorDay(
+            editor=row["editor__username"],
+            day=row["day"],
+            decisions=row["n"],
+            correction_rate=row["changed"] / row["compared"] if row["compared"] else None,
+            median_seconds=median(seconds[key]) if (key := (row["editor__username"], row["day"])) in seconds else None,
+            rejected=row["rejected"],
+            undone=row["undone"],
+        )
+        for row in rows
+    ]
 
 
 @dataclass(frozen=True)
 class ReviewProgress:
-    left: int                    # tracks left in this (filtered) queue, besides the one open
-    done_today: int              # this editor's decisions today (undone ones and undos left out)
+    left: int  # tracks left in this (filtered) queue, besides the one open
+    done_today: int  # this editor's decisions today (undone ones and undos left out)
     median_seconds: float | None  # their median time on screen today
 
 
-def review_progress(*, editor: AbstractBaseUser, filters: QueueFilters = QueueFilters(),
-                    now: datetime | None = None) -> ReviewProgress:
+def review_progress(
+    *, editor: AbstractBaseUser, filters: QueueFilters = QueueFilters(), now: datetime | None = None
+) -> ReviewProgress:
     """The review screen's progress line: how much is left here and how the editor's day goes."""
     now = now or timezone.now()
     today = timezone.localdate(now)
-    mine = (Decision.objects.filter(editor=editor, source=DecisionSource.REVIEW, created_at__date=today,
-                                    undone_by__isnull=True).exclude(action=DecisionAction.UNDONE))
+    mine = Decision.objects.filter(
+        editor=editor, source=DecisionSource.REVIEW, created_at__date=today, undone_by__isnull=True
+    ).exclude(action=DecisionAction.UNDONE)
     seconds = list(mine.exclude(seconds_on_screen=None).values_list("seconds_on_screen", flat=True))
-    return ReviewProgress(left=review_queue(filters=filters, now=now).count(), done_today=mine.count(),
-                          median_seconds=median(seconds) if seconds else None)
+    return ReviewProgress(
+        left=review_queue(filters=filters, now=now).count(),
+        done_today=mine.count(),
+        median_seconds=median(seconds) if seconds else None,
+    )
 
 
 def can_review(user: AbstractBaseUser) -> bool:

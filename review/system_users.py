@@ -4,6 +4,7 @@ A catalog label (a genre the import manifest or a CMS already knew) is a decisio
 other; its editor is the importing person, or one of these. They are created on demand,
 inactive and without a usable password: nobody can sign in as them.
 """
+
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
@@ -18,8 +19,9 @@ def system_user(*, username: str, display_name: str = "") -> AbstractBaseUser:
     """The inactive user named `username`, created the first time it is asked for."""
     User = get_user_model()
     # get_or_create retries the read when a concurrent caller inserted the row first.
-    user, created = User.objects.get_or_create(username=username, defaults={
-        "is_active": False, "first_name": display_name[:150]})
+    user, created = User.objects.get_or_create(
+        username=username, defaults={"is_active": False, "first_name": display_name[:150]}
+    )
     if created:
         user.set_unusable_password()
         user.save(update_fields=["password"])

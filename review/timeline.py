@@ -6,6 +6,7 @@ start to the next window's start, and the last one to its own end (start + windo
 most the track's end). Segments tile the track without overlapping; a second is shown with the
 latest window that starts at or before it.
 """
+
 from __future__ import annotations
 
 import zlib
@@ -17,9 +18,28 @@ from inference.engine.datatypes import PreprocessingConfig
 from inference.engine.render import SPECTROGRAM_SIZE, spectrogram_plot_area
 
 # Kelly's colours of maximum contrast (less white and black): 20, all visible on the admin's white.
-PALETTE = ("#f3c300", "#875692", "#f38400", "#a1caf1", "#be0032", "#c2b280", "#848482", "#008856", "#e68fac",
-           "#0067a5", "#f99379", "#604e97", "#f6a600", "#b3446c", "#dcd300", "#882d17", "#8db600", "#654522",
-           "#e25822", "#2b3d26")
+PALETTE = (
+    "#f3c300",
+    "#875692",
+    "#f38400",
+    "#a1caf1",
+    "#be0032",
+    "#c2b280",
+    "#848482",
+    "#008856",
+    "#e68fac",
+    "#0067a5",
+    "#f99379",
+    "#604e97",
+    "#f6a600",
+    "#b3446c",
+    "#dcd300",
+    "#882d17",
+    "#8db600",
+    "#654522",
+    "#e25822",
+    "#2b3d26",
+)
 
 
 @dataclass(frozen=True)
@@ -66,8 +86,9 @@ class TimelineSegment:
     @property
     def tip(self) -> str:
         """What hovering the segment shows: its time span, then its Top-3 with percentages, one per line."""
-        return "\n".join([f"{_clock(self.start_s)}–{_clock(self.end_s)}",
-                          *(f"{genre} {p:.1%}" for genre, p in self.top3)])
+        return "\n".join(
+            [f"{_clock(self.start_s)}–{_clock(self.end_s)}", *(f"{genre} {p:.1%}" for genre, p in self.top3)]
+        )
 
 
 @dataclass(frozen=True)
@@ -132,16 +153,26 @@ def genre_timeline(*, analysis: Analysis, duration_s: float | None = None) -> Ge
         if end <= start:  # two windows at one start, or one beyond the track's end
             continue
         top3 = tuple(sorted(zip(labels, (float(p) for p in row)), key=lambda pair: pair[1], reverse=True)[:3])
-        segments.append(TimelineSegment(start_s=start, end_s=end, genre=top3[0][0], colour=colours[top3[0][0]],
-                                        top3=top3, left_pct=100 * start / duration,
-                                        width_pct=100 * (end - start) / duration))
+        segments.append(
+            TimelineSegment(
+                start_s=start,
+                end_s=end,
+                genre=top3[0][0],
+                colour=colours[top3[0][0]],
+                top3=top3,
+                left_pct=100 * start / duration,
+                width_pct=100 * (end - start) / duration,
+            )
+        )
     if not segments:
         return None
     seconds: dict[str, float] = {}
     for segment in segments:
         seconds[segment.genre] = seconds.get(segment.genre, 0.0) + segment.end_s - segment.start_s
-    legend = tuple(LegendEntry(genre=genre, colour=colours[genre], share=total / duration)
-                   for genre, total in sorted(seconds.items(), key=lambda item: (-item[1], item[0])))
+    legend = tuple(
+        LegendEntry(genre=genre, colour=colours[genre], share=total / duration)
+        for genre, total in sorted(seconds.items(), key=lambda item: (-item[1], item[0]))
+    )
     return GenreTimeline(duration_s=duration, segments=tuple(segments), legend=legend)
 
 

@@ -1,4 +1,5 @@
 """Review pages. Thin: parse input, call one service or selector, render."""
+
 from __future__ import annotations
 
 import time
@@ -33,7 +34,7 @@ from review.selectors import (
 from review.timeline import genre_timeline, spectrogram_geometry
 
 SKIPPED = "review_skipped_track_ids"
-SAVED = "review_last_saved"          # the decision the Undo banner offers to take back
+SAVED = "review_last_saved"  # the decision the Undo banner offers to take back
 DECIDED = "review_decided_track_ids"  # tracks decided in this session, for Back
 OTHER = "__other__"
 
@@ -48,21 +49,31 @@ def _filters(request: HttpRequest) -> tuple[QueueFilterForm, QueueFilters]:
     if not form.is_valid():
         return form, QueueFilters()
     data = form.cleaned_data
-    return form, QueueFilters(genre=data["genre"], band=data["band"],
-                              model_version=data["model_version"].pk if data["model_version"] else None,
-                              batch=data["batch"].pk if data["batch"] else None,
-                              since=data["since"], until=data["until"], labelled=data["labelled"] or "skip",
-                              content=data["content"])
+    return form, QueueFilters(
+        genre=data["genre"],
+        band=data["band"],
+        model_version=data["model_version"].pk if data["model_version"] else None,
+        batch=data["batch"].pk if data["batch"] else None,
+        since=data["since"],
+        until=data["until"],
+        labelled=data["labelled"] or "skip",
+        content=data["content"],
+    )
 
 
 def queue(request: HttpRequest) -> HttpResponse:
     require_reviewer(request)
     form, filters = _filters(request)
     request.session.pop(SKIPPED, None)  # back at the queue: skipped tracks come round again
-    context = {**admin.site.each_context(request), "title": "Review queue", "form": form,
-               "tracks": review_queue(filters=filters).select_related("import_batch")[:25],
-               "counts": queue_counts(filters=filters), "query": request.GET.urlencode(),
-               "undo": _undo_offer(request)}
+    context = {
+        **admin.site.each_context(request),
+        "title": "Review queue",
+        "form": form,
+        "tracks": review_queue(filters=filters).select_related("import_batch")[:25],
+        "counts": queue_counts(filters=filters),
+        "query": request.GET.urlencode(),
+        "undo": _undo_offer(request),
+    }
     return TemplateResponse(request, "admin/review/queue.html", context)
 
 
@@ -80,8 +91,9 @@ def _open_next(request: HttpRequest) -> HttpResponse:
         # The queue page puts skipped tracks back, so say so rather than "nothing left" above a list.
         waiting = review_queue(filters=filters).count()
         if waiting:
-            messages.info(request, f"You have been through this queue; the {waiting} track(s) you skipped are "
-                                   "listed below again.")
+            messages.info(
+                request, f"You have been through this queue; the {waiting} track(s) you skipped are listed below again."
+            )
         else:
             messages.info(request, "Nothing left to review" + (" with these filters." if request.GET else "."))
         return HttpResponseRedirect(reverse("review_queue") + _suffix(request))
@@ -100,10 +112,17 @@ def next_track(request: HttpRequest) -> HttpResponse:
 def _saved(request: HttpRequest, decision: Decision, track: Track) -> None:
     """Remember the save for the next page's Undo banner and for Back."""
     verb = "Rejected" if decision.reject_reason else "Saved"
-    what = f"“{track}” as not music ({decision.get_reject_reason_display().lower()})" if decision.reject_reason \
+    what = (
+        f"“{track}” as not music ({decision.get_reject_reason_display().lower()})"
+        if decision.reject_reason
         else f"{decision.genre} for “{track}”"
-    request.session[SAVED] = {"decision": decision.pk, "track": track.pk, "text": f"{verb} {what}",
-                              "until": decision.created_at.timestamp() + UNDO_SECONDS}
+    )
+    request.session[SAVED] = {
+        "decision": decision.pk,
+        "track": track.pk,
+        "text": f"{verb} {what}",
+        "until": decision.created_at.timestamp() + UNDO_SECONDS,
+    }
     request.session[DECIDED] = [*[pk for pk in request.session.get(DECIDED, []) if pk != track.pk], track.pk][-50:]
 
 
@@ -123,34 +142,47 @@ def _back_to(request: HttpRequest, current: Track) -> Track | None:
     return None
 
 
-def _context(request: HttpRequest, track: Track, form: DecisionForm,
-             reject_form: RejectForm | None = None) -> dict[str, object]:
+def _context(
+    request: HttpRequest, track: Track, form: DecisionForm, reject_form: RejectForm | None = None
+) -> dict[str, object]:
     analysis = latest_analysis(track)
     _, filters = _filters(request)
-    reject_form = reject_form or RejectForm(initial={"seen_decision_id": form["seen_decision_id"].value(),
-                                                     "analysis_id": form["analysis_id"].value()})
+    reject_form = reject_form or RejectForm(
+        initial={"seen_decision_id": form["seen_decision_id"].value(), "analysis_id": form["analysis_id"].value()}
+    )
     top = analysis.top_k(5) if analysis else []
     top_names = {label for label, _ in top}
     geometry = spectrogram_geometry(analysis)  # a long track's picture is wider: the page zooms and scrolls it
     return {
-        **admin.site.each_context(request), "title": str(track), "track": track, "analysis": analysis, "form": form,
+        **admin.site.each_context(request),
+        "title": str(track),
+        "track": track,
+        "analysis": analysis,
+        "form": form,
         "top": [(rank, label, f"{p:.1%}", round(p * 100)) for rank, (label, p) in enumerate(top, start=1)],
         "other_genres": [g.name for g in Genre.objects.filter(active=True) if g.name not in top_names],
         "all_genres": list(Genre.objects.filter(active=True).values_list("name", flat=True)),
-        "history": track_history(track)[:5], "claim": current_claim(track),
-        "plot_area": geometry.plot_area, "geometry": geometry, "query": request.GET.urlencode(),
+        "history": track_history(track)[:5],
+        "claim": current_claim(track),
+        "plot_area": geometry.plot_area,
+        "geometry": geometry,
+        "query": request.GET.urlencode(),
         "timeline": genre_timeline(analysis=analysis, duration_s=track.duration_s) if analysis else None,
         "claim_minutes": settings.REVIEW_CLAIM_MINUTES,
-        "reject_form": reject_form, "reject_reasons": RejectReason.choices,
-        "reject_open": reject_form.is_bound, "undo": _undo_offer(request), "back": _back_to(request, track),
+        "reject_form": reject_form,
+        "reject_reasons": RejectReason.choices,
+        "reject_open": reject_form.is_bound,
+        "undo": _undo_offer(request),
+        "back": _back_to(request, track),
         "progress": review_progress(editor=request.user, filters=filters),
     }
 
 
 def review_track(request: HttpRequest, track_id: int) -> HttpResponse:
     require_reviewer(request)
-    track = get_object_or_404(Track.objects.select_related("import_batch", "known_genre", "reviewed_genre"),
-                              pk=track_id)
+    track = get_object_or_404(
+        Track.objects.select_related("import_batch", "known_genre", "reviewed_genre"), pk=track_id
+    )
     if request.method == "POST":
         return _submit(request, track)
     try:  # a GET claims nothing (a link prefetcher would take tracks): the queue's links POST to hold/
@@ -159,8 +191,9 @@ def review_track(request: HttpRequest, track_id: int) -> HttpResponse:
         messages.error(request, error.message)
         return HttpResponseRedirect(reverse("review_queue"))
     analysis = latest_analysis(track)
-    form = DecisionForm(initial={"seen_decision_id": last_decision_id(track),
-                                 "analysis_id": analysis.pk if analysis else None})
+    form = DecisionForm(
+        initial={"seen_decision_id": last_decision_id(track), "analysis_id": analysis.pk if analysis else None}
+    )
     track.refresh_from_db()
     return TemplateResponse(request, "admin/review/track.html", _context(request, track, form))
 
@@ -173,10 +206,18 @@ def _submit(request: HttpRequest, track: Track) -> HttpResponse:
     if form.is_valid():
         clean = form.cleaned_data
         try:
-            decision = decision_submit(editor=request.user, track=track, data=DecisionInput(
-                genre=clean["genre"], secondary_genre=clean["secondary_genre"], note=clean["note"],
-                analysis_id=clean["analysis_id"], seen_decision_id=clean["seen_decision_id"],
-                seconds_on_screen=clean["seconds_on_screen"]))
+            decision = decision_submit(
+                editor=request.user,
+                track=track,
+                data=DecisionInput(
+                    genre=clean["genre"],
+                    secondary_genre=clean["secondary_genre"],
+                    note=clean["note"],
+                    analysis_id=clean["analysis_id"],
+                    seen_decision_id=clean["seen_decision_id"],
+                    seconds_on_screen=clean["seconds_on_screen"],
+                ),
+            )
         except ReviewError as error:
             form.add_error(None, error.message)
             if error.code == ReviewErrorCode.STALE:
@@ -193,15 +234,24 @@ def _submit(request: HttpRequest, track: Track) -> HttpResponse:
 def reject_track(request: HttpRequest, track_id: int) -> HttpResponse:
     """*Not music / unusable* (key X) with a reason; then the next track, as a save does."""
     require_reviewer(request)
-    track = get_object_or_404(Track.objects.select_related("import_batch", "known_genre", "reviewed_genre"),
-                              pk=track_id)
+    track = get_object_or_404(
+        Track.objects.select_related("import_batch", "known_genre", "reviewed_genre"), pk=track_id
+    )
     form = RejectForm(request.POST)
     if form.is_valid():
         clean = form.cleaned_data
         try:
-            decision = decision_reject(editor=request.user, track=track, data=RejectInput(
-                reason=clean["reason"], note=clean["note"], analysis_id=clean["analysis_id"],
-                seen_decision_id=clean["seen_decision_id"], seconds_on_screen=clean["seconds_on_screen"]))
+            decision = decision_reject(
+                editor=request.user,
+                track=track,
+                data=RejectInput(
+                    reason=clean["reason"],
+                    note=clean["note"],
+                    analysis_id=clean["analysis_id"],
+                    seen_decision_id=clean["seen_decision_id"],
+                    seconds_on_screen=clean["seconds_on_screen"],
+                ),
+            )
         except ReviewError as error:
             form.add_error(None, error.message)
             if error.code == ReviewErrorCode.STALE:
@@ -209,8 +259,12 @@ def reject_track(request: HttpRequest, track_id: int) -> HttpResponse:
         else:
             _saved(request, decision, track)
             return _open_next(request)
-    decision_form = DecisionForm(initial={"seen_decision_id": form.data.get("seen_decision_id") or 0,
-                                          "analysis_id": form.data.get("analysis_id") or None})
+    decision_form = DecisionForm(
+        initial={
+            "seen_decision_id": form.data.get("seen_decision_id") or 0,
+            "analysis_id": form.data.get("analysis_id") or None,
+        }
+    )
     response = TemplateResponse(request, "admin/review/track.html", _context(request, track, decision_form, form))
     response.status_code = 409 if form.non_field_errors() else 400
     return response
@@ -228,7 +282,9 @@ def undo_decision(request: HttpRequest, decision_id: int) -> HttpResponse:
         request.session.pop(SAVED, None)
         messages.error(request, f"Not undone: {error.message}")
         back = request.POST.get("next", "")
-        safe = url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure())
+        safe = url_has_allowed_host_and_scheme(
+            back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
         return HttpResponseRedirect(back if safe else reverse("review_queue"))
     request.session.pop(SAVED, None)
     track = decision.track
@@ -267,6 +323,10 @@ def editor_stats(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("review.view_editor_statistics"):
         raise PermissionDenied
     include_catalog = request.GET.get("catalog") == "1"
-    context = {**admin.site.each_context(request), "title": "Editor statistics", "include_catalog": include_catalog,
-               "rows": editor_statistics(include_catalog=include_catalog)}
+    context = {
+        **admin.site.each_context(request),
+        "title": "Editor statistics",
+        "include_catalog": include_catalog,
+        "rows": editor_statistics(include_catalog=include_catalog),
+    }
     return TemplateResponse(request, "admin/review/stats.html", context)

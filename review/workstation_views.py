@@ -1,4 +1,5 @@
 """The workstation: the case study's one-file page, inside the admin."""
+
 from __future__ import annotations
 
 import base64
@@ -19,9 +20,13 @@ from review.views import require_reviewer
 def workstation(request: HttpRequest) -> HttpResponse:
     """The case study's workstation: drop one file, see the Top-5, spectrogram and attention."""
     require_reviewer(request)
-    context = {**admin.site.each_context(request), "title": "Workstation",
-               "max_mb": settings.MAX_UPLOAD_BYTES // (1024 * 1024),
-               "formats": supported_formats_text(), "accept": accept_attribute()}
+    context = {
+        **admin.site.each_context(request),
+        "title": "Workstation",
+        "max_mb": settings.MAX_UPLOAD_BYTES // (1024 * 1024),
+        "formats": supported_formats_text(),
+        "accept": accept_attribute(),
+    }
     return TemplateResponse(request, "admin/review/workstation.html", context)
 
 
@@ -38,19 +43,35 @@ def workstation_analyse(request: HttpRequest) -> JsonResponse:
     throttle = ApiClientRateThrottle()
     if not throttle.allow_request(request, _ClassifyScope()):
         wait = max(1, round(throttle.wait() or 1))
-        response = JsonResponse({"error": {"code": "throttled", "message": f"Too many analyses; try again in {wait} s."}},
-                                status=429)
+        response = JsonResponse(
+            {"error": {"code": "throttled", "message": f"Too many analyses; try again in {wait} s."}}, status=429
+        )
         response["Retry-After"] = str(wait)
         return response
     upload = request.FILES.get("audio")
     try:
-        result = classify_upload(stream=upload, filename=upload.name if upload else "", top_k=5, client=None,
-                                 caller=f"workstation:{request.user}", with_images=True)
+        result = classify_upload(
+            stream=upload,
+            filename=upload.name if upload else "",
+            top_k=5,
+            client=None,
+            caller=f"workstation:{request.user}",
+            with_images=True,
+        )
     except ClassifyRejected as rejected:
-        return JsonResponse({"error": {"code": rejected.code, "message": rejected.message}},
-                            status=rejected.status_code)
+        return JsonResponse(
+            {"error": {"code": rejected.code, "message": rejected.message}}, status=rejected.status_code
+        )
     images = {kind: "data:image/png;base64," + base64.b64encode(png).decode() for kind, png in result.images.items()}
-    return JsonResponse({"results": [{"genre": r.genre, "confidence": r.confidence} for r in result.results],
-                         "model_version": result.model_version, "trained": result.trained, "warning": result.warning,
-                         "duration_s": result.duration_s, "latency_ms": result.latency_ms,
-                         "regions": result.regions, "images": images})
+    return JsonResponse(
+        {
+            "results": [{"genre": r.genre, "confidence": r.confidence} for r in result.results],
+            "model_version": result.model_version,
+            "trained": result.trained,
+            "warning": result.warning,
+            "duration_s": result.duration_s,
+            "latency_ms": result.latency_ms,
+            "regions": result.regions,
+            "images": images,
+        }
+    )

@@ -3,6 +3,7 @@ a default model, one RQ worker and the web server. Ctrl-C stops everything it st
 
 Started by scripts/run.sh after the virtual environment is ready.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -112,7 +113,8 @@ def main() -> int:
         processes.append(("worker", worker))
         web = subprocess.Popen(
             [*MANAGE, "runserver", f"{args.host}:{port}", "--noreload", "--skip-checks"],
-            cwd=ROOT, start_new_session=True,
+            cwd=ROOT,
+            start_new_session=True,
         )
         processes.append(("web", web))
         url = f"http://{args.host}:{port}/"

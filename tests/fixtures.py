@@ -1,5 +1,6 @@
 """Shared fixtures: a tiny active model, ingest, and real worker processes against the test
 database and Redis. Loaded for every test module by the root conftest (pytest_plugins)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -27,8 +28,9 @@ from inference.registry import model_version_register
 from tests.factories import GENRES16
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = PreprocessingConfig(sample_rate=16000, n_fft=512, hop_length=256, n_mels=32, window_frames=64,
-                           window_hop_frames=64)
+TINY = PreprocessingConfig(
+    sample_rate=16000, n_fft=512, hop_length=256, n_mels=32, window_frames=64, window_hop_frames=64
+)
 
 
 def wav_bytes(seconds: float = 3.0, freq: float = 440.0, sr: int = 16000) -> bytes:
@@ -50,17 +52,23 @@ def restore_data_migrations() -> None:
     """Transactional tests flush tables, data migrations included: put the taxonomy and roles back."""
     genres = importlib.import_module("catalog.migrations.0002_default_genres")
     for order, (name, description) in enumerate(genres.DEFAULT_GENRES, start=1):
-        Genre.objects.get_or_create(slug=genres.slug_for(name),
-                                    defaults={"name": name, "description": description, "order": order * 10})
+        Genre.objects.get_or_create(
+            slug=genres.slug_for(name), defaults={"name": name, "description": description, "order": order * 10}
+        )
     roles = importlib.import_module("review.migrations.0002_roles")
     reviewer, _ = Group.objects.get_or_create(name="Reviewer")
-    reviewer.permissions.set([Permission.objects.get(content_type__app_label=app, codename=code)
-                              for app, code in roles.REVIEWER])
+    reviewer.permissions.set(
+        [Permission.objects.get(content_type__app_label=app, codename=code) for app, code in roles.REVIEWER]
+    )
     lead, _ = Group.objects.get_or_create(name="Editorial lead")
     lead.permissions.set(Permission.objects.filter(content_type__app_label__in=roles.LEAD_APPS))
     inference_views = importlib.import_module("inference.migrations.0003_leads_view_inference_logs")
-    lead.permissions.add(*[Permission.objects.get(content_type__app_label=app, codename=code)
-                           for app, code in inference_views.LEAD_VIEWS])
+    lead.permissions.add(
+        *[
+            Permission.objects.get(content_type__app_label=app, codename=code)
+            for app, code in inference_views.LEAD_VIEWS
+        ]
+    )
 
 
 def register_tiny_model(settings, tmp_path: Path, name: str = "tiny") -> ModelVersion:
@@ -85,9 +93,14 @@ def tiny_model_version(default_genres, settings, tmp_path) -> ModelVersion:
 @pytest.fixture
 def worker_env(settings, redis_url) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(DJANGO_SETTINGS_MODULE="tests.settings", DATABASE_URL=database_url(), REDIS_URL=redis_url,
-               MEDIA_ROOT=str(settings.MEDIA_ROOT), ACOUSTICSENSE_MODELS_DIR=str(settings.MODELS_DIR),
-               ACOUSTICSENSE_WORKER_HEARTBEAT_S="3")
+    env.update(
+        DJANGO_SETTINGS_MODULE="tests.settings",
+        DATABASE_URL=database_url(),
+        REDIS_URL=redis_url,
+        MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        ACOUSTICSENSE_MODELS_DIR=str(settings.MODELS_DIR),
+        ACOUSTICSENSE_WORKER_HEARTBEAT_S="3",
+    )
     return env
 
 
@@ -96,8 +109,14 @@ def run_worker(worker_env) -> Callable[..., subprocess.CompletedProcess]:
     """Run `manage.py run_worker --burst` until the queues are empty."""
 
     def run(timeout: float = 120) -> subprocess.CompletedProcess:
-        result = subprocess.run([sys.executable, "manage.py", "run_worker", "--burst"], cwd=ROOT, env=worker_env,
-                                capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(
+            [sys.executable, "manage.py", "run_worker", "--burst"],
+            cwd=ROOT,
+            env=worker_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         return result
 
@@ -112,8 +131,14 @@ def start_worker(worker_env) -> Iterator[Callable[[], subprocess.Popen]]:
     started: list[subprocess.Popen] = []
 
     def start() -> subprocess.Popen:
-        process = subprocess.Popen([sys.executable, "manage.py", "run_worker", "--child"], cwd=ROOT, env=worker_env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "run_worker", "--child"],
+            cwd=ROOT,
+            env=worker_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         started.append(process)
         return process
 

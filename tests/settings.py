@@ -5,6 +5,7 @@ developer's data. DATABASE_URL from the environment is kept (CI points it at Pos
 run starts a real redis-server of its own on a free port (tests flush it); a server it finds
 running is never touched.
 """
+
 import atexit
 import os
 import tempfile

@@ -6,6 +6,7 @@ A CMS sends `Authorization: Token <token>` (or `Bearer <token>`); the request's 
 (superusers, and editorial leads through their group); being staff is not enough: reviewers are
 staff, and the CMS API is not part of their job.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -110,5 +111,9 @@ class ApiClientAuthenticationScheme(OpenApiAuthenticationExtension):
     name = "apiClientToken"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
-        return {"type": "apiKey", "in": "header", "name": "Authorization",
-                "description": "`Token <token>` of an API client (Admin → Catalog → API clients)."}
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Token <token>` of an API client (Admin → Catalog → API clients).",
+        }

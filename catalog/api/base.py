@@ -4,6 +4,7 @@ documents, and the upload's size checks made before its body is read.
 The views of ``catalog.api``, ``inference.api`` and ``review.api`` all build on it, so none of
 them imports another app's views.
 """
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -21,17 +22,26 @@ from inference.engine.audio import supported_formats_text
 
 
 def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
-    return {code: OpenApiResponse(ErrorSerializer, description="`{\"error\": {\"code\", \"message\"}}`")
-            for code in codes}
+    return {code: OpenApiResponse(ErrorSerializer, description='`{"error": {"code", "message"}}`') for code in codes}
 
 
 AUTH_ERRORS = (401, 403, 429)
 
 # The server picks a decoder by the filename's extension: the schema says so, with an example
 # (clients and generated tests then send a filename that names the format).
-AUDIO_PART = {"audio": {"headers": {"Content-Disposition": {
-    "description": f"The filename's extension names the format; this install accepts: {supported_formats_text()}.",
-    "schema": {"type": "string"}, "example": 'form-data; name="audio"; filename="clip.wav"'}}}}
+AUDIO_PART = {
+    "audio": {
+        "headers": {
+            "Content-Disposition": {
+                "description": (
+                    f"The filename's extension names the format; this install accepts: {supported_formats_text()}."
+                ),
+                "schema": {"type": "string"},
+                "example": 'form-data; name="audio"; filename="clip.wav"',
+            }
+        }
+    }
+}
 
 
 def audio_form(serializer: type) -> dict[str, OpenApiRequest]:
@@ -48,8 +58,10 @@ def declared_bytes(request: Request) -> int | None:
 def refuse_declared_too_large(request: Request) -> None:
     """413 before the body is read when Content-Length is already over the upload limit."""
     if declared_too_large(declared_bytes(request)):
-        raise ApiError(IngestErrorCode.TOO_LARGE,
-                       f"The file is larger than the {human_size(settings.MAX_UPLOAD_BYTES)} upload limit.")
+        raise ApiError(
+            IngestErrorCode.TOO_LARGE,
+            f"The file is larger than the {human_size(settings.MAX_UPLOAD_BYTES)} upload limit.",
+        )
 
 
 class CmsApiView(APIView):

@@ -1,4 +1,5 @@
 """API clients' tokens: issue (service) and look up (selector). Only a hash is ever stored."""
+
 from __future__ import annotations
 
 import hashlib

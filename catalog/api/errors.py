@@ -3,6 +3,7 @@
 Audio and ingest problems reuse inference.engine.errors.ErrorCode and catalog.ingest.IngestErrorCode so
 the API, the admin and the CLI say the same thing; codes only the API can produce live here.
 """
+
 from __future__ import annotations
 
 from enum import Enum
@@ -103,6 +104,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         response.data = error_body(exc.error_code, exc.message)
         return response
     code = next((code for kind, code in _DRF_CODES if isinstance(exc, kind)), ApiErrorCode.INVALID_PARAMETER)
-    extra = {"fields": exc.detail} if isinstance(exc, exceptions.ValidationError) and isinstance(exc.detail, dict) else {}
+    extra = (
+        {"fields": exc.detail} if isinstance(exc, exceptions.ValidationError) and isinstance(exc.detail, dict) else {}
+    )
     response.data = error_body(code.value, _message(getattr(exc, "detail", exc)), **extra)
     return response

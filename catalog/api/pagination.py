@@ -1,4 +1,5 @@
 """Page-number pagination for lists (the change feed has its own cursor)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -38,6 +39,7 @@ class ApiPagination(PageNumberPagination):
             parameter["schema"]["minimum"] = 1
             if parameter["name"] == self.page_size_query_param:
                 parameter["schema"]["default"] = self.page_size
-                parameter["description"] = f"Results per page (default {self.page_size}; at most " \
-                                           f"{self.max_page_size} are returned)."
+                parameter["description"] = (
+                    f"Results per page (default {self.page_size}; at most {self.max_page_size} are returned)."
+                )
         return parameters

@@ -7,6 +7,7 @@ The schema is generated on each request to /api/schema/, so it states what the s
 (staff edit the taxonomy; a promotion changes the label count). Validation stays in the views,
 with the API's own error codes.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -153,9 +154,11 @@ def strings_without_nul(result: dict[str, Any], generator: Any, request: Any, pu
 # gunicorn answers a request line over its limit (4094 bytes) itself, in HTML, before the API sees
 # it. Only refused requests are that long (every parameter the schema allows is short), but the
 # schema must still say what an integrator can get.
-URI_TOO_LONG = {"description": "URI too long: the web server refuses a request line over 4094 bytes (its own "
-                               "HTML page, before the API).",
-                "content": {"text/html": {"schema": {"type": "string"}}}}
+URI_TOO_LONG = {
+    "description": "URI too long: the web server refuses a request line over 4094 bytes (its own "
+    "HTML page, before the API).",
+    "content": {"text/html": {"schema": {"type": "string"}}},
+}
 
 
 def uri_too_long(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:

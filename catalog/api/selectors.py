@@ -1,4 +1,5 @@
 """Reads for the API: tracks with their latest analysis and review state, and the tag change feed."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,20 +19,31 @@ def genre_by_slug_or_name(value: str) -> Genre | None:
     return Genre.objects.filter(Q(slug__iexact=value) | Q(name__iexact=value)).first() if value else None
 
 
-def tracks_for_api(*, status: str | None = None, genre: Genre | None = None,
-                   updated_since: datetime | None = None) -> QuerySet[Track]:
+def tracks_for_api(
+    *, status: str | None = None, genre: Genre | None = None, updated_since: datetime | None = None
+) -> QuerySet[Track]:
     """Tracks with `latest_analyses` (newest first) and `reviewed_at` (latest decision), oldest change first.
 
     `updated_since` also matches tracks with a decision since then: a correction on a reviewed
     track changes its genre without changing its status.
     """
-    tracks = Track.objects.select_related("reviewed_genre").annotate(
-        reviewed_at=Subquery(Decision.objects.filter(track=OuterRef("pk")).order_by("-pk").values("created_at")[:1]),
-    ).prefetch_related(Prefetch(
-        "analyses", to_attr="latest_analyses",
-        queryset=Analysis.objects.select_related("model_version").defer(*_HEAVY_ANALYSIS_FIELDS)
-        .order_by("-created_at", "-pk"),
-    ))
+    tracks = (
+        Track.objects.select_related("reviewed_genre")
+        .annotate(
+            reviewed_at=Subquery(
+                Decision.objects.filter(track=OuterRef("pk")).order_by("-pk").values("created_at")[:1]
+            ),
+        )
+        .prefetch_related(
+            Prefetch(
+                "analyses",
+                to_attr="latest_analyses",
+                queryset=Analysis.objects.select_related("model_version")
+                .defer(*_HEAVY_ANALYSIS_FIELDS)
+                .order_by("-created_at", "-pk"),
+            )
+        )
+    )
     if status:
         tracks = tracks.filter(status=status)
     if genre is not None:
@@ -56,7 +68,10 @@ class ChangePage:
 def tag_changes(*, after_id: int, limit: int) -> ChangePage:
     """Decisions with id > `after_id`, in id order. Decision ids commit in id order (see
     review.decisions), so a reader that resumes after the last id it saw never misses a row."""
-    rows = list(Decision.objects.filter(pk__gt=after_id).select_related(
-        "track", "genre", "secondary_genre", "editor", "model_version").order_by("pk")[:limit + 1])
+    rows = list(
+        Decision.objects.filter(pk__gt=after_id)
+        .select_related("track", "genre", "secondary_genre", "editor", "model_version")
+        .order_by("pk")[: limit + 1]
+    )
     changes = rows[:limit]
     return ChangePage(changes=changes, last_id=changes[-1].pk if changes else after_id, has_more=len(rows) > limit)

@@ -1,4 +1,5 @@
 """Request and response shapes; the OpenAPI schema is generated from these."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -37,8 +38,9 @@ class ClassifyRequestSerializer(serializers.Serializer):
 
 
 class ClassifyQuerySerializer(serializers.Serializer):
-    top_k = TopKField(required=False, help_text="How many genres, 1 to the active model's number of labels "
-                                                "(default 5).")
+    top_k = TopKField(
+        required=False, help_text="How many genres, 1 to the active model's number of labels (default 5)."
+    )
 
 
 class GenreScoreSerializer(serializers.Serializer):
@@ -53,9 +55,10 @@ class ContentScoresSerializer(serializers.Serializer):
 
 
 class ContentSerializer(serializers.Serializer):
-    label = serializers.ChoiceField(choices=["music", "speech", "other"],
-                                    help_text="What the audio is, as a sound-event model hears it: genres only "
-                                              "describe music.")
+    label = serializers.ChoiceField(
+        choices=["music", "speech", "other"],
+        help_text="What the audio is, as a sound-event model hears it: genres only describe music.",
+    )
     scores = ContentScoresSerializer(help_text="Each family's mean score (0–1) over the frames heard.")
 
 
@@ -77,6 +80,7 @@ class ClassificationSerializer(serializers.Serializer):
 
 
 # -- tracks ------------------------------------------------------------------------------------
+
 
 class GenreRefSerializer(serializers.ModelSerializer):
     class Meta:
@@ -104,9 +108,13 @@ class AnalysisSummarySerializer(serializers.ModelSerializer):
     def get_top_k(self, analysis: Analysis) -> list[dict[str, Any]]:
         return [{"genre": label, "confidence": round(p, 6)} for label, p in analysis.top_k(5)]
 
-    @extend_schema_field({"type": "object", "properties": {kind: {"type": "string", "format": "uri"}
-                                                           for kind in IMAGE_KINDS},
-                          "description": "PNG URLs (same authentication as the API); only those rendered."})
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {kind: {"type": "string", "format": "uri"} for kind in IMAGE_KINDS},
+            "description": "PNG URLs (same authentication as the API); only those rendered.",
+        }
+    )
     def get_images(self, analysis: Analysis) -> dict[str, str]:
         request = self.context.get("request")
         urls = {}
@@ -116,23 +124,40 @@ class AnalysisSummarySerializer(serializers.ModelSerializer):
                 urls[kind] = request.build_absolute_uri(url) if request else url
         return urls
 
-    @extend_schema_field(serializers.CharField(allow_null=True, help_text="Set when the model is untrained, "
-                                                                          "else null."))
+    @extend_schema_field(
+        serializers.CharField(allow_null=True, help_text="Set when the model is untrained, else null.")
+    )
     def get_warning(self, analysis: Analysis) -> str | None:
         return None if analysis.model_version.trained else UNTRAINED_ANALYSIS_WARNING
 
 
 class TrackSerializer(serializers.ModelSerializer):
     reviewed_genre = GenreRefSerializer(allow_null=True)
-    reviewed_at = serializers.DateTimeField(allow_null=True, read_only=True,
-                                            help_text="When an editor last decided this track's genre.")
+    reviewed_at = serializers.DateTimeField(
+        allow_null=True, read_only=True, help_text="When an editor last decided this track's genre."
+    )
     latest_analysis = serializers.SerializerMethodField()
 
     class Meta:
         model = Track
-        fields = ["id", "external_id", "title", "artist", "album", "status", "failure_reason", "duration_s",
-                  "format", "source", "original_filename", "created_at", "updated_at", "reviewed_genre",
-                  "reviewed_at", "latest_analysis"]
+        fields = [
+            "id",
+            "external_id",
+            "title",
+            "artist",
+            "album",
+            "status",
+            "failure_reason",
+            "duration_s",
+            "format",
+            "source",
+            "original_filename",
+            "created_at",
+            "updated_at",
+            "reviewed_genre",
+            "reviewed_at",
+            "latest_analysis",
+        ]
         read_only_fields = fields
 
     @extend_schema_field(AnalysisSummarySerializer(allow_null=True))
@@ -148,11 +173,15 @@ class TrackMetadataSerializer(serializers.Serializer):
     artist = serializers.CharField(required=False, allow_blank=True, max_length=300)
     album = serializers.CharField(required=False, allow_blank=True, max_length=300)
     genre = GenreField(
-        active_only=True, required=False, allow_blank=True, max_length=64,
+        active_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=64,
         help_text="The genre the CMS already knows (an active genre's name or slug). Recorded as a catalog label "
-                  "(a decision of source `catalog`, used by exports and training); the same genre again records "
-                  "nothing, and it never overrides an editor's decision (the answer's `reviewed_genre` shows what "
-                  "stands). Unknown: 400 `unknown_genre`; inactive: 400 `inactive_genre`.")
+        "(a decision of source `catalog`, used by exports and training); the same genre again records "
+        "nothing, and it never overrides an editor's decision (the answer's `reviewed_genre` shows what "
+        "stands). Unknown: 400 `unknown_genre`; inactive: 400 `inactive_genre`.",
+    )
 
 
 class TrackCreateSerializer(TrackMetadataSerializer):
@@ -161,8 +190,9 @@ class TrackCreateSerializer(TrackMetadataSerializer):
 
 
 class TrackUpsertSerializer(TrackMetadataSerializer):
-    audio = serializers.FileField(required=False, help_text="Required only when no track has this external id yet. "
-                                                                  + AUDIO_FORMATS_HELP)
+    audio = serializers.FileField(
+        required=False, help_text="Required only when no track has this external id yet. " + AUDIO_FORMATS_HELP
+    )
 
 
 class TrackUpsertJsonSerializer(TrackMetadataSerializer):
@@ -177,45 +207,77 @@ class TrackFilterSerializer(serializers.Serializer):
 
 # -- tag changes -------------------------------------------------------------------------------
 
+
 class ChangesQuerySerializer(serializers.Serializer):
-    cursor = CursorField(required=False, allow_blank=True,
-                                   help_text="next_cursor of the previous page; omit to start at the beginning.")
+    cursor = CursorField(
+        required=False, allow_blank=True, help_text="next_cursor of the previous page; omit to start at the beginning."
+    )
     limit = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=100)
 
 
 class ProposalSerializer(serializers.Serializer):
     model_version = serializers.CharField(allow_null=True)
     trained = serializers.BooleanField(allow_null=True, help_text="False: an untrained model's placeholder.")
-    top_k = GenreScoreSerializer(many=True, help_text="The Top-5 the editor was shown, `{genre, confidence}` as "
-                                                      "in `/api/genre` and track analyses.")
+    top_k = GenreScoreSerializer(
+        many=True,
+        help_text="The Top-5 the editor was shown, `{genre, confidence}` as in `/api/genre` and track analyses.",
+    )
 
 
 class TagChangeSerializer(serializers.ModelSerializer):
     track_id = serializers.IntegerField()
     external_id = serializers.CharField(source="track.external_id", allow_null=True)
-    genre = GenreRefSerializer(allow_null=True, help_text=(
-        "The track's genre after this decision; null when it was rejected (`action` rejected, or undone back to a "
-        "rejection: see `reject_reason`) or undone back to awaiting review."))
+    genre = GenreRefSerializer(
+        allow_null=True,
+        help_text=(
+            "The track's genre after this decision; null when it was rejected (`action` rejected, or undone back to a "
+            "rejection: see `reject_reason`) or undone back to awaiting review."
+        ),
+    )
     secondary_genre = GenreRefSerializer(allow_null=True)
-    action = serializers.ChoiceField(choices=DecisionAction.choices, help_text=(
-        "accepted/corrected/other/labelled: a genre; rejected: not music / unusable (genre null); undone: the editor "
-        "took back decision `undoes`, and the track is as `genre`/`reject_reason` say."))
-    rejected = serializers.SerializerMethodField(help_text="True when the track is rejected (not music / unusable) "
-                                                           "after this decision: file no genre for it.")
-    reject_reason = serializers.ChoiceField(choices=RejectReason.choices, allow_null=True, source="reject_reason_or_none",
-                                            help_text="Why it is rejected; null unless `rejected`.")
-    undoes = serializers.IntegerField(source="undoes_id", allow_null=True,
-                                      help_text="With action undone: the id of the change it takes back.")
-    source = serializers.ChoiceField(choices=DecisionSource.choices,
-                                     help_text="review, bulk, or catalog (a genre an import or a CMS already gave).")
+    action = serializers.ChoiceField(
+        choices=DecisionAction.choices,
+        help_text=(
+            "accepted/corrected/other/labelled: a genre; rejected: not music / unusable (genre null); "
+            "undone: the editor took back decision `undoes`, and the track is as `genre`/`reject_reason` say."
+        ),
+    )
+    rejected = serializers.SerializerMethodField(
+        help_text="True when the track is rejected (not music / unusable) after this decision: file no genre for it."
+    )
+    reject_reason = serializers.ChoiceField(
+        choices=RejectReason.choices,
+        allow_null=True,
+        source="reject_reason_or_none",
+        help_text="Why it is rejected; null unless `rejected`.",
+    )
+    undoes = serializers.IntegerField(
+        source="undoes_id", allow_null=True, help_text="With action undone: the id of the change it takes back."
+    )
+    source = serializers.ChoiceField(
+        choices=DecisionSource.choices, help_text="review, bulk, or catalog (a genre an import or a CMS already gave)."
+    )
     proposal = serializers.SerializerMethodField()
     editor = serializers.CharField(source="editor.get_username")
     decided_at = serializers.DateTimeField(source="created_at")
 
     class Meta:
         model = Decision
-        fields = ["id", "track_id", "external_id", "genre", "secondary_genre", "action", "rejected", "reject_reason",
-                  "undoes", "source", "proposal", "editor", "decided_at"]
+        fields = [
+            "id",
+            "track_id",
+            "external_id",
+            "genre",
+            "secondary_genre",
+            "action",
+            "rejected",
+            "reject_reason",
+            "undoes",
+            "source",
+            "proposal",
+            "editor",
+            "decided_at",
+        ]
 
     def get_rejected(self, decision: Decision) -> bool:
         return bool(decision.reject_reason)
@@ -225,10 +287,14 @@ class TagChangeSerializer(serializers.ModelSerializer):
         version = decision.model_version
         # Decisions store what was shown as {genre, probability} (an append-only record, also the
         # export manifest's format); the API says `confidence` for a Top-K score everywhere.
-        top_k = [{"genre": item.get("genre"), "confidence": item.get("probability")}
-                 for item in decision.proposed or []]
-        return {"model_version": version.name if version else None, "trained": version.trained if version else None,
-                "top_k": top_k}
+        top_k = [
+            {"genre": item.get("genre"), "confidence": item.get("probability")} for item in decision.proposed or []
+        ]
+        return {
+            "model_version": version.name if version else None,
+            "trained": version.trained if version else None,
+            "top_k": top_k,
+        }
 
 
 class TagChangesPageSerializer(serializers.Serializer):

@@ -3,6 +3,7 @@
 Rates come from settings.API_THROTTLE_RATES, read on each request so they can be changed in
 tests and documented in one place (README, settings table).
 """
+
 from __future__ import annotations
 
 from typing import Any

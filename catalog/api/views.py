@@ -1,4 +1,5 @@
 """API views: parse the request, call one service or selector, shape the answer."""
+
 from __future__ import annotations
 
 from django.http import FileResponse, HttpRequest, HttpResponseBase, JsonResponse, QueryDict
@@ -92,10 +93,14 @@ class TrackListCreateView(CmsApiView, GenericAPIView):
     def get_queryset(self):
         return selectors.tracks_for_api()
 
-    @extend_schema(operation_id="tracks_list", tags=["tracks"], summary="Tracks, filtered, oldest change first",
-                   description="404 for a page past the end.",
-                   parameters=[TrackFilterSerializer], responses={200: TrackSerializer(many=True),
-                                                                 **error_responses(400, 404, *AUTH_ERRORS)})
+    @extend_schema(
+        operation_id="tracks_list",
+        tags=["tracks"],
+        summary="Tracks, filtered, oldest change first",
+        description="404 for a page past the end.",
+        parameters=[TrackFilterSerializer],
+        responses={200: TrackSerializer(many=True), **error_responses(400, 404, *AUTH_ERRORS)},
+    )
     def get(self, request: Request) -> Response:
         filters = TrackFilterSerializer(data=_query(request))
         filters.is_valid(raise_exception=True)
@@ -104,19 +109,24 @@ class TrackListCreateView(CmsApiView, GenericAPIView):
             genre = selectors.genre_by_slug_or_name(name)
             if genre is None:
                 raise ApiError(IngestErrorCode.UNKNOWN_GENRE, f"Unknown genre {name!r}.")
-        tracks = selectors.tracks_for_api(status=filters.validated_data.get("status"), genre=genre,
-                                          updated_since=filters.validated_data.get("updated_since"))
+        tracks = selectors.tracks_for_api(
+            status=filters.validated_data.get("status"),
+            genre=genre,
+            updated_since=filters.validated_data.get("updated_since"),
+        )
         page = self.paginate_queryset(tracks)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(operation_id="tracks_create", tags=["tracks"],
-                   summary="Upload a track; its analysis is queued",
-                   description="201 with the new track; 200 with the existing track when the same audio "
-                               "(same bytes) is already there (its metadata is left as it is). A `genre` is "
-                               "recorded as a catalog label in both cases (see the field).",
-                   request=audio_form(TrackCreateSerializer),
-                   responses={201: TrackSerializer, 200: TrackSerializer,
-                              **error_responses(400, 409, 413, 415, *AUTH_ERRORS)})
+    @extend_schema(
+        operation_id="tracks_create",
+        tags=["tracks"],
+        summary="Upload a track; its analysis is queued",
+        description="201 with the new track; 200 with the existing track when the same audio "
+        "(same bytes) is already there (its metadata is left as it is). A `genre` is "
+        "recorded as a catalog label in both cases (see the field).",
+        request=audio_form(TrackCreateSerializer),
+        responses={201: TrackSerializer, 200: TrackSerializer, **error_responses(400, 409, 413, 415, *AUTH_ERRORS)},
+    )
     def post(self, request: Request) -> Response:
         upload = _upload(request)
         data = TrackCreateSerializer(data=_form(request, upload))
@@ -126,15 +136,24 @@ class TrackListCreateView(CmsApiView, GenericAPIView):
         genre = _known_genre(fields)
         try:
             result = track_create_from_cms(
-                stream=audio, filename=audio.name, genre=genre, labeller=_labeller(request) if genre else None,
-                metadata=TrackMetadata(title=fields.get("title", ""), artist=fields.get("artist", ""),
-                                       album=fields.get("album", ""), external_id=fields.get("external_id") or None,
-                                       known_genre=genre.name if genre else None))
+                stream=audio,
+                filename=audio.name,
+                genre=genre,
+                labeller=_labeller(request) if genre else None,
+                metadata=TrackMetadata(
+                    title=fields.get("title", ""),
+                    artist=fields.get("artist", ""),
+                    album=fields.get("album", ""),
+                    external_id=fields.get("external_id") or None,
+                    known_genre=genre.name if genre else None,
+                ),
+            )
         except IngestRejected as error:
             raise _rejected(error) from None
         track = selectors.tracks_for_api().get(pk=result.track.pk)
-        return Response(self.get_serializer(track).data,
-                        status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+        return Response(
+            self.get_serializer(track).data, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+        )
 
 
 class TrackDetailView(CmsApiView, GenericAPIView):
@@ -143,8 +162,12 @@ class TrackDetailView(CmsApiView, GenericAPIView):
     def get_queryset(self):
         return selectors.tracks_for_api()
 
-    @extend_schema(operation_id="tracks_retrieve", tags=["tracks"], summary="One track with its latest analysis",
-                   responses={200: TrackSerializer, **error_responses(404, *AUTH_ERRORS)})
+    @extend_schema(
+        operation_id="tracks_retrieve",
+        tags=["tracks"],
+        summary="One track with its latest analysis",
+        responses={200: TrackSerializer, **error_responses(404, *AUTH_ERRORS)},
+    )
     def get(self, request: Request, pk: int) -> Response:
         return Response(self.get_serializer(self.get_object()).data)
 
@@ -155,8 +178,9 @@ EXTERNAL_ID_PARAMETER = OpenApiParameter("external_id", EXTERNAL_ID, OpenApiPara
 def _external_id(raw: str) -> str:
     """The path's external id, stripped; 400 for what the schema does not allow."""
     if not raw.strip() or len(raw) > 200 or "\x00" in raw:
-        raise ApiError(ApiErrorCode.INVALID_PARAMETER, "The external id must be 1 to 200 characters, not only "
-                       "spaces, without NUL.")
+        raise ApiError(
+            ApiErrorCode.INVALID_PARAMETER, "The external id must be 1 to 200 characters, not only spaces, without NUL."
+        )
     return raw.strip()
 
 
@@ -164,14 +188,18 @@ def _json_metadata(request: Request) -> dict[str, object]:
     """A JSON upsert's body: an object of metadata strings; audio and anything else is 400."""
     body = request.data
     if not isinstance(body, dict):
-        raise ApiError(ApiErrorCode.INVALID_PARAMETER, "A JSON body must be an object such as {\"title\": \"...\"}.")
+        raise ApiError(ApiErrorCode.INVALID_PARAMETER, 'A JSON body must be an object such as {"title": "..."}.')
     allowed = set(TrackMetadataSerializer().fields)
     if "audio" in body:
-        raise ApiError(ApiErrorCode.INVALID_PARAMETER, "Audio cannot be sent as JSON: send it as multipart/form-data "
-                       "in the field 'audio'.")
+        raise ApiError(
+            ApiErrorCode.INVALID_PARAMETER,
+            "Audio cannot be sent as JSON: send it as multipart/form-data in the field 'audio'.",
+        )
     if unknown := sorted(set(body) - allowed):
-        raise ApiError(ApiErrorCode.INVALID_PARAMETER, f"Unknown field(s) {', '.join(unknown)}: a JSON upsert sets "
-                       f"{', '.join(sorted(allowed))}.")
+        raise ApiError(
+            ApiErrorCode.INVALID_PARAMETER,
+            f"Unknown field(s) {', '.join(unknown)}: a JSON upsert sets {', '.join(sorted(allowed))}.",
+        )
     if not_text := sorted(name for name, value in body.items() if not isinstance(value, str)):
         raise ApiError(ApiErrorCode.INVALID_PARAMETER, f"{', '.join(not_text)}: must be a string.")
     return dict(body)
@@ -186,15 +214,20 @@ class TrackByExternalIdView(CmsApiView, GenericAPIView):
     def get_queryset(self):
         return selectors.tracks_for_api()
 
-    @extend_schema(operation_id="tracks_by_external_id_retrieve", tags=["tracks"],
-                   summary="The track with this external id", parameters=[EXTERNAL_ID_PARAMETER],
-                   responses={200: TrackSerializer, **error_responses(400, 404, *AUTH_ERRORS)})
+    @extend_schema(
+        operation_id="tracks_by_external_id_retrieve",
+        tags=["tracks"],
+        summary="The track with this external id",
+        parameters=[EXTERNAL_ID_PARAMETER],
+        responses={200: TrackSerializer, **error_responses(400, 404, *AUTH_ERRORS)},
+    )
     def get(self, request: Request, external_id: str) -> Response:
         self.kwargs["external_id"] = _external_id(external_id)
         return Response(self.get_serializer(self.get_object()).data)
 
     @extend_schema(
-        operation_id="tracks_by_external_id_upsert", tags=["tracks"],
+        operation_id="tracks_by_external_id_upsert",
+        tags=["tracks"],
         summary="Create or update the track with this external id (idempotent)",
         description=(
             "Creates the track from `audio` when no track has this external id (201), else sets the metadata "
@@ -204,10 +237,15 @@ class TrackByExternalIdView(CmsApiView, GenericAPIView):
             "another external id is refused (409 `duplicate_audio`). Without `audio` for an external id no "
             "track has yet: 404 `missing_file`. A `genre` is recorded as a catalog label (see the field): the "
             "same genre again records nothing. Metadata alone may also be sent as JSON (`application/json`, "
-            "e.g. `{\"title\": \"...\"}`); audio only as multipart."),
+            'e.g. `{"title": "..."}`); audio only as multipart.'
+        ),
         request={**audio_form(TrackUpsertSerializer), "application/json": TrackUpsertJsonSerializer},
         parameters=[EXTERNAL_ID_PARAMETER],
-        responses={201: TrackSerializer, 200: TrackSerializer, **error_responses(400, 404, 409, 413, 415, *AUTH_ERRORS)},
+        responses={
+            201: TrackSerializer,
+            200: TrackSerializer,
+            **error_responses(400, 404, 409, 413, 415, *AUTH_ERRORS),
+        },
     )
     def put(self, request: Request, external_id: str) -> Response:
         external_id = _external_id(external_id)
@@ -219,29 +257,38 @@ class TrackByExternalIdView(CmsApiView, GenericAPIView):
             upload, form = None, _json_metadata(request)
             nothing = not form
         if nothing:
-            raise ApiError(ApiErrorCode.INVALID_PARAMETER, "Nothing to set: send audio, title, artist, album or "
-                           "genre.")
+            raise ApiError(ApiErrorCode.INVALID_PARAMETER, "Nothing to set: send audio, title, artist, album or genre.")
         data = TrackUpsertSerializer(data=form)
         data.is_valid(raise_exception=True)
         metadata = {name: value for name, value in data.validated_data.items() if name not in ("audio", "genre")}
         genre = _known_genre(data.validated_data)
         try:
-            result = track_upsert_by_external_id(external_id=external_id, metadata=metadata, stream=upload,
-                                                 filename=getattr(upload, "name", "") or "", genre=genre,
-                                                 labeller=_labeller(request) if genre else None)
+            result = track_upsert_by_external_id(
+                external_id=external_id,
+                metadata=metadata,
+                stream=upload,
+                filename=getattr(upload, "name", "") or "",
+                genre=genre,
+                labeller=_labeller(request) if genre else None,
+            )
         except IngestRejected as error:
             if error.code == IngestErrorCode.MISSING_FILE:  # metadata for a track that is not there
                 raise ApiError(error.code, error.message, status.HTTP_404_NOT_FOUND) from None
             raise _rejected(error) from None
         track = selectors.tracks_for_api().get(pk=result.track.pk)
-        return Response(self.get_serializer(track).data,
-                        status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+        return Response(
+            self.get_serializer(track).data, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+        )
 
 
 class TrackImageView(CmsApiView):
-    @extend_schema(operation_id="tracks_image", tags=["tracks"], summary="A PNG of the track's latest analysis",
-                   parameters=[OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=list(IMAGE_KINDS))],
-                   responses={(200, "image/png"): OpenApiTypes.BINARY, **error_responses(404, *AUTH_ERRORS)})
+    @extend_schema(
+        operation_id="tracks_image",
+        tags=["tracks"],
+        summary="A PNG of the track's latest analysis",
+        parameters=[OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=list(IMAGE_KINDS))],
+        responses={(200, "image/png"): OpenApiTypes.BINARY, **error_responses(404, *AUTH_ERRORS)},
+    )
     def get(self, request: Request, pk: int, kind: str) -> HttpResponseBase:
         track = get_object_or_404(selectors.tracks_for_api(), pk=pk)
         analysis = track.latest_analyses[0] if track.latest_analyses else None
@@ -253,12 +300,14 @@ class TrackImageView(CmsApiView):
 
 class TagChangesView(CmsApiView):
     @extend_schema(
-        operation_id="tag_changes", tags=["tags"], summary="Reviewed-genre changes since your cursor, in order",
+        operation_id="tag_changes",
+        tags=["tags"],
+        summary="Reviewed-genre changes since your cursor, in order",
         description="Each editor decision once, in the order they were made. Keep `next_cursor` and send it "
-                    "back; while `has_more` is true ask again at once. A change made while you read is never "
-                    "skipped: it comes on a later page.",
-        parameters=[ChangesQuerySerializer], responses={200: TagChangesPageSerializer,
-                                                        **error_responses(400, *AUTH_ERRORS)},
+        "back; while `has_more` is true ask again at once. A change made while you read is never "
+        "skipped: it comes on a later page.",
+        parameters=[ChangesQuerySerializer],
+        responses={200: TagChangesPageSerializer, **error_responses(400, *AUTH_ERRORS)},
     )
     def get(self, request: Request) -> Response:
         query = ChangesQuerySerializer(data=_query(request))
@@ -266,8 +315,14 @@ class TagChangesView(CmsApiView):
         try:
             after_id = cursor_decode(query.validated_data.get("cursor"))
         except InvalidCursor:
-            raise ApiError(ApiErrorCode.INVALID_CURSOR, "The cursor is not one this API issued: send back "
-                           "next_cursor exactly, or omit it to start at the beginning.") from None
+            raise ApiError(
+                ApiErrorCode.INVALID_CURSOR,
+                "The cursor is not one this API issued: send back "
+                "next_cursor exactly, or omit it to start at the beginning.",
+            ) from None
         page = selectors.tag_changes(after_id=after_id, limit=query.validated_data["limit"])
-        return Response(TagChangesPageSerializer({"changes": page.changes, "next_cursor": cursor_encode(page.last_id),
-                                                  "has_more": page.has_more}).data)
+        return Response(
+            TagChangesPageSerializer(
+                {"changes": page.changes, "next_cursor": cursor_encode(page.last_id), "has_more": page.has_more}
+            ).data
+        )

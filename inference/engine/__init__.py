@@ -12,17 +12,30 @@ Names below load their module on first use, so ``import inference.engine.audio``
 check) stays free of torch. Everything Django, RQ and the catalog does with the engine lives
 one level up, in ``inference``; nothing here may import it (``lint-imports`` checks).
 """
+
 from __future__ import annotations
 
 from importlib import import_module
 from typing import Any
 
 _EXPORTS: dict[str, tuple[str, ...]] = {
-    "datatypes": ("AnalysisResult", "AttentionRegion", "AudioInfo", "ContentResult", "ModelCheckpoint",
-                  "PreprocessingConfig"),
+    "datatypes": (
+        "AnalysisResult",
+        "AttentionRegion",
+        "AudioInfo",
+        "ContentResult",
+        "ModelCheckpoint",
+        "PreprocessingConfig",
+    ),
     "errors": ("AudioError", "CheckpointError", "ErrorCode", "InferenceError"),
-    "audio": ("DecodedAudio", "ffmpeg_available", "load_audio", "probe_audio", "supported_extensions",
-              "supported_formats_text"),
+    "audio": (
+        "DecodedAudio",
+        "ffmpeg_available",
+        "load_audio",
+        "probe_audio",
+        "supported_extensions",
+        "supported_formats_text",
+    ),
     "features": ("cut_windows", "log_mel", "normalise"),
     "vit": ("build_vit",),
     "checkpoint": ("create_random_checkpoint", "load_checkpoint", "save_checkpoint"),

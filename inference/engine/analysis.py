@@ -3,6 +3,7 @@
 The track score is the mean of the per-window softmax, so ``window_scores`` show editors where
 in the track a genre appears and always average to ``probabilities``.
 """
+
 from __future__ import annotations
 
 import time
@@ -33,10 +34,19 @@ def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 1)
 
 
-def analyze_samples(samples: np.ndarray, sr: int, info: AudioInfo, model: LoadedModel, *, top_k: int = 5,
-                    with_attention: bool = True, batch_size: int = 16,
-                    timings_ms: dict[str, float] | None = None, silent: bool | None = None,
-                    content_model: object | None = None) -> AnalysisResult:
+def analyze_samples(
+    samples: np.ndarray,
+    sr: int,
+    info: AudioInfo,
+    model: LoadedModel,
+    *,
+    top_k: int = 5,
+    with_attention: bool = True,
+    batch_size: int = 16,
+    timings_ms: dict[str, float] | None = None,
+    silent: bool | None = None,
+    content_model: object | None = None,
+) -> AnalysisResult:
     """Analyse mono float samples at rate ``sr`` (resampled to the model's rate if needed); with a
     ``content_model`` (YAMNet), also say whether it is music, speech or other."""
     labels, cfg = model.labels, model.preprocessing
@@ -60,8 +70,10 @@ def analyze_samples(samples: np.ndarray, sr: int, info: AudioInfo, model: Loaded
     timings["mel"] = _ms(start)
 
     start = time.perf_counter()
-    outputs = [model.run_batch(windows[i:i + batch_size], with_attention=with_attention)
-               for i in range(0, len(windows), batch_size)]
+    outputs = [
+        model.run_batch(windows[i : i + batch_size], with_attention=with_attention)
+        for i in range(0, len(windows), batch_size)
+    ]
     logits = np.concatenate([o.logits for o in outputs])
     embeddings = np.concatenate([o.embeddings for o in outputs])
     timings["model"] = _ms(start)
@@ -104,26 +116,42 @@ def analyze_samples(samples: np.ndarray, sr: int, info: AudioInfo, model: Loaded
     )
 
 
-def analyze_file(path: str | Path, model: LoadedModel, *, top_k: int = 5, with_attention: bool = True,
-                 batch_size: int = 16, max_duration_s: float = 1200,
-                 content_model: object | None = None) -> AnalysisResult:
+def analyze_file(
+    path: str | Path,
+    model: LoadedModel,
+    *,
+    top_k: int = 5,
+    with_attention: bool = True,
+    batch_size: int = 16,
+    max_duration_s: float = 1200,
+    content_model: object | None = None,
+) -> AnalysisResult:
     """Decode and analyse one audio file; AudioError (with a code) when the file is unusable."""
     _check_top_k(top_k, len(model.labels))  # fail before paying for the decode
     start = time.perf_counter()
     decoded = load_audio(path, target_sr=model.preprocessing.sample_rate, max_duration_s=max_duration_s)
     decode_ms = _ms(start)
-    return analyze_samples(decoded.samples, decoded.sample_rate, decoded.info, model, top_k=top_k,
-                           with_attention=with_attention, batch_size=batch_size,
-                           timings_ms={"decode": decode_ms}, silent=decoded.is_silent,
-                           content_model=content_model)
+    return analyze_samples(
+        decoded.samples,
+        decoded.sample_rate,
+        decoded.info,
+        model,
+        top_k=top_k,
+        with_attention=with_attention,
+        batch_size=batch_size,
+        timings_ms={"decode": decode_ms},
+        silent=decoded.is_silent,
+        content_model=content_model,
+    )
 
 
 def warm_up(model: LoadedModel, *, render: bool = True, content_model: object | None = None) -> None:
     """Pay the one-off costs (librosa/soxr imports, first forward, font cache) once per worker."""
     rng = np.random.default_rng(0)
     samples = (0.1 * rng.standard_normal(44100 * 2)).astype(np.float32)
-    result = analyze_samples(samples, 44100, AudioInfo(2.0, 44100, 1, "wav"), model, top_k=1,
-                             content_model=content_model)
+    result = analyze_samples(
+        samples, 44100, AudioInfo(2.0, 44100, 1, "wav"), model, top_k=1, content_model=content_model
+    )
     if render:
         from .render import render_analysis_images
 

@@ -7,6 +7,7 @@ hook on ``attn.attn_drop`` sees the post-softmax matrix ``[B, heads, N, N]``. Ro
 one ``[B, N, N]`` product whatever the depth: mean over heads, ``0.5·A + 0.5·I``,
 row-normalise, multiply. The CLS row, minus the prefix tokens, is the map over patches.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -73,8 +74,8 @@ def stitch_windows(maps: np.ndarray, starts: np.ndarray, total_frames: int, cfg:
     count = np.zeros(total_frames, dtype=np.float32)
     for window_map, start in zip(maps, starts):
         stop = min(int(start) + maps.shape[-1], total_frames)
-        acc[:, int(start):stop] += window_map[:, : stop - int(start)]
-        count[int(start):stop] += 1
+        acc[:, int(start) : stop] += window_map[:, : stop - int(start)]
+        count[int(start) : stop] += 1
     stitched = acc / np.maximum(count, 1)
     if stitched.size == 0:
         return stitched
@@ -98,8 +99,9 @@ def _run_around(ok: np.ndarray, i: int, max_len: int) -> tuple[int, int]:
     return lo, hi
 
 
-def top_regions(attn: np.ndarray, cfg: PreprocessingConfig, *, n: int = 3,
-                threshold: float = 0.5) -> list[AttentionRegion]:
+def top_regions(
+    attn: np.ndarray, cfg: PreprocessingConfig, *, n: int = 3, threshold: float = 0.5
+) -> list[AttentionRegion]:
     """The n most-attended, non-overlapping time/frequency boxes, best first.
 
     Greedy: take the highest free cell, grow along time in its mel row while attention stays
@@ -123,13 +125,17 @@ def top_regions(attn: np.ndarray, cfg: PreprocessingConfig, *, n: int = 3,
             break  # what is left is not among the most-attended cells
         cut = max(threshold * peak, quantile)
         t0, t1 = _run_around(free[row] & (a[row] >= cut), col, cfg.window_frames)
-        band_free = free[:, t0:t1 + 1].all(axis=1)
-        profile = a[:, t0:t1 + 1].mean(axis=1)
+        band_free = free[:, t0 : t1 + 1].all(axis=1)
+        profile = a[:, t0 : t1 + 1].mean(axis=1)
         f0, f1 = _run_around(band_free & (profile >= cut), row, n_rows)
-        free[f0:f1 + 1, t0:t1 + 1] = False
-        regions.append(AttentionRegion(
-            start_s=round(cfg.frames_to_seconds(t0), 3), end_s=round(cfg.frames_to_seconds(t1 + 1), 3),
-            low_hz=round(float(edges[f0]), 1), high_hz=round(float(edges[f1 + 1]), 1),
-            score=round(float(a[f0:f1 + 1, t0:t1 + 1].mean()), 4),
-        ))
+        free[f0 : f1 + 1, t0 : t1 + 1] = False
+        regions.append(
+            AttentionRegion(
+                start_s=round(cfg.frames_to_seconds(t0), 3),
+                end_s=round(cfg.frames_to_seconds(t1 + 1), 3),
+                low_hz=round(float(edges[f0]), 1),
+                high_hz=round(float(edges[f1 + 1]), 1),
+                score=round(float(a[f0 : f1 + 1, t0 : t1 + 1].mean()), 4),
+            )
+        )
     return regions

@@ -13,6 +13,7 @@ decoding, and the audio is decoded in blocks that are mixed to mono and resample
 (soxr's stream resampler gives the same samples as a one-shot ``librosa.resample``), so memory
 holds the mono result and one block, never the whole file at its native rate and channels.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,14 +36,29 @@ from .errors import AudioError, ErrorCode, format_duration
 # recordings), XI, SDS and MPC2K (instrument samples; .mpc is Musepack elsewhere), SD2 (its
 # header lives in a resource fork an upload does not carry), PVF and WVE (voice memos of dead devices).
 _SNDFILE_CONTAINERS: dict[str, tuple[str, ...]] = {
-    "WAV": ("wav",), "FLAC": ("flac",), "OGG": ("ogg", "oga"), "MP3": ("mp3",), "AIFF": ("aiff", "aif", "aifc"),
-    "AU": ("au", "snd"), "CAF": ("caf",), "W64": ("w64",), "WAVEX": ("wav",), "RF64": ("wav", "rf64"),
-    "NIST": ("sph", "nist"), "IRCAM": ("sf", "ircam"), "VOC": ("voc",), "PAF": ("paf",), "AVR": ("avr",),
+    "WAV": ("wav",),
+    "FLAC": ("flac",),
+    "OGG": ("ogg", "oga"),
+    "MP3": ("mp3",),
+    "AIFF": ("aiff", "aif", "aifc"),
+    "AU": ("au", "snd"),
+    "CAF": ("caf",),
+    "W64": ("w64",),
+    "WAVEX": ("wav",),
+    "RF64": ("wav", "rf64"),
+    "NIST": ("sph", "nist"),
+    "IRCAM": ("sf", "ircam"),
+    "VOC": ("voc",),
+    "PAF": ("paf",),
+    "AVR": ("avr",),
     "SVX": ("8svx", "svx"),
 }
 # Order the lists people read by what they are most likely to hold: the familiar formats first.
-SNDFILE_EXTENSIONS: tuple[str, ...] = tuple(dict.fromkeys(
-    ext for container, exts in _SNDFILE_CONTAINERS.items() if container in sf.available_formats() for ext in exts))
+SNDFILE_EXTENSIONS: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        ext for container, exts in _SNDFILE_CONTAINERS.items() if container in sf.available_formats() for ext in exts
+    )
+)
 FFMPEG_EXTENSIONS: tuple[str, ...] = ("m4a", "aac", "mp4", "opus", "webm", "weba", "mka", "wma", "ac3")
 SILENCE_RMS_DBFS = -60.0
 _FFMPEG_TIMEOUT_S = 120
@@ -107,8 +123,7 @@ def _check_info(info: AudioInfo, max_duration_s: float) -> AudioInfo:
         raise AudioError(ErrorCode.EMPTY_FILE, detail="no audio frames")
     _check_length(info.duration_s)
     if info.sample_rate > MAX_SAMPLE_RATE:
-        raise AudioError(ErrorCode.UNSUPPORTED_LAYOUT,
-                         detail=f"{info.sample_rate} Hz; at most {MAX_SAMPLE_RATE} Hz")
+        raise AudioError(ErrorCode.UNSUPPORTED_LAYOUT, detail=f"{info.sample_rate} Hz; at most {MAX_SAMPLE_RATE} Hz")
     if info.channels > MAX_CHANNELS:
         raise AudioError(ErrorCode.UNSUPPORTED_LAYOUT, detail=f"{info.channels} channels; at most {MAX_CHANNELS}")
     # Length first: a CD-quality file that is simply too long is too_long, not a layout problem.
@@ -119,16 +134,19 @@ def _check_info(info: AudioInfo, max_duration_s: float) -> AudioInfo:
             limit=format_duration(max_duration_s),
         )
     if info.sample_rate * info.channels * info.duration_s > MAX_DECODE_SAMPLES:
-        raise AudioError(ErrorCode.UNSUPPORTED_LAYOUT,
-                         detail=f"{format_duration(info.duration_s)} of {info.sample_rate} Hz × {info.channels} "
-                                "channels; at most 20 minutes of 192 kHz stereo or its equivalent")
+        raise AudioError(
+            ErrorCode.UNSUPPORTED_LAYOUT,
+            detail=f"{format_duration(info.duration_s)} of {info.sample_rate} Hz × {info.channels} "
+            "channels; at most 20 minutes of 192 kHz stereo or its equivalent",
+        )
     return info
 
 
 def _check_length(seconds: float) -> None:
     if seconds < MIN_AUDIO_SECONDS - 1e-6:
-        raise AudioError(ErrorCode.TOO_SHORT, duration=format_duration(seconds),
-                         limit=format_duration(MIN_AUDIO_SECONDS))
+        raise AudioError(
+            ErrorCode.TOO_SHORT, duration=format_duration(seconds), limit=format_duration(MIN_AUDIO_SECONDS)
+        )
 
 
 def _sndfile_info(path: Path, ext: str) -> AudioInfo:
@@ -148,9 +166,16 @@ def _sndfile_info(path: Path, ext: str) -> AudioInfo:
 
 def _ffprobe_info(path: Path, ext: str) -> AudioInfo:
     cmd = [
-        "ffprobe", "-v", "error", "-select_streams", "a:0",
-        "-show_entries", "stream=sample_rate,channels,duration:format=duration",
-        "-of", "json", str(path),
+        "ffprobe",
+        "-v",
+        "error",
+        "-select_streams",
+        "a:0",
+        "-show_entries",
+        "stream=sample_rate,channels,duration:format=duration",
+        "-of",
+        "json",
+        str(path),
     ]
     proc = subprocess.run(cmd, capture_output=True, timeout=_FFMPEG_TIMEOUT_S)
     try:
@@ -191,14 +216,27 @@ def _first_frames_decode(path: Path, info: AudioInfo, frames: int = 4096) -> Non
 def _blocks_ffmpeg(path: Path, info: AudioInfo) -> Iterator[np.ndarray]:
     """[n, channels] float32 blocks read from ffmpeg's stdout as it decodes."""
     cmd = [
-        "ffmpeg", "-v", "error", "-nostdin", "-i", str(path), "-map", "0:a:0",
-        "-f", "f32le", "-acodec", "pcm_f32le", "-ac", str(info.channels), "pipe:1",
+        "ffmpeg",
+        "-v",
+        "error",
+        "-nostdin",
+        "-i",
+        str(path),
+        "-map",
+        "0:a:0",
+        "-f",
+        "f32le",
+        "-acodec",
+        "pcm_f32le",
+        "-ac",
+        str(info.channels),
+        "pipe:1",
     ]
     block_bytes = BLOCK_FRAMES * info.channels * 4
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as proc:
         try:
             while chunk := proc.stdout.read(block_bytes):
-                data = np.frombuffer(chunk[:len(chunk) - len(chunk) % (4 * info.channels)], dtype="<f4")
+                data = np.frombuffer(chunk[: len(chunk) - len(chunk) % (4 * info.channels)], dtype="<f4")
                 yield data.reshape(-1, info.channels)
             returncode = proc.wait(timeout=_FFMPEG_TIMEOUT_S)
         finally:
@@ -232,7 +270,7 @@ def _mono_resampled(blocks: Iterator[np.ndarray], info: AudioInfo, target_sr: in
         nonlocal out, filled
         if filled + len(part) > len(out):  # the header understated the length
             out = np.concatenate([out[:filled], np.empty(max(len(part), len(out) // 2), dtype=np.float32)])
-        out[filled:filled + len(part)] = part
+        out[filled : filled + len(part)] = part
         filled += len(part)
 
     decoded = 0
@@ -262,8 +300,10 @@ def is_silent(samples: np.ndarray) -> bool:
     if samples.size == 0:
         return True
     # In chunks: a float64 square of a 20-minute track would be a 200-MB temporary.
-    energy = sum(float(np.dot(part, part)) for part in np.array_split(samples.astype(np.float32, copy=False),
-                                                                       max(1, samples.size // (1 << 20))))
+    energy = sum(
+        float(np.dot(part, part))
+        for part in np.array_split(samples.astype(np.float32, copy=False), max(1, samples.size // (1 << 20)))
+    )
     rms = math.sqrt(energy / samples.size)
     return rms < 10 ** (SILENCE_RMS_DBFS / 20)
 

@@ -10,6 +10,7 @@ its windows disagree and their margins are close.
 ECE: top-1 confidences in ``bins`` equal-width bins; the gap |accuracy − mean confidence| of
 each bin, weighted by its share of the tracks.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,8 +29,9 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def track_probabilities(window_logits: np.ndarray, owners: np.ndarray, n_tracks: int,
-                        temperature: float = 1.0) -> np.ndarray:
+def track_probabilities(
+    window_logits: np.ndarray, owners: np.ndarray, n_tracks: int, temperature: float = 1.0
+) -> np.ndarray:
     """[n_tracks, L]: per track, the mean of its windows' softmax(logits / T) (as analysis does)."""
     window_probs = softmax(window_logits, temperature)
     out = np.zeros((n_tracks, window_probs.shape[1]))
@@ -51,8 +53,9 @@ def nll(probabilities: np.ndarray, labels: Sequence[int]) -> float:
     return float(-np.log(np.clip(picked, 1e-12, None)).mean()) if len(labels) else 0.0
 
 
-def fit_temperature(window_logits: np.ndarray, owners: np.ndarray, labels: Sequence[int],
-                    bounds: tuple[float, float] = T_BOUNDS) -> float:
+def fit_temperature(
+    window_logits: np.ndarray, owners: np.ndarray, labels: Sequence[int], bounds: tuple[float, float] = T_BOUNDS
+) -> float:
     """The T in ``bounds`` minimising the NLL of the track probabilities: a grid over log T,
     then a golden-section search around the best grid point. Deterministic."""
     labels = np.asarray(labels, dtype=np.int64)
@@ -97,9 +100,15 @@ def reliability_bins(probabilities: np.ndarray, correct: Sequence[bool], bins: i
     for b in range(bins):
         mask = which == b
         count = int(mask.sum())
-        rows.append({"lower": round(float(edges[b]), 4), "upper": round(float(edges[b + 1]), 4), "count": count,
-                     "confidence": float(confidence[mask].mean()) if count else None,
-                     "accuracy": float(correct[mask].mean()) if count else None})
+        rows.append(
+            {
+                "lower": round(float(edges[b]), 4),
+                "upper": round(float(edges[b + 1]), 4),
+                "count": count,
+                "confidence": float(confidence[mask].mean()) if count else None,
+                "accuracy": float(correct[mask].mean()) if count else None,
+            }
+        )
     return rows
 
 
@@ -117,10 +126,12 @@ def calibration_summary(probabilities: np.ndarray, correct: Sequence[bool], bins
     probabilities = np.asarray(probabilities, dtype=np.float64)
     correct = np.asarray(correct, dtype=bool)
     confidence = probabilities.max(axis=1) if len(probabilities) else np.zeros(0)
-    return {"ece": expected_calibration_error(probabilities, correct, bins),
-            "mean_confidence": float(confidence.mean()) if len(confidence) else None,
-            "accuracy": float(correct.mean()) if len(correct) else None,
-            "bins": reliability_bins(probabilities, correct, bins)}
+    return {
+        "ece": expected_calibration_error(probabilities, correct, bins),
+        "mean_confidence": float(confidence.mean()) if len(confidence) else None,
+        "accuracy": float(correct.mean()) if len(correct) else None,
+        "bins": reliability_bins(probabilities, correct, bins),
+    }
 
 
 def draw_reliability(ax: Any, bins: Sequence[dict[str, Any]], *, title: str = "", ece: float | None = None) -> None:
@@ -128,11 +139,27 @@ def draw_reliability(ax: Any, bins: Sequence[dict[str, Any]], *, title: str = ""
     width = bins[0]["upper"] - bins[0]["lower"] if bins else 0.1
     filled = [b for b in bins if b["count"]]
     ax.plot([0, 1], [0, 1], linestyle="--", color="#888888", linewidth=1, label="perfectly calibrated")
-    ax.bar([b["lower"] for b in filled], [b["accuracy"] for b in filled], width=width, align="edge",
-           color="#4a7fb0", edgecolor="#1f3f5f", alpha=0.85, label="accuracy")
-    ax.bar([b["lower"] for b in filled], [b["confidence"] - b["accuracy"] for b in filled], width=width,
-           bottom=[b["accuracy"] for b in filled], align="edge", color="#e06c5a", alpha=0.35, edgecolor="none",
-           label="gap to confidence")
+    ax.bar(
+        [b["lower"] for b in filled],
+        [b["accuracy"] for b in filled],
+        width=width,
+        align="edge",
+        color="#4a7fb0",
+        edgecolor="#1f3f5f",
+        alpha=0.85,
+        label="accuracy",
+    )
+    ax.bar(
+        [b["lower"] for b in filled],
+        [b["confidence"] - b["accuracy"] for b in filled],
+        width=width,
+        bottom=[b["accuracy"] for b in filled],
+        align="edge",
+        color="#e06c5a",
+        alpha=0.35,
+        edgecolor="none",
+        label="gap to confidence",
+    )
     for b in filled:
         ax.text(b["lower"] + width / 2, 0.02, str(b["count"]), ha="center", va="bottom", fontsize=6, color="white")
     ax.set_xlim(0, 1)

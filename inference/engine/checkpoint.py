@@ -11,6 +11,7 @@ the RGB patch-embedding filters are *summed* into one channel (a grey image fed 
 the same response) and the position embeddings are resampled bicubically to the spectrogram's
 patch grid with ``timm.layers.resample_abs_pos_embed``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -68,15 +69,19 @@ def _expected_shapes(architecture: str, n_labels: int, cfg: PreprocessingConfig)
     return {k: v.shape for k, v in model.state_dict().items()}
 
 
-def _validated(architecture: Any, labels: Any, preprocessing: Any, training: Any,
-               state_dict: dict[str, torch.Tensor]) -> ModelCheckpoint:
+def _validated(
+    architecture: Any, labels: Any, preprocessing: Any, training: Any, state_dict: dict[str, torch.Tensor]
+) -> ModelCheckpoint:
     if not isinstance(architecture, str):
         raise CheckpointError("architecture must be a string")
     architecture = canonical_architecture(architecture)
     labels = _validate_labels(labels)
     try:
-        cfg = (preprocessing if isinstance(preprocessing, PreprocessingConfig)
-               else PreprocessingConfig.from_dict(preprocessing))
+        cfg = (
+            preprocessing
+            if isinstance(preprocessing, PreprocessingConfig)
+            else PreprocessingConfig.from_dict(preprocessing)
+        )
     except ValueError as exc:
         raise CheckpointError(f"invalid preprocessing: {exc}") from exc
     if not isinstance(training, dict):
@@ -89,10 +94,14 @@ def _validated(architecture: Any, labels: Any, preprocessing: Any, training: Any
     unexpected = sorted(set(state_dict) - set(expected))
     wrong = sorted(k for k in expected if k in state_dict and state_dict[k].shape != expected[k])
     if missing or unexpected or wrong:
-        parts = [f"{name}: {', '.join(keys[:3])}{'…' if len(keys) > 3 else ''}"
-                 for name, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if keys]
-        raise CheckpointError(f"weights do not match {architecture} for {cfg.n_mels}×{cfg.window_frames} "
-                              f"input ({'; '.join(parts)})")
+        parts = [
+            f"{name}: {', '.join(keys[:3])}{'…' if len(keys) > 3 else ''}"
+            for name, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
+            if keys
+        ]
+        raise CheckpointError(
+            f"weights do not match {architecture} for {cfg.n_mels}×{cfg.window_frames} input ({'; '.join(parts)})"
+        )
     return ModelCheckpoint(architecture, labels, cfg, dict(training), state_dict)
 
 
@@ -131,8 +140,9 @@ def _load_safetensors(path: Path) -> ModelCheckpoint:
     if meta.get("format") != FORMAT_NAME:
         raise CheckpointError(f"{path.name} has no AcousticSense metadata")
     if meta.get("format_version") != str(FORMAT_VERSION):
-        raise CheckpointError(f"{path.name} has format version {meta.get('format_version')!r}; "
-                              f"this code reads {FORMAT_VERSION}")
+        raise CheckpointError(
+            f"{path.name} has format version {meta.get('format_version')!r}; this code reads {FORMAT_VERSION}"
+        )
     try:
         labels, prep, training = (json.loads(meta[k]) for k in ("labels", "preprocessing", "training"))
     except (KeyError, json.JSONDecodeError) as exc:
@@ -158,7 +168,7 @@ def adapt_image_state_dict(state: dict[str, torch.Tensor], cfg: PreprocessingCon
         grid = (cfg.n_mels // patch_h, cfg.window_frames // patch_w)
         n_prefix = 1  # CLS token; all supported architectures have exactly one prefix token
         old_side = int(round((pos.shape[1] - n_prefix) ** 0.5))
-        if pos.shape[1] - n_prefix != grid[0] * grid[1] and old_side ** 2 == pos.shape[1] - n_prefix:
+        if pos.shape[1] - n_prefix != grid[0] * grid[1] and old_side**2 == pos.shape[1] - n_prefix:
             state["pos_embed"] = resample_abs_pos_embed(
                 pos, new_size=list(grid), old_size=[old_side, old_side], num_prefix_tokens=n_prefix
             )
@@ -168,8 +178,10 @@ def adapt_image_state_dict(state: dict[str, torch.Tensor], cfg: PreprocessingCon
 def _load_bare(path: Path) -> ModelCheckpoint:
     sidecar = path.with_suffix(".json")
     if not sidecar.is_file():
-        raise CheckpointError(f"{path.name} is a bare state dict and needs {sidecar.name} next to it "
-                              "(architecture, labels, preprocessing)")
+        raise CheckpointError(
+            f"{path.name} is a bare state dict and needs {sidecar.name} next to it "
+            "(architecture, labels, preprocessing)"
+        )
     try:
         meta = json.loads(sidecar.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -204,8 +216,13 @@ def load_checkpoint(path: str | Path) -> ModelCheckpoint:
     return _load_safetensors(path)
 
 
-def create_random_checkpoint(*, labels: list[str], architecture: str = DEFAULT_ARCHITECTURE,
-                             preprocessing: PreprocessingConfig | None = None, seed: int = 0) -> ModelCheckpoint:
+def create_random_checkpoint(
+    *,
+    labels: list[str],
+    architecture: str = DEFAULT_ARCHITECTURE,
+    preprocessing: PreprocessingConfig | None = None,
+    seed: int = 0,
+) -> ModelCheckpoint:
     """A randomly initialised model: lets the pipeline run end to end before any training."""
 
     architecture = canonical_architecture(architecture)

@@ -10,6 +10,7 @@ The fix: define the two op schemas torchvision registers fake kernels for (``nms
 import again. Only torchvision's C++ ops stay unavailable; the ViTs used here never call them.
 Where torchvision imports cleanly (a matching CUDA torch) this is a no-op.
 """
+
 from __future__ import annotations
 
 import sys

@@ -5,6 +5,7 @@ At most ``CONTENT_MAX_FRAMES`` frames of 0.975 s are heard, so the check costs a
 share of an analysis whatever the track's length. Only those frames are resampled to YAMNet's
 16 kHz, never the whole track. Django-free.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,7 +26,7 @@ def content_frames(samples: np.ndarray, sr: int, *, max_frames: int = CONTENT_MA
         samples = np.pad(samples, (0, span - samples.size))
     count = max(1, min(max_frames, samples.size // span))
     starts = np.linspace(0, samples.size - span, count).astype(int)
-    segments = np.stack([samples[s:s + span] for s in starts]).astype(np.float32)
+    segments = np.stack([samples[s : s + span] for s in starts]).astype(np.float32)
     if sr != SAMPLE_RATE:
         segments = librosa.resample(segments, orig_sr=sr, target_sr=SAMPLE_RATE, res_type="soxr_hq", axis=-1)
     if segments.shape[1] < FRAME_SAMPLES:
@@ -33,8 +34,14 @@ def content_frames(samples: np.ndarray, sr: int, *, max_frames: int = CONTENT_MA
     return np.ascontiguousarray(segments[:, :FRAME_SAMPLES], dtype=np.float32)
 
 
-def hear_content(model: object, samples: np.ndarray, sr: int, *, max_frames: int = CONTENT_MAX_FRAMES,
-                 autocast_dtype: object | None = None) -> ContentResult:
+def hear_content(
+    model: object,
+    samples: np.ndarray,
+    sr: int,
+    *,
+    max_frames: int = CONTENT_MAX_FRAMES,
+    autocast_dtype: object | None = None,
+) -> ContentResult:
     """The content verdict for mono ``samples`` at rate ``sr`` with a loaded YAMNet.
 
     ``autocast_dtype`` (the genre model's, see inference.engine.precision): where the process runs in

@@ -4,6 +4,7 @@ Nothing here imports the rest of the engine, so every engine module can depend o
 without depending on each other (``render`` reads an ``AnalysisResult`` without importing the
 analysis that makes one; ``checkpoint`` and ``model`` share ``ModelCheckpoint``).
 """
+
 from __future__ import annotations
 
 import math
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     import torch
 
 NORMALISATIONS = ("db_scaled", "none")
+
+
 @dataclass(frozen=True)
 class PreprocessingConfig:
     """Everything that turns samples into model input. Validated on creation."""
@@ -146,14 +149,20 @@ class AttentionRegion:
         return f"{times}, {band}"
 
     def to_dict(self) -> dict[str, float | str]:
-        return {"start_s": self.start_s, "end_s": self.end_s, "low_hz": self.low_hz,
-                "high_hz": self.high_hz, "score": self.score, "text": self.text}
+        return {
+            "start_s": self.start_s,
+            "end_s": self.end_s,
+            "low_hz": self.low_hz,
+            "high_hz": self.high_hz,
+            "score": self.score,
+            "text": self.text,
+        }
 
 
 @dataclass(frozen=True)
 class ContentResult:
-    label: str                 # "music", "speech" or "other"
-    scores: dict[str, float]   # each family's mean score over the frames heard
+    label: str  # "music", "speech" or "other"
+    scores: dict[str, float]  # each family's mean score over the frames heard
     frames: int
     version: str
 
@@ -207,8 +216,12 @@ class AnalysisResult:
             "window_scores": [[float(p) for p in row] for row in self.window_scores],
             "embedding": [float(v) for v in self.embedding],
             "regions": [r.to_dict() for r in self.regions],
-            "audio": {"duration_s": float(self.audio.duration_s), "sample_rate": int(self.audio.sample_rate),
-                      "channels": int(self.audio.channels), "format": self.audio.format},
+            "audio": {
+                "duration_s": float(self.audio.duration_s),
+                "sample_rate": int(self.audio.sample_rate),
+                "channels": int(self.audio.channels),
+                "format": self.audio.format,
+            },
             "is_silent": bool(self.is_silent),
             "timings_ms": {k: float(v) for k, v in self.timings_ms.items()},
             "trained": bool(self.trained),

@@ -2,6 +2,7 @@
 
 Each code has one message template, so the same problem reads the same everywhere.
 """
+
 from __future__ import annotations
 
 from enum import Enum

@@ -6,6 +6,7 @@ Conventions: precision of a genre never predicted is 0 (as is recall of one neve
 macro F1 averages over genres that are true or predicted at least once. Predictions outside the
 label list (a model with another taxonomy) count as wrong and land in an "(other)" column.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
@@ -62,8 +63,13 @@ def classification_report(truth: Sequence[str], ranked: Sequence[Sequence[str]],
         predicted = sum(1 for p in top1 if p == genre)
         precision, recall = _ratio(tp, predicted), _ratio(tp, support)
         f1 = _ratio(2 * precision * recall, precision + recall) if precision + recall else 0.0
-        per_genre[genre] = {"precision": precision, "recall": recall, "f1": f1, "support": support,
-                            "predicted": predicted}
+        per_genre[genre] = {
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "support": support,
+            "predicted": predicted,
+        }
         if support or predicted:
             f1s.append(f1)
     return {
@@ -88,8 +94,8 @@ class Predictions:
     (logits divided by ``temperature``) and untempered (T = 1)."""
 
     model_labels: list[str]
-    probabilities: np.ndarray = field(repr=False)   # [tracks, labels]
-    untempered: np.ndarray = field(repr=False)      # [tracks, labels]
+    probabilities: np.ndarray = field(repr=False)  # [tracks, labels]
+    untempered: np.ndarray = field(repr=False)  # [tracks, labels]
     temperature: float | None = 1.0  # None: several (cross-validated predictions of fold models)
     name: str = ""
 
@@ -98,21 +104,29 @@ class Predictions:
         return [rank_labels(self.model_labels, row) for row in probs]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "labels": list(self.model_labels), "temperature": self.temperature,
-                "probabilities": np.round(self.probabilities, 6).tolist(),
-                "untempered": np.round(self.untempered, 6).tolist()}
+        return {
+            "name": self.name,
+            "labels": list(self.model_labels),
+            "temperature": self.temperature,
+            "probabilities": np.round(self.probabilities, 6).tolist(),
+            "untempered": np.round(self.untempered, 6).tolist(),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Predictions:
         n = len(data["labels"])
-        return cls(list(data["labels"]), np.asarray(data["probabilities"], dtype=np.float64).reshape(-1, n),
-                   np.asarray(data["untempered"], dtype=np.float64).reshape(-1, n),
-                   None if data.get("temperature") is None else float(data["temperature"]),
-                   str(data.get("name", "")))
+        return cls(
+            list(data["labels"]),
+            np.asarray(data["probabilities"], dtype=np.float64).reshape(-1, n),
+            np.asarray(data["untempered"], dtype=np.float64).reshape(-1, n),
+            None if data.get("temperature") is None else float(data["temperature"]),
+            str(data.get("name", "")),
+        )
 
 
-def predict(model: Any, items: Iterable[EvaluationItem], *, progress: Callable[[int], None] | None = None,
-            name: str = "") -> Predictions:
+def predict(
+    model: Any, items: Iterable[EvaluationItem], *, progress: Callable[[int], None] | None = None, name: str = ""
+) -> Predictions:
     """Run a loaded model (inference.engine.model.LoadedModel) over each track exactly as the worker
     does (inference.engine.analysis.analyze_file, without attention)."""
     from .analysis import analyze_file
@@ -127,8 +141,13 @@ def predict(model: Any, items: Iterable[EvaluationItem], *, progress: Callable[[
         if progress:
             progress(i + 1)
     n = len(model.labels)
-    return Predictions(list(model.labels), np.asarray(served, dtype=np.float64).reshape(-1, n),
-                       np.asarray(raw, dtype=np.float64).reshape(-1, n), temperature, name)
+    return Predictions(
+        list(model.labels),
+        np.asarray(served, dtype=np.float64).reshape(-1, n),
+        np.asarray(raw, dtype=np.float64).reshape(-1, n),
+        temperature,
+        name,
+    )
 
 
 def calibration_report(truth: Sequence[str], predictions: Predictions) -> dict[str, Any]:
@@ -142,7 +161,7 @@ def calibration_report(truth: Sequence[str], predictions: Predictions) -> dict[s
         out["ece" + suffix] = summary["ece"]
         out["mean_confidence" + suffix] = summary["mean_confidence"]
         out["bins" + suffix] = summary["bins"]
-        out["nll" + suffix] = (nll(probs[known], [index[truth[i]] for i in known]) if known else None)
+        out["nll" + suffix] = nll(probs[known], [index[truth[i]] for i in known]) if known else None
     return out
 
 
@@ -153,16 +172,24 @@ def score_predictions(truth: Sequence[str], predictions: Predictions, labels: Se
     return report
 
 
-def evaluate_model(model: Any, items: Iterable[EvaluationItem], labels: Sequence[str], *,
-                   progress: Callable[[int], None] | None = None) -> dict:
+def evaluate_model(
+    model: Any, items: Iterable[EvaluationItem], labels: Sequence[str], *, progress: Callable[[int], None] | None = None
+) -> dict:
     """Run a loaded model (inference.engine.model.LoadedModel) over each track exactly as the worker
     does (inference.engine.analysis.analyze_file, without attention) and score it against ``labels``."""
     items = list(items)
     return score_predictions([item.genre for item in items], predict(model, items, progress=progress), labels)
 
 
-def confusion_png_bytes(rows: Sequence[str], columns: Sequence[str], matrix: Any, *, title: str = "",
-                        row_label: str = "editors' genre", column_label: str = "predicted") -> bytes:
+def confusion_png_bytes(
+    rows: Sequence[str],
+    columns: Sequence[str],
+    matrix: Any,
+    *,
+    title: str = "",
+    row_label: str = "editors' genre",
+    column_label: str = "predicted",
+) -> bytes:
     """A confusion-matrix heat map (counts written in, colour = share of the row) as PNG bytes,
     drawn with matplotlib's Figure API on the Agg canvas (no pyplot state, thread-safe)."""
     import io
@@ -186,8 +213,15 @@ def confusion_png_bytes(rows: Sequence[str], columns: Sequence[str], matrix: Any
     for r in range(len(rows)):
         for c in range(len(columns)):
             if matrix[r, c]:
-                ax.text(c, r, str(int(matrix[r, c])), ha="center", va="center", fontsize=7,
-                        color="white" if shares[r, c] > 0.5 else "black")
+                ax.text(
+                    c,
+                    r,
+                    str(int(matrix[r, c])),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if shares[r, c] > 0.5 else "black",
+                )
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the row")
     if title:
         ax.set_title(title, fontsize=10)

@@ -18,6 +18,7 @@ the dB values are identical and none differs by more than 2 float32 steps, 1.6e-
 allow 1e-4 dB; 1e-4 dB is 2.5e-6 in model units, 200× below the float16 rounding of the starter
 training data).
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -30,7 +31,6 @@ from .datatypes import PreprocessingConfig
 # Mel power of a full-scale sine peaks near 1e4 at n_fft 2048; pinning the dB reference no
 # lower than a -60 dBFS sine keeps a (near-)silent track dark instead of amplifying its noise.
 _REF_FLOOR_AT_2048 = 1e-2
-
 
 
 # Frames per STFT block: the block's float64 frames and spectrum (2 MB each) stay in the CPU cache;
@@ -64,7 +64,7 @@ def _padded(samples: np.ndarray, start: int, stop: int) -> np.ndarray:
     out = np.zeros(stop - start, np.float32)
     lo, hi = max(start, 0), min(stop, samples.size)
     if hi > lo:
-        out[lo - start:hi - start] = samples[lo:hi]
+        out[lo - start : hi - start] = samples[lo:hi]
     return out
 
 
@@ -97,7 +97,7 @@ def mel_power(samples: np.ndarray, cfg: PreprocessingConfig) -> np.ndarray:
         np.square(parts, out=parts)
         power = power_buf[:, :count]
         np.add(parts[..., 0].T, parts[..., 1].T, out=power)  # |X|², frequency-major for the filter product
-        mel[:, first:first + count] = basis @ power
+        mel[:, first : first + count] = basis @ power
     return mel
 
 

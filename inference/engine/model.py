@@ -3,6 +3,7 @@
 A model is loaded once per worker process (``load_model``) and reused for every job. One
 forward gives logits, the CLS embedding and, when asked, the attention rollout per window.
 """
+
 from __future__ import annotations
 
 import threading
@@ -107,9 +108,7 @@ class LoadedModel:
             pooled = self.model.forward_head(features, pre_logits=True)
             logits = self.model.get_classifier()(pooled)
             maps = rollout_maps(rollout, self.model, (cfg.n_mels, cfg.window_frames)) if with_attention else None
-        return BatchOutput(
-            logits=logits.float().cpu().numpy(), embeddings=pooled.float().cpu().numpy(), attention=maps
-        )
+        return BatchOutput(logits=logits.float().cpu().numpy(), embeddings=pooled.float().cpu().numpy(), attention=maps)
 
     def warm_up(self, batch_size: int = 2) -> None:
         """One dummy forward (with attention) so the first real job does not pay allocation costs."""
@@ -117,9 +116,15 @@ class LoadedModel:
         self.run_batch(np.full((batch_size, cfg.n_mels, cfg.window_frames), cfg.floor_value, np.float32))
 
 
-def model_from_checkpoint(ckpt: ModelCheckpoint, *, device: str | torch.device | None = None,
-                          sha256: str = "", path: Path | None = None, cpu_bf16: bool = False,
-                          precision: str | None = None) -> LoadedModel:
+def model_from_checkpoint(
+    ckpt: ModelCheckpoint,
+    *,
+    device: str | torch.device | None = None,
+    sha256: str = "",
+    path: Path | None = None,
+    cpu_bf16: bool = False,
+    precision: str | None = None,
+) -> LoadedModel:
     """Instantiate a checkpoint's model in eval mode on the chosen device.
 
     ``precision`` (fp32 | bf16 | fp16) is what inference.engine.precision chose; ``cpu_bf16`` is the
@@ -127,21 +132,33 @@ def model_from_checkpoint(ckpt: ModelCheckpoint, *, device: str | torch.device |
     if precision is not None and precision not in ("fp32", *AUTOCAST_DTYPES):
         raise ValueError(f"precision must be fp32, bf16 or fp16, got {precision!r}")
     cfg = ckpt.preprocessing
-    model = build_vit(ckpt.architecture, num_classes=len(ckpt.labels),
-                      n_mels=cfg.n_mels, window_frames=cfg.window_frames)
+    model = build_vit(
+        ckpt.architecture, num_classes=len(ckpt.labels), n_mels=cfg.n_mels, window_frames=cfg.window_frames
+    )
     model.load_state_dict(ckpt.state_dict, strict=True)
     target = select_device(device)
     model.to(target).eval()
     if precision is None:
         precision = "bf16" if cpu_bf16 and target.type == "cpu" else "fp32"
-    return LoadedModel(model=model, architecture=ckpt.architecture, labels=list(ckpt.labels), preprocessing=cfg,
-                       training=dict(ckpt.training), device=target, sha256=sha256, path=path, precision=precision)
+    return LoadedModel(
+        model=model,
+        architecture=ckpt.architecture,
+        labels=list(ckpt.labels),
+        preprocessing=cfg,
+        training=dict(ckpt.training),
+        device=target,
+        sha256=sha256,
+        path=path,
+        precision=precision,
+    )
 
 
-def load_model(path: str | Path, *, device: str | torch.device | None = None, cpu_bf16: bool = False,
-               precision: str | None = None) -> LoadedModel:
+def load_model(
+    path: str | Path, *, device: str | torch.device | None = None, cpu_bf16: bool = False, precision: str | None = None
+) -> LoadedModel:
     """Load and validate a checkpoint file (CheckpointError if unusable); callers cache the result."""
     path = Path(path)
     ckpt = load_checkpoint(path)
-    return model_from_checkpoint(ckpt, device=device, sha256=file_sha256(path), path=path, cpu_bf16=cpu_bf16,
-                                 precision=precision)
+    return model_from_checkpoint(
+        ckpt, device=device, sha256=file_sha256(path), path=path, cpu_bf16=cpu_bf16, precision=precision
+    )

@@ -8,6 +8,7 @@ never picks bf16, whatever a probe says. CUDA uses bf16 autocast where the GPU s
 fp16. The Top-5 identity of bf16 and fp32 on the real recordings is checked by
 tests/inference/test_precision.py.
 """
+
 from __future__ import annotations
 
 import time
@@ -46,9 +47,9 @@ class ProbeResult:
 class PrecisionChoice:
     """What a process runs its models in, on which device type, and why."""
 
-    precision: str           # fp32 | bf16 | fp16
-    device_type: str         # cpu | cuda
-    requested: str           # the setting: auto | fp32 | bf16 | fp16
+    precision: str  # fp32 | bf16 | fp16
+    device_type: str  # cpu | cuda
+    requested: str  # the setting: auto | fp32 | bf16 | fp16
     reason: str
     probe: ProbeResult | None = field(default=None)
 
@@ -60,11 +61,19 @@ class PrecisionChoice:
         return f"{self.precision} ({self.reason})"
 
     def to_dict(self) -> dict[str, object]:
-        return {"precision": self.precision, "device": self.device_type, "requested": self.requested,
-                "reason": self.reason,
-                "probe_ms": None if self.probe is None else {"fp32": round(self.probe.fp32_ms, 1),
-                                                             "bf16": round(self.probe.bf16_ms, 1),
-                                                             "total": round(self.probe.total_ms, 1)}}
+        return {
+            "precision": self.precision,
+            "device": self.device_type,
+            "requested": self.requested,
+            "reason": self.reason,
+            "probe_ms": None
+            if self.probe is None
+            else {
+                "fp32": round(self.probe.fp32_ms, 1),
+                "bf16": round(self.probe.bf16_ms, 1),
+                "total": round(self.probe.total_ms, 1),
+            },
+        }
 
 
 def probe_cpu_bf16(*, repeats: int = PROBE_REPEATS) -> ProbeResult:
@@ -84,8 +93,14 @@ def probe_cpu_bf16(*, repeats: int = PROBE_REPEATS) -> ProbeResult:
         torch.set_num_threads(1)
         with torch.random.fork_rng(devices=[]):  # the probe's random weights leave the caller's RNG alone
             torch.manual_seed(0)
-            model = timm.create_model("vit_tiny_patch16_224", pretrained=False, in_chans=1, num_classes=16,
-                                      img_size=PROBE_SHAPE[2:], depth=PROBE_DEPTH).eval()
+            model = timm.create_model(
+                "vit_tiny_patch16_224",
+                pretrained=False,
+                in_chans=1,
+                num_classes=16,
+                img_size=PROBE_SHAPE[2:],
+                depth=PROBE_DEPTH,
+            ).eval()
             x = torch.randn(PROBE_SHAPE)
         with torch.inference_mode():
             for round_ in range(repeats + 1):
@@ -104,10 +119,14 @@ def cuda_supports_bf16(device: torch.device) -> bool:
     return bool(torch.cuda.is_bf16_supported(including_emulation=False))
 
 
-def choose_precision(requested: str, device: torch.device | str, *,
-                     has_bf16: Callable[[], bool] = cpu_has_bf16,
-                     probe: Callable[[], ProbeResult] = probe_cpu_bf16,
-                     cuda_bf16: Callable[[torch.device], bool] = cuda_supports_bf16) -> PrecisionChoice:
+def choose_precision(
+    requested: str,
+    device: torch.device | str,
+    *,
+    has_bf16: Callable[[], bool] = cpu_has_bf16,
+    probe: Callable[[], ProbeResult] = probe_cpu_bf16,
+    cuda_bf16: Callable[[torch.device], bool] = cuda_supports_bf16,
+) -> PrecisionChoice:
     """The precision for models on ``device`` given the setting (auto | fp32 | bf16 | fp16).
 
     The flag check, the probe and the CUDA capability are arguments so tests can stand in for
@@ -121,8 +140,11 @@ def choose_precision(requested: str, device: torch.device | str, *,
     if requested != "auto":
         if kind == "cpu" and requested == "fp16":
             raise ValueError("fp16 autocast is for CUDA; on a CPU use auto, fp32 or bf16")
-        note = "" if kind != "cpu" or requested != "bf16" or has_bf16() else \
-            "; this CPU has no avx512_bf16/amx_bf16, so bf16 is emulated and slow"
+        note = (
+            ""
+            if kind != "cpu" or requested != "bf16" or has_bf16()
+            else "; this CPU has no avx512_bf16/amx_bf16, so bf16 is emulated and slow"
+        )
         return PrecisionChoice(requested, kind, requested, f"forced by the setting{note}")
     if kind == "cuda":
         if cuda_bf16(device):
@@ -134,7 +156,9 @@ def choose_precision(requested: str, device: torch.device | str, *,
         return PrecisionChoice("fp32", kind, requested, "CPU flags have no avx512_bf16/amx_bf16")
     result = probe()
     if result.bf16_ms < PROBE_MARGIN * result.fp32_ms:
-        return PrecisionChoice("bf16", kind, requested, f"CPU has bf16 instructions and is faster in it: {result}",
-                               result)
-    return PrecisionChoice("fp32", kind, requested, f"CPU has bf16 instructions but it was not faster: {result}",
-                           result)
+        return PrecisionChoice(
+            "bf16", kind, requested, f"CPU has bf16 instructions and is faster in it: {result}", result
+        )
+    return PrecisionChoice(
+        "fp32", kind, requested, f"CPU has bf16 instructions but it was not faster: {result}", result
+    )

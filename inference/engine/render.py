@@ -7,6 +7,7 @@ copies the matplotlib figures this module used to make (100 dpi, the same axes f
 font sizes), at ≈1/10 of the cost; matplotlib stays for reports and plots elsewhere. Pure
 functions of their inputs: safe in worker threads, no display needed.
 """
+
 from __future__ import annotations
 
 import math
@@ -43,8 +44,10 @@ _REGION_COLOUR = (0x00, 0xE5, 0xFF)
 _BAR_COLOUR, _UNTRAINED_BAR_COLOUR, _WARNING_COLOUR = (0x3B, 0x6F, 0xB6), (0x99, 0x99, 0x99), (0xB0, 0x00, 0x20)
 _BLACK, _WHITE = (0, 0, 0), (255, 255, 255)
 # RGB bytes per colormap index, exactly what matplotlib's `cmap(index, bytes=True)` gives.
-_LUTS = {name: np.ascontiguousarray(colormaps[name](np.arange(256), bytes=True)[:, :3])
-         for name in ("magma", "gray", "inferno")}
+_LUTS = {
+    name: np.ascontiguousarray(colormaps[name](np.arange(256), bytes=True)[:, :3])
+    for name in ("magma", "gray", "inferno")
+}
 _FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 
 
@@ -52,8 +55,9 @@ _FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 def _font(points: float, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     """DejaVu Sans at `points` (100 dpi); Pillow's default font if matplotlib's copy is missing."""
     try:
-        return ImageFont.truetype(str(_FONT_DIR / ("DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf")),
-                                  points * _PX_PER_PT)
+        return ImageFont.truetype(
+            str(_FONT_DIR / ("DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf")), points * _PX_PER_PT
+        )
     except OSError:
         return ImageFont.load_default(points * _PX_PER_PT)
 
@@ -76,8 +80,14 @@ def _png(image: Image.Image) -> bytes:
     np.subtract(rows[1:], rows[:-1], out=raw[1:, 1:])  # uint8 arithmetic wraps, as PNG wants
     packer = zlib.compressobj(1, zlib.DEFLATED, 15, 9, zlib.Z_RLE)
     header = struct.pack(">IIBBBBB", image.width, image.height, 8, 2, 0, 0, 0)  # 8-bit RGB
-    return b"".join((b"\x89PNG\r\n\x1a\n", _png_chunk(b"IHDR", header),
-                     _png_chunk(b"IDAT", packer.compress(raw) + packer.flush()), _png_chunk(b"IEND", b"")))
+    return b"".join(
+        (
+            b"\x89PNG\r\n\x1a\n",
+            _png_chunk(b"IHDR", header),
+            _png_chunk(b"IDAT", packer.compress(raw) + packer.flush()),
+            _png_chunk(b"IEND", b""),
+        )
+    )
 
 
 def _canvas(width: int, height: int) -> Image.Image:
@@ -89,8 +99,12 @@ def _canvas(width: int, height: int) -> Image.Image:
 def _box(area: tuple[float, float, float, float], width: int, height: int) -> tuple[int, int, int, int]:
     """Axes fractions (left, bottom, width, height from the bottom left) → pixels (left, top, right, bottom)."""
     left, bottom, w, h = area
-    return (round(left * width), round(height - (bottom + h) * height),
-            round((left + w) * width), round(height - bottom * height))
+    return (
+        round(left * width),
+        round(height - (bottom + h) * height),
+        round((left + w) * width),
+        round(height - bottom * height),
+    )
 
 
 @lru_cache(maxsize=512)
@@ -106,8 +120,17 @@ def _text_mask(text: str, points: float, bold: bool, anchor: str, vertical: bool
     return mask, left, top
 
 
-def _text(canvas: Image.Image, xy: tuple[float, float], text: str, points: float, *, anchor: str = "la",
-          fill: tuple[int, int, int] = _BLACK, bold: bool = False, vertical: bool = False) -> tuple[int, int, int, int]:
+def _text(
+    canvas: Image.Image,
+    xy: tuple[float, float],
+    text: str,
+    points: float,
+    *,
+    anchor: str = "la",
+    fill: tuple[int, int, int] = _BLACK,
+    bold: bool = False,
+    vertical: bool = False,
+) -> tuple[int, int, int, int]:
     """Draw text (Pillow anchors: "mt" = middle/top, "rm" = right/middle …); returns its pixel box."""
     mask, dx, dy = _text_mask(text, points, bold, anchor, vertical)
     x, y = round(xy[0]) + dx, round(xy[1]) + dy
@@ -133,7 +156,8 @@ def _fit_columns(image: np.ndarray, max_columns: int) -> np.ndarray:
     usable = image.shape[-1] - image.shape[-1] % factor
     # A product with 1/factor weights is the mean, ≈10× faster than .mean(axis=-1) over short rows.
     pooled = image[..., :usable].reshape(*image.shape[:-1], usable // factor, factor) @ np.full(
-        factor, 1 / factor, np.float32)
+        factor, 1 / factor, np.float32
+    )
     if usable == image.shape[-1]:
         return pooled
     return np.concatenate([pooled, image[..., usable:].mean(axis=-1, keepdims=True)], axis=-1)
@@ -201,8 +225,12 @@ def spectrogram_width(duration_s: float) -> int:
 def _frame(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], sides: str = "ltrb") -> None:
     """Axis spines one pixel outside the drawn area, like matplotlib's 0.8-pt black lines."""
     left, top, right, bottom = box
-    lines = {"l": (left - 1, top - 1, left - 1, bottom), "r": (right, top - 1, right, bottom),
-             "t": (left - 1, top - 1, right, top - 1), "b": (left - 1, bottom, right, bottom)}
+    lines = {
+        "l": (left - 1, top - 1, left - 1, bottom),
+        "r": (right, top - 1, right, bottom),
+        "t": (left - 1, top - 1, right, top - 1),
+        "b": (left - 1, bottom, right, bottom),
+    }
     for side in sides:
         draw.line(lines[side], fill=_BLACK, width=1)
 
@@ -213,8 +241,15 @@ def _x_position(value: float, low: float, high: float, box: tuple[int, int, int,
     return left - 1 + round((value - low) / (high - low) * (right - left + 1))
 
 
-def _x_ticks(canvas: Image.Image, draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int],
-             ticks: Sequence[tuple[float, str]], low: float, high: float, points: float) -> int:
+def _x_ticks(
+    canvas: Image.Image,
+    draw: ImageDraw.ImageDraw,
+    box: tuple[int, int, int, int],
+    ticks: Sequence[tuple[float, str]],
+    low: float,
+    high: float,
+    points: float,
+) -> int:
     """Ticks and labels below the axis; returns the bottom of the labels' line (descenders included)."""
     bottom = box[3]
     ascent, descent = _font(points).getmetrics()
@@ -225,8 +260,13 @@ def _x_ticks(canvas: Image.Image, draw: ImageDraw.ImageDraw, box: tuple[int, int
     return bottom + 2 * _TICK_PX + ascent + descent - 4  # where matplotlib puts the bottom of its text box
 
 
-def _y_ticks(canvas: Image.Image, draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int],
-             ticks: Sequence[tuple[int, str]], points: float) -> int:
+def _y_ticks(
+    canvas: Image.Image,
+    draw: ImageDraw.ImageDraw,
+    box: tuple[int, int, int, int],
+    ticks: Sequence[tuple[int, str]],
+    points: float,
+) -> int:
     """Ticks and labels left of the axis at pixel rows; returns the leftmost pixel column the labels use."""
     left, leftmost = box[0] - 1, box[0] - 1 - _TICK_PX
     for y, label in ticks:
@@ -252,20 +292,35 @@ def _colour_bar(canvas: Image.Image, draw: ImageDraw.ImageDraw, lut_name: str, l
         _text(canvas, (right + 2 * _TICK_PX, y), f"{value:+.0f} dB", 8, anchor="lm")
 
 
-def render_spectrogram(mel_db: np.ndarray, cfg: PreprocessingConfig, *, attention: np.ndarray | None = None,
-                       regions: Sequence[AttentionRegion] = (), width: int = 1200, height: int = 400) -> bytes:
+def render_spectrogram(
+    mel_db: np.ndarray,
+    cfg: PreprocessingConfig,
+    *,
+    attention: np.ndarray | None = None,
+    regions: Sequence[AttentionRegion] = (),
+    width: int = 1200,
+    height: int = 400,
+) -> bytes:
     """Log-mel spectrogram PNG (time in m:ss, mel-spaced Hz axis, dB colour bar), optionally with attention."""
     if attention is not None and np.shape(attention) != np.shape(mel_db):
         raise ValueError(f"attention {np.shape(attention)} must cover the spectrogram {np.shape(mel_db)} cell by cell")
     left, _, right, _ = _plot_box(width, height)
     columns = right - left
     pooled_attention = None if attention is None else _fit_columns(attention, columns)
-    return _spectrogram_png(_fit_columns(mel_db, columns), mel_db.shape[1], cfg, pooled_attention, regions,
-                            width, height)
+    return _spectrogram_png(
+        _fit_columns(mel_db, columns), mel_db.shape[1], cfg, pooled_attention, regions, width, height
+    )
 
 
-def _spectrogram_png(mel_db: np.ndarray, frames: int, cfg: PreprocessingConfig, attention: np.ndarray | None,
-                     regions: Sequence[AttentionRegion], width: int, height: int) -> bytes:
+def _spectrogram_png(
+    mel_db: np.ndarray,
+    frames: int,
+    cfg: PreprocessingConfig,
+    attention: np.ndarray | None,
+    regions: Sequence[AttentionRegion],
+    width: int,
+    height: int,
+) -> bytes:
     """render_spectrogram on time-pooled arrays (`frames`: the track's frame count before pooling)."""
     canvas = _canvas(width, height)
     n_mels = mel_db.shape[0]
@@ -313,13 +368,15 @@ def _spectrogram_png(mel_db: np.ndarray, frames: int, cfg: PreprocessingConfig, 
     return _png(canvas)
 
 
-def render_top_k(top_k: Sequence[tuple[str, float]], *, width: int = 600, height: int = 300,
-                 untrained: bool = False) -> bytes:
+def render_top_k(
+    top_k: Sequence[tuple[str, float]], *, width: int = 600, height: int = 300, untrained: bool = False
+) -> bytes:
     """Horizontal bars with percentages, best on top; an untrained model gets a visible warning."""
     canvas = _canvas(width, height)
     draw = ImageDraw.Draw(canvas)
-    box = left, top, right, bottom = _box((0.22, 0.16 if untrained else 0.08, 0.70, 0.72 if untrained else 0.84),
-                                          width, height)
+    box = left, top, right, bottom = _box(
+        (0.22, 0.16 if untrained else 0.08, 0.70, 0.72 if untrained else 0.84), width, height
+    )
     n = len(top_k)
     margin = 0.05 * (n - 0.2)  # matplotlib's 5 % margins around bars 0.8 high at rows 0 … n-1
     low, high = -0.4 - margin, n - 0.6 + margin
@@ -344,13 +401,21 @@ def render_top_k(top_k: Sequence[tuple[str, float]], *, width: int = 600, height
     lowest = _x_ticks(canvas, draw, box, [(v, f"{v:g}") for v in range(0, 101, 20)], 0.0, 100.0, 10)
     _text(canvas, ((left + right) / 2, lowest + round(4 * _PX_PER_PT)), "confidence (%)", 9, anchor="mt")
     if untrained:
-        _text(canvas, (width / 2, 0.025 * height), "untrained model — not a real prediction", 11,
-              fill=_WARNING_COLOUR, bold=True, anchor="mt")
+        _text(
+            canvas,
+            (width / 2, 0.025 * height),
+            "untrained model — not a real prediction",
+            11,
+            fill=_WARNING_COLOUR,
+            bold=True,
+            anchor="mt",
+        )
     return _png(canvas)
 
 
-def render_analysis_images(result: AnalysisResult, cfg: PreprocessingConfig, *,
-                           zoom_long_tracks: bool = True) -> dict[str, bytes]:
+def render_analysis_images(
+    result: AnalysisResult, cfg: PreprocessingConfig, *, zoom_long_tracks: bool = True
+) -> dict[str, bytes]:
     """PNG bytes keyed 'spectrogram', 'attention' (only when the result has a map) and 'top_k'.
 
     Both spectrograms share one size: 1200×400, or for long tracks wider (spectrogram_width), which
@@ -364,8 +429,9 @@ def render_analysis_images(result: AnalysisResult, cfg: PreprocessingConfig, *,
     mel_db = _fit_columns(result.mel_db, right - left)  # pooled once for both
     images = {"spectrogram": _spectrogram_png(mel_db, frames, cfg, None, (), width, height)}
     if result.attention is not None:
-        images["attention"] = _spectrogram_png(mel_db, frames, cfg, _fit_columns(result.attention, right - left),
-                                               result.regions, width, height)
+        images["attention"] = _spectrogram_png(
+            mel_db, frames, cfg, _fit_columns(result.attention, right - left), result.regions, width, height
+        )
     images["top_k"] = render_top_k(result.top_k, untrained=not result.trained)
     result.timings_ms["render"] = round((time.perf_counter() - start) * 1000, 1)
     return images

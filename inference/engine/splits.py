@@ -16,6 +16,7 @@ The result depends only on the multiset of (group, genre) pairs, so the same lab
 the same split. It is not stable as data grows: a new track can move an artist to another split
 (the legacy hash rule in review.exports is stable, but ignores genres).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -88,9 +89,10 @@ def _deal(items: Sequence[tuple[Hashable, Hashable]], shares: Sequence[float], *
     return [placed[group] for group, _ in items]
 
 
-def stratified_group_split(items: Sequence[tuple[Hashable, Hashable]],
-                           fractions: Mapping[str, float] = DEFAULT_FRACTIONS) -> list[str]:
-    """"train"/"val"/"test" for each (group, genre) item: stratified by genre, grouped by group,
+def stratified_group_split(
+    items: Sequence[tuple[Hashable, Hashable]], fractions: Mapping[str, float] = DEFAULT_FRACTIONS
+) -> list[str]:
+    """ "train"/"val"/"test" for each (group, genre) item: stratified by genre, grouped by group,
     every genre represented in train."""
     fractions = parse_fractions(fractions)
     bins = _deal(items, [fractions[name] for name in SPLIT_NAMES], cover_first=True)
@@ -108,8 +110,13 @@ def stratified_group_folds(items: Sequence[tuple[Hashable, Hashable]], k: int) -
     return _deal(items, [1.0 / k] * k, cover_first=False)
 
 
-def resplit(items: Sequence[tuple[Hashable, Hashable]], current: Sequence[str], *,
-            fractions: Mapping[str, float] | str | None = None, val_fraction: float | None = None) -> list[str]:
+def resplit(
+    items: Sequence[tuple[Hashable, Hashable]],
+    current: Sequence[str],
+    *,
+    fractions: Mapping[str, float] | str | None = None,
+    val_fraction: float | None = None,
+) -> list[str]:
     """The splits training uses: ``current`` (an export's column), or a fresh stratified grouped
     split with ``fractions``; then, with ``val_fraction``, the non-test tracks re-split so that
     this share of them validates (0: all of them train, for a fixed number of epochs)."""
@@ -120,9 +127,13 @@ def resplit(items: Sequence[tuple[Hashable, Hashable]], current: Sequence[str], 
         if not 0 <= val_fraction < 1:
             raise ValueError(f"the validation fraction must be in [0, 1), got {val_fraction}")
         pool = [i for i, name in enumerate(splits) if name != "test"]
-        chosen = (["train"] * len(pool) if val_fraction == 0 else
-                  stratified_group_split([items[i] for i in pool],
-                                         {"train": 1 - val_fraction, "val": val_fraction, "test": 0.0}))
+        chosen = (
+            ["train"] * len(pool)
+            if val_fraction == 0
+            else stratified_group_split(
+                [items[i] for i in pool], {"train": 1 - val_fraction, "val": val_fraction, "test": 0.0}
+            )
+        )
         for i, name in zip(pool, chosen):
             splits[i] = name
     return splits

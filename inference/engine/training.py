@@ -22,6 +22,7 @@ cross-entropy against the teacher's distribution (the clip's, or with ``adapt_ta
 the mean of the teacher windows inside the crop). With no labelled training tracks, the soft
 loss alone trains (an epoch is then ``crops_per_track`` crops of every adaptation track).
 """
+
 from __future__ import annotations
 
 import copy
@@ -75,20 +76,20 @@ class TrainingConfig:
     lr: float = 3e-4
     weight_decay: float = 0.05
     warmup_epochs: int = 1
-    patience: int = 5           # epochs without improvement before stopping; 0: never stop early
+    patience: int = 5  # epochs without improvement before stopping; 0: never stop early
     min_delta: float = 1e-4
-    monitor: str = "val_loss"   # or "val_accuracy" (the other breaks ties)
-    crops_per_track: int = 4    # random windows per training track per epoch
+    monitor: str = "val_loss"  # or "val_accuracy" (the other breaks ties)
+    crops_per_track: int = 4  # random windows per training track per epoch
     time_masks: int = 2
-    time_mask_frames: int = 0   # widest time mask; 0: window_frames // 8
+    time_mask_frames: int = 0  # widest time mask; 0: window_frames // 8
     freq_masks: int = 2
-    freq_mask_bins: int = 0     # widest frequency mask; 0: n_mels // 8
-    mixup_alpha: float = 0.0    # 0: no mixup; e.g. 0.2
+    freq_mask_bins: int = 0  # widest frequency mask; 0: n_mels // 8
+    mixup_alpha: float = 0.0  # 0: no mixup; e.g. 0.2
     class_weights: str = "sqrt"  # "none", "sqrt" (1/sqrt(frequency), capped) or "inverse" (1/frequency)
     temperature_scaling: bool = True  # fit T on the validation tracks after training
     temperature_min_tracks: int = 10  # fewer validation tracks than this: T stays 1 (one scalar overfits 3 tracks)
     seed: int = 0
-    device: str | None = None   # None/"auto": CUDA when present
+    device: str | None = None  # None/"auto": CUDA when present
     max_duration_s: float = 1200.0
     adapt_weight: float = DEFAULT_ADAPT_WEIGHT  # weight of the soft (teacher) loss against the labelled loss
     adapt_target: str = "clip"  # "clip": the clip's distribution; "window": the teacher windows inside the crop
@@ -116,7 +117,7 @@ class SoftExample:
     the label list, for the whole clip and (optionally) per teacher window of ``window_s`` seconds."""
 
     path: str
-    clip: np.ndarray                   # (labels,), sums to 1
+    clip: np.ndarray  # (labels,), sums to 1
     windows: np.ndarray | None = None  # (teacher windows, labels); rows sum to 1 or 0 (no signal)
     window_s: float = 0.0
     features: np.ndarray | None = None  # the teachers' clip genre scores (for recalibration; unused here)
@@ -151,9 +152,17 @@ class TrainingResult:
 
     def checkpoint(self, **training: Any) -> ModelCheckpoint:
         """A checkpoint in the one inference format; ``training`` adds facts (e.g. export_id)."""
-        facts = {"trained": True, "epochs": len(self.history), "best_epoch": self.metrics.get("best_epoch"),
-                 "metrics": self.metrics, "history": self.history, "config": asdict(self.config),
-                 "init": self.init, "temperature": self.temperature, **training}
+        facts = {
+            "trained": True,
+            "epochs": len(self.history),
+            "best_epoch": self.metrics.get("best_epoch"),
+            "metrics": self.metrics,
+            "history": self.history,
+            "config": asdict(self.config),
+            "init": self.init,
+            "temperature": self.temperature,
+            **training,
+        }
         return ModelCheckpoint(self.architecture, list(self.labels), self.preprocessing, facts, self.state_dict)
 
 
@@ -175,7 +184,7 @@ def _random_crop_at(mel: np.ndarray, cfg: PreprocessingConfig, rng: np.random.Ge
         crop[:, :frames] = mel
         return crop, 0
     start = int(rng.integers(0, frames - cfg.window_frames + 1))
-    return mel[:, start:start + cfg.window_frames].astype(np.float32), start
+    return mel[:, start : start + cfg.window_frames].astype(np.float32), start
 
 
 def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -188,8 +197,9 @@ class _AdaptationStream:
     pass, passes repeated as needed. Its own random generator, so runs without adaptation draw
     exactly the crops they drew before adaptation existed."""
 
-    def __init__(self, examples: Sequence[SoftExample], mels: list[np.ndarray], cfg: PreprocessingConfig,
-                 config: TrainingConfig) -> None:
+    def __init__(
+        self, examples: Sequence[SoftExample], mels: list[np.ndarray], cfg: PreprocessingConfig, config: TrainingConfig
+    ) -> None:
         self.examples, self.mels, self.cfg, self.config = list(examples), mels, cfg, config
         self.rng = np.random.default_rng([config.seed, 1])
         self.order: list[int] = []
@@ -212,19 +222,20 @@ class _AdaptationStream:
         return np.stack(crops), np.stack(targets).astype(np.float32)
 
 
-def spec_augment(window: np.ndarray, cfg: PreprocessingConfig, config: TrainingConfig,
-                 rng: np.random.Generator) -> np.ndarray:
+def spec_augment(
+    window: np.ndarray, cfg: PreprocessingConfig, config: TrainingConfig, rng: np.random.Generator
+) -> np.ndarray:
     """Mask random time and frequency bands with the silence value (in place; returns it)."""
     widest_t = config.time_mask_frames or max(1, cfg.window_frames // 8)
     widest_f = config.freq_mask_bins or max(1, cfg.n_mels // 8)
     for _ in range(config.time_masks):
         width = int(rng.integers(0, widest_t + 1))
         start = int(rng.integers(0, cfg.window_frames - width + 1))
-        window[:, start:start + width] = cfg.floor_value
+        window[:, start : start + width] = cfg.floor_value
     for _ in range(config.freq_masks):
         width = int(rng.integers(0, widest_f + 1))
         start = int(rng.integers(0, cfg.n_mels - width + 1))
-        window[start:start + width, :] = cfg.floor_value
+        window[start : start + width, :] = cfg.floor_value
     return window
 
 
@@ -250,8 +261,9 @@ def class_weights(labels: Sequence[int], n_classes: int, mode: str = "sqrt", cap
     return weights.astype(np.float32)
 
 
-def initial_state(path: str | Path, *, architecture: str, labels: Sequence[str],
-                  cfg: PreprocessingConfig) -> tuple[dict[str, torch.Tensor], str]:
+def initial_state(
+    path: str | Path, *, architecture: str, labels: Sequence[str], cfg: PreprocessingConfig
+) -> tuple[dict[str, torch.Tensor], str]:
     """Weights to start from: an AcousticSense checkpoint (same architecture; the head is kept,
     reordered, or dropped to be re-initialised when the labels differ) or an ImageNet ``.npz``
     keyed like timm's state dict (RGB patch filters summed, position embeddings resampled, head
@@ -288,8 +300,9 @@ def initial_state(path: str | Path, *, architecture: str, labels: Sequence[str],
         import_timm()
         from timm.layers import resample_abs_pos_embed
 
-        state["pos_embed"] = resample_abs_pos_embed(state["pos_embed"], new_size=list(new_grid),
-                                                    old_size=list(old_grid), num_prefix_tokens=1)
+        state["pos_embed"] = resample_abs_pos_embed(
+            state["pos_embed"], new_size=list(new_grid), old_size=list(old_grid), num_prefix_tokens=1
+        )
         note += f" (position embeddings resampled {old_grid}→{new_grid})"
     return state, note
 
@@ -308,13 +321,14 @@ def _window_logits(model: torch.nn.Module, windows: np.ndarray, device: torch.de
     logits = []
     with torch.inference_mode():
         for i in range(0, len(windows), batch):
-            x = torch.as_tensor(windows[i:i + batch], device=device).unsqueeze(1)
+            x = torch.as_tensor(windows[i : i + batch], device=device).unsqueeze(1)
             logits.append(model(x).float().cpu().numpy())
     return np.concatenate(logits).astype(np.float64)
 
 
-def _track_probabilities(model: torch.nn.Module, windows: np.ndarray, owners: np.ndarray, n_tracks: int,
-                         device: torch.device, batch: int) -> np.ndarray:
+def _track_probabilities(
+    model: torch.nn.Module, windows: np.ndarray, owners: np.ndarray, n_tracks: int, device: torch.device, batch: int
+) -> np.ndarray:
     """Per track: mean of the per-window softmax (what inference.engine.analysis reports at T = 1)."""
     return track_probabilities(_window_logits(model, windows, device, batch), owners, n_tracks)
 
@@ -334,8 +348,12 @@ def _improved(entry: dict[str, Any], best: dict[str, Any] | None, config: Traini
     return loss < best["monitor_loss"] - config.min_delta
 
 
-def optimizer_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                   scheduler: torch.optim.lr_scheduler.LRScheduler, loss: torch.Tensor) -> float:
+def optimizer_step(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    loss: torch.Tensor,
+) -> float:
     """Backward, clip the gradient norm to 1 (ViTs spike early on), step; returns the loss."""
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -345,11 +363,19 @@ def optimizer_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
     return float(loss.detach())
 
 
-def train(examples: Sequence[TrainingExample], labels: Sequence[str], preprocessing: PreprocessingConfig,
-          config: TrainingConfig = TrainingConfig(), *, init_state: dict[str, torch.Tensor] | None = None,
-          init_note: str = "random", features: dict[str, np.ndarray] | None = None, progress: bool = False,
-          on_epoch: Callable[[dict[str, Any]], None] | None = None,
-          adaptation: Sequence[SoftExample] = ()) -> TrainingResult:
+def train(
+    examples: Sequence[TrainingExample],
+    labels: Sequence[str],
+    preprocessing: PreprocessingConfig,
+    config: TrainingConfig = TrainingConfig(),
+    *,
+    init_state: dict[str, torch.Tensor] | None = None,
+    init_note: str = "random",
+    features: dict[str, np.ndarray] | None = None,
+    progress: bool = False,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    adaptation: Sequence[SoftExample] = (),
+) -> TrainingResult:
     """Train on the ``train`` examples, stop early on the ``val`` ones (with none: run all epochs,
     keep the last) and fit the temperature on them; ``test`` ones are ignored. ``adaptation``:
     unlabelled tracks with the teachers' distribution as target (see the module docstring).
@@ -391,19 +417,21 @@ def train(examples: Sequence[TrainingExample], labels: Sequence[str], preprocess
     if init_state is not None:
         missing, unexpected = model.load_state_dict(init_state, strict=False)
         if unexpected or set(missing) - {"head.weight", "head.bias"}:
-            raise CheckpointError(f"initial weights do not fit {architecture}: missing {missing[:3]}, "
-                                  f"unexpected {unexpected[:3]}")
+            raise CheckpointError(
+                f"initial weights do not fit {architecture}: missing {missing[:3]}, unexpected {unexpected[:3]}"
+            )
     model.to(device)
     train_mels = [cache[e.path] for e in train_set]
     train_labels = np.array([e.label for e in train_set], dtype=np.int64)
-    weights = (class_weights(train_labels, n_classes, config.class_weights) if train_set
-               else np.ones(n_classes, dtype=np.float32))
-    stream = (_AdaptationStream(adaptation, [cache[a.path] for a in adaptation], cfg, config)
-              if adaptation else None)
+    weights = (
+        class_weights(train_labels, n_classes, config.class_weights)
+        if train_set
+        else np.ones(n_classes, dtype=np.float32)
+    )
+    stream = _AdaptationStream(adaptation, [cache[a.path] for a in adaptation], cfg, config) if adaptation else None
     weight_t = torch.as_tensor(weights, device=device)
     val_labels = np.array([e.label for e in val_set], dtype=np.int64)
-    val_windows, val_owners = (_validation_windows([cache[e.path] for e in val_set], cfg) if val_set
-                               else (None, None))
+    val_windows, val_owners = _validation_windows([cache[e.path] for e in val_set], cfg) if val_set else (None, None)
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     samples_per_epoch = (len(train_set) or len(adaptation)) * config.crops_per_track
@@ -418,8 +446,9 @@ def train(examples: Sequence[TrainingExample], labels: Sequence[str], preprocess
         return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress_))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
-                else torch.autocast("cpu", enabled=False))
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    )
     history: list[dict[str, Any]] = []
     best: dict[str, Any] | None = None
     best_state: dict[str, torch.Tensor] = {}
@@ -435,17 +464,19 @@ def train(examples: Sequence[TrainingExample], labels: Sequence[str], preprocess
             loss = torch.zeros((), device=device)
             with autocast:
                 if train_set:
-                    chosen = owners[step * config.batch_size:(step + 1) * config.batch_size]
-                    batch = np.stack([spec_augment(_random_crop(train_mels[i], cfg, rng), cfg, config, rng)
-                                      for i in chosen])
+                    chosen = owners[step * config.batch_size : (step + 1) * config.batch_size]
+                    batch = np.stack(
+                        [spec_augment(_random_crop(train_mels[i], cfg, rng), cfg, config, rng) for i in chosen]
+                    )
                     x = torch.as_tensor(batch, device=device).unsqueeze(1)
                     y = torch.as_tensor(train_labels[chosen], device=device)
                     if config.mixup_alpha > 0 and len(chosen) > 1:
                         lam = float(rng.beta(config.mixup_alpha, config.mixup_alpha))
                         perm = torch.as_tensor(rng.permutation(len(chosen)), device=device)
                         logits = model(lam * x + (1 - lam) * x[perm]).float()
-                        labelled = (lam * F.cross_entropy(logits, y, weight=weight_t)
-                                    + (1 - lam) * F.cross_entropy(logits, y[perm], weight=weight_t))
+                        labelled = lam * F.cross_entropy(logits, y, weight=weight_t) + (1 - lam) * F.cross_entropy(
+                            logits, y[perm], weight=weight_t
+                        )
                     else:
                         labelled = F.cross_entropy(model(x).float(), y, weight=weight_t)
                     labelled_losses.append(float(labelled.detach()))
@@ -459,15 +490,19 @@ def train(examples: Sequence[TrainingExample], labels: Sequence[str], preprocess
             losses.append(optimizer_step(model, optimizer, scheduler, loss))
             bar.update(1)
             bar.set_postfix(epoch=epoch, loss=f"{losses[-1]:.3f}")
-        entry: dict[str, Any] = {"epoch": epoch, "train_loss": float(np.mean(losses)),
-                                 "lr": float(optimizer.param_groups[0]["lr"])}
+        entry: dict[str, Any] = {
+            "epoch": epoch,
+            "train_loss": float(np.mean(losses)),
+            "lr": float(optimizer.param_groups[0]["lr"]),
+        }
         if stream is not None:
             entry["adapt_loss"] = float(np.mean(adapt_losses))
             if labelled_losses:
                 entry["labelled_loss"] = float(np.mean(labelled_losses))
         if val_set:
-            val_probs = _track_probabilities(model, val_windows, val_owners, len(val_set), device,
-                                             config.batch_size * 4)
+            val_probs = _track_probabilities(
+                model, val_windows, val_owners, len(val_set), device, config.batch_size * 4
+            )
             entry["val_loss"], entry["val_accuracy"] = _score(val_probs, val_labels)
         entry["monitor_loss"] = entry.get("val_loss", entry["train_loss"])
         entry["seconds"] = round(time.perf_counter() - epoch_start, 3)
@@ -480,10 +515,12 @@ def train(examples: Sequence[TrainingExample], labels: Sequence[str], preprocess
             stale += 1
         entry["best"] = improved
         history.append(entry)
-        line = (f"epoch {epoch}/{config.epochs}: train loss {entry['train_loss']:.4f}"
-                + (f" (teacher soft loss {entry['adapt_loss']:.4f})" if stream is not None else "")
-                + (f", val loss {entry['val_loss']:.4f}, val acc {entry['val_accuracy']:.3f}" if val_set else "")
-                + (" *" if improved else ""))
+        line = (
+            f"epoch {epoch}/{config.epochs}: train loss {entry['train_loss']:.4f}"
+            + (f" (teacher soft loss {entry['adapt_loss']:.4f})" if stream is not None else "")
+            + (f", val loss {entry['val_loss']:.4f}, val acc {entry['val_accuracy']:.3f}" if val_set else "")
+            + (" *" if improved else "")
+        )
         (bar.write if progress else log.info)(line)
         if on_epoch:
             on_epoch(dict(entry))
@@ -492,10 +529,17 @@ def train(examples: Sequence[TrainingExample], labels: Sequence[str], preprocess
     bar.close()
     assert best is not None
     stopped_early = len(history) < config.epochs
-    temperature, calibration = 1.0, {"fitted": False, "reason": "no validation tracks" if not val_set else
-                                     "temperature scaling switched off" if not config.temperature_scaling else
-                                     f"only {len(val_set)} validation tracks (at least "
-                                     f"{config.temperature_min_tracks} needed)"}
+    temperature, calibration = (
+        1.0,
+        {
+            "fitted": False,
+            "reason": "no validation tracks"
+            if not val_set
+            else "temperature scaling switched off"
+            if not config.temperature_scaling
+            else f"only {len(val_set)} validation tracks (at least {config.temperature_min_tracks} needed)",
+        },
+    )
     if val_set and config.temperature_scaling and len(val_set) >= config.temperature_min_tracks:
         model.load_state_dict(best_state)
         val_logits = _window_logits(model, val_windows, device, config.batch_size * 4)
@@ -503,25 +547,54 @@ def train(examples: Sequence[TrainingExample], labels: Sequence[str], preprocess
         before = track_probabilities(val_logits, val_owners, len(val_set))
         after = track_probabilities(val_logits, val_owners, len(val_set), temperature)
         calibration = {
-            "fitted": True, "on": "val", "tracks": len(val_set), "temperature": temperature,
-            "nll_before": nll(before, val_labels), "nll_after": nll(after, val_labels),
+            "fitted": True,
+            "on": "val",
+            "tracks": len(val_set),
+            "temperature": temperature,
+            "nll_before": nll(before, val_labels),
+            "nll_after": nll(after, val_labels),
             "ece_before": calibration_summary(before, before.argmax(axis=1) == val_labels)["ece"],
             "ece_after": calibration_summary(after, after.argmax(axis=1) == val_labels)["ece"],
         }
     metrics = {
-        "best_epoch": best["epoch"], "train_loss": best["train_loss"], "first_train_loss": history[0]["train_loss"],
-        "val_loss": best.get("val_loss"), "val_accuracy": best.get("val_accuracy"),
-        "train_tracks": len(train_set), "val_tracks": len(val_set), "epochs_run": len(history),
-        "stopped_early": stopped_early, "selected": "best validation epoch" if val_set else "last epoch",
-        "class_weights": [round(float(w), 6) for w in weights], "class_weighting": config.class_weights,
-        "temperature": temperature, "calibration": calibration,
-        "adaptation": ({"tracks": len(adaptation), "weight": config.adapt_weight if train_set else None,
-                        "target": config.adapt_target, "alone": not train_set} if adaptation else None),
-        "device": str(device), "feature_seconds": round(feature_s, 3),
+        "best_epoch": best["epoch"],
+        "train_loss": best["train_loss"],
+        "first_train_loss": history[0]["train_loss"],
+        "val_loss": best.get("val_loss"),
+        "val_accuracy": best.get("val_accuracy"),
+        "train_tracks": len(train_set),
+        "val_tracks": len(val_set),
+        "epochs_run": len(history),
+        "stopped_early": stopped_early,
+        "selected": "best validation epoch" if val_set else "last epoch",
+        "class_weights": [round(float(w), 6) for w in weights],
+        "class_weighting": config.class_weights,
+        "temperature": temperature,
+        "calibration": calibration,
+        "adaptation": (
+            {
+                "tracks": len(adaptation),
+                "weight": config.adapt_weight if train_set else None,
+                "target": config.adapt_target,
+                "alone": not train_set,
+            }
+            if adaptation
+            else None
+        ),
+        "device": str(device),
+        "feature_seconds": round(feature_s, 3),
         "seconds": round(time.perf_counter() - started, 3),
     }
     for entry in history:
         entry.pop("monitor_loss", None)
-    return TrainingResult(architecture=architecture, labels=labels, preprocessing=cfg,
-                          state_dict=copy.copy(best_state), metrics=metrics, history=history, config=config,
-                          init=init_note, temperature=temperature)
+    return TrainingResult(
+        architecture=architecture,
+        labels=labels,
+        preprocessing=cfg,
+        state_dict=copy.copy(best_state),
+        metrics=metrics,
+        history=history,
+        config=config,
+        init=init_note,
+        temperature=temperature,
+    )

@@ -3,6 +3,7 @@
 Its own module so that ``checkpoint`` (which checks a file's tensor shapes against a fresh
 network) and ``model`` (which loads a checkpoint into one) both depend on it, not on each other.
 """
+
 from __future__ import annotations
 
 from torch import nn

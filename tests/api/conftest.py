@@ -1,4 +1,5 @@
 """Fixtures for the REST API: a tiny active model, API clients, editors and staff sessions."""
+
 from __future__ import annotations
 
 import io
@@ -106,15 +107,19 @@ def decided(transactional_db) -> Callable[..., Decision]:
 
     version: list[ModelVersion] = []
 
-    def make(*, genre: str = "jazz", editor: User | None = None, track: Track | None = None,
-             **track_fields: object) -> Decision:
+    def make(
+        *, genre: str = "jazz", editor: User | None = None, track: Track | None = None, **track_fields: object
+    ) -> Decision:
         if not version:
             version.append(make_model_version(name="proposer", trained=True))
         if track is None:
             track = make_track(status=TrackStatus.AWAITING_REVIEW, **track_fields)
             make_analysis(track=track, model_version=version[0])
         editor = editor or User.objects.get_or_create(username="decider")[0]
-        return decision_submit(editor=editor, track=track, data=DecisionInput(
-            genre=Genre.objects.get(slug=genre), seen_decision_id=last_decision_id(track)))
+        return decision_submit(
+            editor=editor,
+            track=track,
+            data=DecisionInput(genre=Genre.objects.get(slug=genre), seen_decision_id=last_decision_id(track)),
+        )
 
     return make

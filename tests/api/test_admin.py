@@ -1,4 +1,5 @@
 """Staff see every /api/genre call in the admin: a table and a latency histogram."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,8 +19,9 @@ def admin_browser(transactional_db) -> Client:
 
 def test_the_call_log_is_a_table_with_a_latency_histogram(admin_browser):
     for latency, code in ((120.0, 200), (180.0, 200), (15.0, 415)):
-        ClassificationCall.objects.create(latency_ms=latency, status_code=code, duration_s=30.0,
-                                          error_code="" if code == 200 else "undecodable")
+        ClassificationCall.objects.create(
+            latency_ms=latency, status_code=code, duration_s=30.0, error_code="" if code == 200 else "undecodable"
+        )
     page = admin_browser.get("/admin/inference/classificationcall/")
     assert page.status_code == 200
     html = page.content.decode()

@@ -1,5 +1,6 @@
 """Formats: every container libsndfile decodes is accepted at each door (GTZAN's own .au too);
 ffmpeg's (m4a, opus, …) only where ffmpeg is installed; every page lists what this install accepts."""
+
 from __future__ import annotations
 
 import io
@@ -23,8 +24,7 @@ def encoded(container: str, *, seconds: float = 2.0, freq: float = 440.0, sr: in
     """A sine written by libsndfile in ``container`` (e.g. "AU", "AIFF")."""
     t = np.arange(int(seconds * sr)) / sr
     buffer = io.BytesIO()
-    sf.write(buffer, (0.4 * np.sin(2 * np.pi * freq * t)).astype(np.float32), sr, format=container,
-             subtype="PCM_16")
+    sf.write(buffer, (0.4 * np.sin(2 * np.pi * freq * t)).astype(np.float32), sr, format=container, subtype="PCM_16")
     return buffer.getvalue()
 
 
@@ -38,10 +38,15 @@ def no_ffmpeg(monkeypatch) -> None:
     monkeypatch.setattr(audio, "ffmpeg_available", lambda: False)
 
 
-@pytest.mark.parametrize(("container", "name", "reported"), [("AU", "blues.00000.au", "au"),
-                                                             ("AIFF", "take.aiff", "aiff"),
-                                                             ("CAF", "bounce.caf", "caf"),
-                                                             ("W64", "field.w64", "w64")])
+@pytest.mark.parametrize(
+    ("container", "name", "reported"),
+    [
+        ("AU", "blues.00000.au", "au"),
+        ("AIFF", "take.aiff", "aiff"),
+        ("CAF", "bounce.caf", "caf"),
+        ("W64", "field.w64", "w64"),
+    ],
+)
 def test_au_aiff_caf_and_w64_uploads_become_tracks(cms, container, name, reported):
     response = cms.post(TRACKS, {"audio": upload(encoded(container), name)}, format="multipart")
     assert response.status_code == 201, response.content
@@ -53,8 +58,9 @@ def test_au_aiff_caf_and_w64_uploads_become_tracks(cms, container, name, reporte
 
 @pytest.mark.parametrize(("container", "name"), [("AU", "blues.00000.au"), ("AIFF", "take.aiff")])
 def test_au_and_aiff_clips_get_genres(cms, container, name):
-    response = cms.post(f"{GENRE}?top_k=3", {"audio": upload(encoded(container, seconds=3.0), name)},
-                        format="multipart")
+    response = cms.post(
+        f"{GENRE}?top_k=3", {"audio": upload(encoded(container, seconds=3.0), name)}, format="multipart"
+    )
     assert response.status_code == 200, response.content
     body = response.json()
     assert len(body["results"]) == 3 and body["duration_s"] == pytest.approx(3.0, abs=0.01)
@@ -66,8 +72,9 @@ def test_without_ffmpeg_an_m4a_is_a_415_that_lists_what_is_accepted(cms, no_ffmp
         assert response.status_code == 415, (url, response.content)
         error = response.json()["error"]
         assert error["code"] == "unsupported_format"
-        assert error["message"].startswith("Unsupported audio format 'm4a (needs ffmpeg, which is not installed)'. "
-                                           "Supported: wav, flac, ogg")
+        assert error["message"].startswith(
+            "Unsupported audio format 'm4a (needs ffmpeg, which is not installed)'. Supported: wav, flac, ogg"
+        )
         assert "au, snd" in error["message"] and "m4a, " not in error["message"]
     assert not Track.objects.exists()
 

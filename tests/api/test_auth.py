@@ -1,5 +1,6 @@
 """Who may call the CMS endpoints: API clients by token; by session only leads, superusers and people
 granted the permission, never a reviewer (although reviewers are staff)."""
+
 from __future__ import annotations
 
 import pytest
@@ -63,8 +64,11 @@ def test_leads_use_their_session_and_the_browsable_api(session_of, staff):
 
 def test_a_reviewers_staff_session_cannot_push_tracks_or_classify(session_of, staff_reviewer, tiny_model_version):
     reviewer = session_of(staff_reviewer)
-    for response in (reviewer.get(ENDPOINTS[0]), reviewer.post("/api/v1/tracks/", {}, format="multipart"),
-                     reviewer.post("/api/genre", {}, format="multipart")):
+    for response in (
+        reviewer.get(ENDPOINTS[0]),
+        reviewer.post("/api/v1/tracks/", {}, format="multipart"),
+        reviewer.post("/api/genre", {}, format="multipart"),
+    ):
         assert response.status_code == 403 and response.json()["error"]["code"] == "permission_denied"
     assert not ClassificationCall.objects.exists()
 
@@ -93,7 +97,10 @@ def test_staff_issue_a_token_in_the_admin_and_it_works(transactional_db, anonymo
     token = issued_token(response)
     assert_shown_once_in_the_body_only(response, token)
     client = ApiClient.objects.get(name="Partner CMS")
-    for later in (browser.get("/admin/catalog/apiclient/"), browser.get(f"/admin/catalog/apiclient/{client.pk}/change/")):
+    for later in (
+        browser.get("/admin/catalog/apiclient/"),
+        browser.get(f"/admin/catalog/apiclient/{client.pk}/change/"),
+    ):
         assert token not in later.content.decode()  # a reload or the next page: gone
         assert not later.context or not list(later.context.get("messages", []))
     anonymous.credentials(HTTP_AUTHORIZATION=f"Token {token}")

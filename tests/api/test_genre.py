@@ -1,4 +1,5 @@
 """POST /api/genre: synchronous Top-K for an uploaded clip, every call recorded."""
+
 from __future__ import annotations
 
 import pytest
@@ -68,11 +69,14 @@ def test_no_file_is_a_400(cms):
     assert ClassificationCall.objects.get().status_code == 400
 
 
-@pytest.mark.parametrize(("data", "name", "status", "code"), [
-    (b"this is not audio at all" * 20, "song.mp3", 415, "undecodable"),
-    (b"hello", "notes.txt", 415, "unsupported_format"),
-    (b"", "empty.wav", 400, "empty_file"),
-])
+@pytest.mark.parametrize(
+    ("data", "name", "status", "code"),
+    [
+        (b"this is not audio at all" * 20, "song.mp3", 415, "undecodable"),
+        (b"hello", "notes.txt", 415, "unsupported_format"),
+        (b"", "empty.wav", 400, "empty_file"),
+    ],
+)
 def test_bad_audio_gets_its_status_and_stable_code(cms, data, name, status, code):
     response = cms.post(URL, {"audio": upload(data, name)}, format="multipart")
     assert response.status_code == status and error_of(response) == code, response.content

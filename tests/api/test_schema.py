@@ -5,6 +5,7 @@ through the WSGI app, authenticated as an API client, and fails on any 5xx or on
 schema does not describe. Quick, but in-process: tests/reliability/test_schema_live.py runs every
 check against a real gunicorn, which is what found what this missed (issue 17).
 """
+
 from __future__ import annotations
 
 import pytest
@@ -76,8 +77,9 @@ def test_the_schema_and_the_docs_are_served_without_any_cdn(admin_client, transa
 def api_schema(tiny_model_version, cms_token):
     from acousticsense_site.wsgi import application
 
-    return schemathesis.openapi.from_wsgi("/api/schema/?format=json", application,
-                                          headers={"Authorization": f"Token {cms_token}"})
+    return schemathesis.openapi.from_wsgi(
+        "/api/schema/?format=json", application, headers={"Authorization": f"Token {cms_token}"}
+    )
 
 
 def test_the_schema_and_the_docs_are_for_staff_and_api_clients(client, cms, django_user_model, transactional_db):
@@ -101,8 +103,9 @@ def test_generated_requests_never_get_a_server_error(api_schema, cms_token):
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @hypothesis_settings(max_examples=25, deadline=None, derandomize=True, database=None,
-                             suppress_health_check=list(HealthCheck))
+        @hypothesis_settings(
+            max_examples=25, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+        )
         def check(case: schemathesis.Case) -> None:
             # Not positive_data_acceptance: a schema cannot say "decodable audio", so schema-valid
             # random bytes are rightly refused (415, which the schema documents).

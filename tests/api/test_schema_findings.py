@@ -1,6 +1,7 @@
 """What the live schemathesis run found (issue 17, item 8), each as an integrator sees it: the
 status, a JSON body in the API's error shape and its stable code. The schema is read from
 /api/schema/, as a client reads it."""
+
 from __future__ import annotations
 
 import json
@@ -40,6 +41,7 @@ def parameter(schema: dict, path: str, method: str, name: str) -> dict:
 
 # -- OPTIONS /api/v1/tracks/by-external-id/{id} answered 500 (AssertionError) -------------------
 
+
 @pytest.mark.parametrize("external_id", ["cms-1", "no-such-track"])
 def test_options_on_a_track_by_external_id_describes_the_endpoint_instead_of_a_500(cms, external_id):
     make_track(external_id="cms-1")
@@ -49,6 +51,7 @@ def test_options_on_a_track_by_external_id_describes_the_endpoint_instead_of_a_5
 
 
 # -- latest_analysis.warning: null against a string schema --------------------------------------
+
 
 def test_a_trained_models_analysis_has_a_null_warning_and_the_schema_allows_it(cms, schema):
     track = make_track(status=TrackStatus.AWAITING_REVIEW, external_id="cms-1")
@@ -60,14 +63,16 @@ def test_a_trained_models_analysis_has_a_null_warning_and_the_schema_allows_it(c
 
 # -- schema-valid requests that were rejected ----------------------------------------------------
 
+
 def test_every_cursor_the_schema_allows_is_accepted(cms, schema):
     cursor = parameter(schema, "/api/v1/tags/changes", "get", "cursor")
     assert {"type": "string", "maxLength": 0} in cursor["oneOf"]  # or empty: the beginning
     pattern = next(option["pattern"] for option in cursor["oneOf"] if "pattern" in option)
 
     @given(st.from_regex(pattern, fullmatch=True))
-    @hypothesis_settings(max_examples=30, deadline=None, database=None,
-                         suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @hypothesis_settings(
+        max_examples=30, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
     def check(cursor: str) -> None:
         response = cms.get("/api/v1/tags/changes", {"cursor": cursor})
         assert response.status_code == 200, (cursor, response.content)
@@ -87,14 +92,18 @@ def test_the_genres_the_schema_lists_are_the_ones_the_filter_and_the_uploads_acc
     Genre.objects.filter(slug="disco").update(active=False)
     listed = cms.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
     filter_genres = parameter(listed, TRACKS, "get", "genre")["enum"]
-    upload_genres = next(s["enum"] for s in listed["components"]["schemas"].values()
-                         if "Jazz" in s.get("enum", []) and "Disco" not in s["enum"])
+    upload_genres = next(
+        s["enum"]
+        for s in listed["components"]["schemas"].values()
+        if "Jazz" in s.get("enum", []) and "Disco" not in s["enum"]
+    )
     assert {"Jazz", "jazz", "R&B", "Disco"} <= set(filter_genres) and "Disco" not in upload_genres
     for genre in filter_genres:
         assert cms.get(TRACKS, {"genre": genre}).status_code == 200, genre
     for n, genre in enumerate(upload_genres[:4]):
-        response = cms.post(TRACKS, {"audio": upload(wav_bytes(1.0, freq=300 + 10 * n)), "genre": genre},
-                            format="multipart")
+        response = cms.post(
+            TRACKS, {"audio": upload(wav_bytes(1.0, freq=300 + 10 * n)), "genre": genre}, format="multipart"
+        )
         assert response.status_code == 201, (genre, response.content)
     response = cms.get(TRACKS, {"genre": "Polka"})
     assert response.status_code == 400 and error_of(response) == "unknown_genre"
@@ -115,8 +124,10 @@ def test_an_upsert_without_audio_for_an_unknown_external_id_is_a_404_missing_fil
 
 @pytest.mark.parametrize("external_id", ["%20%20", "a%00b", "x" * 201])
 def test_an_external_id_outside_the_schema_is_a_400_not_a_server_error(cms, external_id):
-    for response in (cms.get(by_external_id(external_id)),
-                     cms.put(by_external_id(external_id), {"title": "T"}, format="multipart")):
+    for response in (
+        cms.get(by_external_id(external_id)),
+        cms.put(by_external_id(external_id), {"title": "T"}, format="multipart"),
+    ):
         assert response.status_code == 400 and error_of(response) == "invalid_parameter"
 
 
@@ -129,8 +140,20 @@ def test_free_text_fields_document_that_nul_is_refused(cms, schema):
 
 # -- schema-invalid requests that were accepted --------------------------------------------------
 
-@pytest.mark.parametrize("query", [{"updated_since": ""}, {"status": ""}, {"genre": ""}, {"page_size": "0"},
-                                   {"page_size": "many"}, {"page": ""}, {"page": "0"}, {"page": "last"}])
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"updated_since": ""},
+        {"status": ""},
+        {"genre": ""},
+        {"page_size": "0"},
+        {"page_size": "many"},
+        {"page": ""},
+        {"page": "0"},
+        {"page": "last"},
+    ],
+)
 def test_an_empty_or_malformed_list_parameter_is_refused_not_ignored(cms, query):
     response = cms.get(TRACKS, query)
     assert response.status_code == 400 and error_of(response) == "invalid_parameter"
@@ -154,6 +177,7 @@ def test_an_upsert_with_nothing_to_set_is_refused(cms, schema):
 
 
 # -- undocumented content types: HTML error pages under /api/ ------------------------------------
+
 
 @pytest.mark.parametrize("path", ["/api/v1/tracks/by-external-id/a%0Ab", "/api/v1/no%0Asuch", "/api/v1/nothing-here"])
 def test_a_path_that_matches_no_endpoint_answers_json_even_with_a_line_break(cms, path):
@@ -179,12 +203,15 @@ def test_a_server_error_under_the_api_is_json(rf):
 
 # -- an empty file on the tracks endpoints -------------------------------------------------------
 
+
 def test_an_empty_file_on_the_tracks_endpoints_is_the_documented_empty_file(cms):
     existing = cms.put(by_external_id("cms-1"), {"audio": upload(wav_bytes(1.0, freq=500))}, format="multipart")
     assert existing.status_code == 201
-    for response in (cms.post(TRACKS, {"audio": upload(b"")}, format="multipart"),
-                     cms.put(by_external_id("cms-2"), {"audio": upload(b"")}, format="multipart"),
-                     cms.put(by_external_id("cms-1"), {"audio": upload(b"")}, format="multipart")):
+    for response in (
+        cms.post(TRACKS, {"audio": upload(b"")}, format="multipart"),
+        cms.put(by_external_id("cms-2"), {"audio": upload(b"")}, format="multipart"),
+        cms.put(by_external_id("cms-1"), {"audio": upload(b"")}, format="multipart"),
+    ):
         assert response.status_code == 400 and error_of(response) == "empty_file"
 
 

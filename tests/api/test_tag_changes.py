@@ -1,4 +1,5 @@
 """/api/v1/tags/changes: every editor decision once, in order, behind an opaque cursor."""
+
 from __future__ import annotations
 
 import base64
@@ -47,8 +48,10 @@ def test_changes_come_in_pages_in_decision_order_with_everything_a_cms_needs(cms
     assert [c["id"] for c in cms.get(URL, {"cursor": page["next_cursor"]}).json()["changes"]] == [later.pk]
 
 
-@pytest.mark.parametrize("cursor", ["!!!", "42", base64.urlsafe_b64encode(b"d1:-1").decode(),
-                                    base64.urlsafe_b64encode(b"hello").decode(), "ZDE6MDAx"])
+@pytest.mark.parametrize(
+    "cursor",
+    ["!!!", "42", base64.urlsafe_b64encode(b"d1:-1").decode(), base64.urlsafe_b64encode(b"hello").decode(), "ZDE6MDAx"],
+)
 def test_a_malformed_cursor_is_a_400(cms, cursor):
     response = cms.get(URL, {"cursor": cursor})
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_cursor"
@@ -62,8 +65,11 @@ def test_a_bad_limit_is_a_400(cms, limit):
 WRITERS, TRACKS_PER_WRITER, ROUNDS = 4, 3, 4
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL: SQLite has a single writer, so "
-                    "concurrent decisions cannot interleave (CI runs this on PostgreSQL)")
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="needs PostgreSQL: SQLite has a single writer, so "
+    "concurrent decisions cannot interleave (CI runs this on PostgreSQL)",
+)
 def test_a_cms_pulling_while_editors_decide_sees_every_change_exactly_once(cms_token, monkeypatch):
     """Editors in several threads decide (and correct) tracks while a CMS pulls the feed with its
     cursor: the pulled ids are exactly the decisions, each once, in increasing order."""
@@ -95,11 +101,16 @@ def test_a_cms_pulling_while_editors_decide_sees_every_change_exactly_once(cms_t
 
     def write(index: int) -> None:
         try:
-            mine = tracks[index * TRACKS_PER_WRITER:(index + 1) * TRACKS_PER_WRITER]
+            mine = tracks[index * TRACKS_PER_WRITER : (index + 1) * TRACKS_PER_WRITER]
             for round_ in range(ROUNDS):
                 for n, track in enumerate(mine):
-                    decision_submit(editor=editors[index], track=track, data=DecisionInput(
-                        genre=genres[(index + n + round_) % len(genres)], seen_decision_id=last_decision_id(track)))
+                    decision_submit(
+                        editor=editors[index],
+                        track=track,
+                        data=DecisionInput(
+                            genre=genres[(index + n + round_) % len(genres)], seen_decision_id=last_decision_id(track)
+                        ),
+                    )
         except BaseException as error:
             errors.append(error)
         finally:
@@ -137,8 +148,10 @@ def test_a_cms_pulling_while_editors_decide_sees_every_change_exactly_once(cms_t
     assert pulls > 3  # the reader really read while editors were deciding
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL: SQLite has a single writer, so "
-                    "a later decision can never commit before an earlier one")
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="needs PostgreSQL: SQLite has a single writer, so a later decision can never commit before an earlier one",
+)
 def test_a_decision_that_commits_late_is_not_skipped_by_the_feed(cms, monkeypatch):
     """Deterministic version of the race: A inserts a decision and stalls before committing, B
     decides meanwhile, the CMS pulls, then A commits. The CMS must still get A's decision."""
@@ -166,8 +179,9 @@ def test_a_decision_that_commits_late_is_not_skipped_by_the_feed(cms, monkeypatc
 
     def decide(index: int) -> None:
         try:
-            decision_submit(editor=editors[index], track=tracks[index],
-                            data=DecisionInput(genre=jazz, seen_decision_id=0))
+            decision_submit(
+                editor=editors[index], track=tracks[index], data=DecisionInput(genre=jazz, seen_decision_id=0)
+            )
         finally:
             connections.close_all()
 
@@ -210,8 +224,11 @@ def test_a_rejection_and_its_undo_reach_the_feed_with_a_null_genre_and_the_reaso
 
     first = decided(genre="electronic", external_id="cms-whale")
     track, editor = first.track, first.editor
-    rejection = decision_reject(editor=editor, track=track, data=RejectInput(
-        reason="noise", note="a whale", seen_decision_id=last_decision_id(track)))
+    rejection = decision_reject(
+        editor=editor,
+        track=track,
+        data=RejectInput(reason="noise", note="a whale", seen_decision_id=last_decision_id(track)),
+    )
     undo = decision_undo(editor=editor, decision=rejection)
     changes = cms.get(URL).json()["changes"]
     assert [c["id"] for c in changes] == [first.pk, rejection.pk, undo.pk]
@@ -219,11 +236,18 @@ def test_a_rejection_and_its_undo_reach_the_feed_with_a_null_genre_and_the_reaso
     assert (genre_row["rejected"], genre_row["reject_reason"], genre_row["undoes"]) == (False, None, None)
     assert rejected_row["external_id"] == "cms-whale" and rejected_row["genre"] is None
     assert (rejected_row["action"], rejected_row["rejected"], rejected_row["reject_reason"]) == (
-        "rejected", True, "noise")
+        "rejected",
+        True,
+        "noise",
+    )
     assert rejected_row["proposal"]["top_k"] and rejected_row["source"] == "review"
     # The undo restores the genre it had before: the CMS files Electronic again.
     assert (undo_row["action"], undo_row["undoes"], undo_row["genre"]["slug"], undo_row["rejected"]) == (
-        "undone", rejection.pk, "electronic", False)
+        "undone",
+        rejection.pk,
+        "electronic",
+        False,
+    )
     track.refresh_from_db()
     assert track.status == TrackStatus.REVIEWED and track.reviewed_genre.slug == "electronic"
 
@@ -233,8 +257,11 @@ def test_a_rejected_track_reads_as_rejected_with_no_genre_in_the_tracks_api(cms,
     from review.selectors import last_decision_id
 
     track = decided(genre="rap", external_id="cms-talk").track
-    decision_reject(editor=User.objects.get(username="decider"), track=track, data=RejectInput(
-        reason="speech", seen_decision_id=last_decision_id(track)))
+    decision_reject(
+        editor=User.objects.get(username="decider"),
+        track=track,
+        data=RejectInput(reason="speech", seen_decision_id=last_decision_id(track)),
+    )
     body = cms.get("/api/v1/tracks/by-external-id/cms-talk").json()
     assert body["status"] == "rejected" and body["reviewed_genre"] is None
     listed = cms.get("/api/v1/tracks/", {"status": "rejected"}).json()

@@ -1,4 +1,5 @@
 """/api/v1/tracks/: upload through the ingest service, list with filters, detail, upsert by external id."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -21,8 +22,11 @@ def by_external_id(external_id: str) -> str:
 
 def test_an_upload_creates_a_queued_track_and_the_same_bytes_find_it(cms):
     audio = wav_bytes(2.0, freq=300)
-    response = cms.post(URL, {"audio": upload(audio), "title": "Blue", "artist": "Trio", "album": "Live",
-                              "external_id": "cms-1"}, format="multipart")
+    response = cms.post(
+        URL,
+        {"audio": upload(audio), "title": "Blue", "artist": "Trio", "album": "Live", "external_id": "cms-1"},
+        format="multipart",
+    )
     assert response.status_code == 201, response.content
     body = response.json()
     assert (body["title"], body["artist"], body["album"], body["external_id"]) == ("Blue", "Trio", "Live", "cms-1")
@@ -91,9 +95,14 @@ def test_the_list_filters_by_status_reviewed_genre_and_update_time(cms, decided)
     assert set(ids(cms.get(URL, {"updated_since": since}))) == {queued.pk, jazz.pk}
 
 
-@pytest.mark.parametrize(("params", "code"), [({"status": "lost"}, "invalid_parameter"),
-                                              ({"updated_since": "yesterday"}, "invalid_parameter"),
-                                              ({"genre": "polka"}, "unknown_genre")])
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({"status": "lost"}, "invalid_parameter"),
+        ({"updated_since": "yesterday"}, "invalid_parameter"),
+        ({"genre": "polka"}, "unknown_genre"),
+    ],
+)
 def test_bad_filters_are_a_400(cms, params, code):
     response = cms.get(URL, params)
     assert response.status_code == 400 and response.json()["error"]["code"] == code
@@ -115,8 +124,9 @@ def test_the_upsert_creates_once_and_repeating_it_changes_nothing(cms):
     created = cms.put(by_external_id("cms-42"), request, format="multipart")
     assert created.status_code == 201, created.content
     assert created.json()["external_id"] == "cms-42" and created.json()["source"] == "api"
-    repeated = cms.put(by_external_id("cms-42"), {"audio": upload(audio), "title": "Song", "artist": "Band"},
-                       format="multipart")
+    repeated = cms.put(
+        by_external_id("cms-42"), {"audio": upload(audio), "title": "Song", "artist": "Band"}, format="multipart"
+    )
     assert repeated.status_code == 200 and repeated.json() == created.json()  # updated_at unchanged too
     metadata_only = cms.put(by_external_id("cms-42"), {"title": "Song"}, format="multipart")
     assert metadata_only.status_code == 200 and metadata_only.json() == created.json()
@@ -124,8 +134,11 @@ def test_the_upsert_creates_once_and_repeating_it_changes_nothing(cms):
 
 
 def test_the_upsert_updates_only_the_fields_sent(cms):
-    cms.put(by_external_id("cms-7"), {"audio": upload(wav_bytes(1.0, freq=410)), "title": "A", "album": "X"},
-            format="multipart")
+    cms.put(
+        by_external_id("cms-7"),
+        {"audio": upload(wav_bytes(1.0, freq=410)), "title": "A", "album": "X"},
+        format="multipart",
+    )
     body = cms.put(by_external_id("cms-7"), {"title": "B"}, format="multipart").json()
     assert (body["title"], body["album"]) == ("B", "X")
     assert cms.get(by_external_id("cms-7")).json()["title"] == "B"
@@ -147,8 +160,7 @@ def test_the_upsert_refuses_what_would_lose_data(cms):
 def test_the_upsert_adopts_audio_held_without_an_external_id(cms):
     audio = wav_bytes(1.0, freq=440)
     track_id = cms.post(URL, {"audio": upload(audio)}, format="multipart").json()["id"]
-    adopted = cms.put(by_external_id("cms/with/slashes"), {"audio": upload(audio), "artist": "Z"},
-                      format="multipart")
+    adopted = cms.put(by_external_id("cms/with/slashes"), {"audio": upload(audio), "artist": "Z"}, format="multipart")
     assert adopted.status_code == 200 and adopted.json()["id"] == track_id
     assert adopted.json()["external_id"] == "cms/with/slashes" and adopted.json()["artist"] == "Z"
 
@@ -175,8 +187,9 @@ def test_posting_held_audio_with_another_external_id_is_a_409_naming_the_track(c
 
 def test_posting_held_audio_with_an_external_id_another_track_has_is_a_409(cms):
     held = cms.post(URL, {"audio": upload(wav_bytes(1.0, freq=449))}, format="multipart").json()["id"]
-    taken = cms.post(URL, {"audio": upload(wav_bytes(1.0, freq=451)), "external_id": "cms-t"},
-                     format="multipart").json()["id"]
+    taken = cms.post(
+        URL, {"audio": upload(wav_bytes(1.0, freq=451)), "external_id": "cms-t"}, format="multipart"
+    ).json()["id"]
     clash = cms.post(URL, {"audio": upload(wav_bytes(1.0, freq=449)), "external_id": "cms-t"}, format="multipart")
     assert clash.status_code == 409 and clash.json()["error"]["code"] == "external_id_taken"
     assert f"track {taken}" in clash.json()["error"]["message"]
@@ -184,8 +197,11 @@ def test_posting_held_audio_with_an_external_id_another_track_has_is_a_409(cms):
 
 
 def test_the_upsert_takes_metadata_as_json(cms):
-    cms.put(by_external_id("cms-j"), {"audio": upload(wav_bytes(1.0, freq=453)), "title": "A", "album": "X"},
-            format="multipart")
+    cms.put(
+        by_external_id("cms-j"),
+        {"audio": upload(wav_bytes(1.0, freq=453)), "title": "A", "album": "X"},
+        format="multipart",
+    )
     updated = cms.put(by_external_id("cms-j"), {"title": "B", "genre": "jazz"}, format="json")
     assert updated.status_code == 200, updated.content
     assert (updated.json()["title"], updated.json()["album"]) == ("B", "X")
@@ -219,16 +235,21 @@ def test_a_genre_sent_with_a_track_is_a_catalog_label_recorded_once(cms):
     changed = cms.put(by_external_id("cms-g"), {"genre": "Blues"}, format="multipart")
     assert changed.status_code == 200 and changed.json()["reviewed_genre"]["name"] == "Blues"
     assert list(Decision.objects.order_by("pk").values_list("genre__name", "editor__username")) == [
-        ("Jazz", decision.editor.username), ("Blues", decision.editor.username)]
+        ("Jazz", decision.editor.username),
+        ("Blues", decision.editor.username),
+    ]
     feed = cms.get("/api/v1/tags/changes").json()["changes"]
-    assert [(c["genre"]["name"], c["source"], c["action"]) for c in feed] == [("Jazz", "catalog", "labelled"),
-                                                                             ("Blues", "catalog", "labelled")]
+    assert [(c["genre"]["name"], c["source"], c["action"]) for c in feed] == [
+        ("Jazz", "catalog", "labelled"),
+        ("Blues", "catalog", "labelled"),
+    ]
 
 
 def test_a_new_track_by_upsert_gets_the_label_and_a_session_user_is_its_editor(session_of, staff):
     lead = session_of(staff)
-    created = lead.put(by_external_id("cms-s"), {"audio": upload(wav_bytes(1.0, freq=460)), "genre": "Metal"},
-                       format="multipart")
+    created = lead.put(
+        by_external_id("cms-s"), {"audio": upload(wav_bytes(1.0, freq=460)), "genre": "Metal"}, format="multipart"
+    )
     assert created.status_code == 201 and created.json()["reviewed_genre"]["name"] == "Metal"
     assert Decision.objects.get().editor == staff
 
@@ -239,8 +260,9 @@ def test_an_unknown_or_inactive_genre_is_a_400_and_nothing_is_stored(cms):
     response = cms.post(URL, {"audio": upload(wav_bytes(1.0, freq=470)), "genre": "Polka"}, format="multipart")
     assert response.status_code == 400 and response.json()["error"]["code"] == "unknown_genre"
     assert "Polka" in response.json()["error"]["message"]
-    response = cms.put(by_external_id("cms-u"), {"audio": upload(wav_bytes(1.0, freq=480)), "genre": "Polka"},
-                       format="multipart")
+    response = cms.put(
+        by_external_id("cms-u"), {"audio": upload(wav_bytes(1.0, freq=480)), "genre": "Polka"}, format="multipart"
+    )
     assert response.status_code == 400 and response.json()["error"]["code"] == "unknown_genre"
     Genre.objects.filter(name="World").update(active=False)
     response = cms.post(URL, {"audio": upload(wav_bytes(1.0, freq=490)), "genre": "World"}, format="multipart")
@@ -262,6 +284,7 @@ def test_the_schema_documents_the_json_upsert_and_confidence_in_the_feed(cms):
     json_body = schema["components"]["schemas"]["TrackUpsertJsonRequest"]
     assert set(json_body["properties"]) == {"title", "artist", "album", "genre"} and json_body["minProperties"] == 1
     assert schema["components"]["schemas"]["Proposal"]["properties"]["top_k"]["items"] == {
-        "$ref": "#/components/schemas/GenreScore"}
+        "$ref": "#/components/schemas/GenreScore"
+    }
     change = schema["components"]["schemas"]["TagChange"]
     assert "source" in change["required"] and "bulk" in change["properties"]["source"]["description"]

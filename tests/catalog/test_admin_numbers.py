@@ -1,4 +1,5 @@
 """Numbers in the admin read as people write them: 41.6 %, 2:13, Yes/No — never a raw float."""
+
 from __future__ import annotations
 
 import pytest
@@ -25,10 +26,14 @@ def test_tracks_analyses_calls_and_decisions_show_no_raw_floats(admin_client, ad
     track = make_track(duration_s=132.98902494331065, status="awaiting_review")
     probabilities = [0.41597253238034165, 0.2] + [0.38402746761965835 / 14] * 14
     analysis = make_analysis(track=track, model_version=version, probabilities=probabilities, is_silent=False)
-    ClassificationCall.objects.create(latency_ms=212.3456789, duration_s=132.98902494331065,
-                                      mean_confidence=0.41597253238034165, status_code=200)
-    decision_submit(editor=admin_user, track=track, data=DecisionInput(
-        genre=Genre.objects.get(name="Blues"), seconds_on_screen=12.345678))
+    ClassificationCall.objects.create(
+        latency_ms=212.3456789, duration_s=132.98902494331065, mean_confidence=0.41597253238034165, status_code=200
+    )
+    decision_submit(
+        editor=admin_user,
+        track=track,
+        data=DecisionInput(genre=Genre.objects.get(name="Blues"), seconds_on_screen=12.345678),
+    )
     pages = {
         "track list": reverse("admin:catalog_track_changelist"),
         "track": reverse("admin:catalog_track_change", args=[track.pk]),
@@ -46,7 +51,7 @@ def test_tracks_analyses_calls_and_decisions_show_no_raw_floats(admin_client, ad
     analysis_page = admin_client.get(pages["analysis"]).content.decode()
     assert "41.6 %" in analysis_page and "21.6 %" in analysis_page  # top-1 and the margin
     silent = admin_client.get(pages["analysis list"]).content.decode()
-    assert "41.6 %" in silent and "<td class=\"field-silent\">No</td>" in silent and "icon-no" not in silent
+    assert "41.6 %" in silent and '<td class="field-silent">No</td>' in silent and "icon-no" not in silent
     calls = admin_client.get(pages["call list"]).content.decode()
     assert "212 ms" in calls and "2:13" in calls and "41.6 %" in calls
     assert "12.3 s" in admin_client.get(pages["decision list"]).content.decode()
@@ -57,8 +62,9 @@ def test_every_admin_page_has_a_favicon(admin_client, client):
     assert client.get("/favicon.ico")["Location"] == "/static/acousticsense/favicon.svg"
 
 
-def test_stored_json_reads_as_lines_and_tables_not_raw_json(admin_client, admin_user, default_genres, settings,
-                                                             tmp_path):
+def test_stored_json_reads_as_lines_and_tables_not_raw_json(
+    admin_client, admin_user, default_genres, settings, tmp_path
+):
     """Proposed, rejections, window scores, regions, labels, metrics, teacher targets and runs."""
     from django.utils import timezone
 
@@ -68,25 +74,47 @@ def test_stored_json_reads_as_lines_and_tables_not_raw_json(admin_client, admin_
     from review.models import Decision
 
     settings.MEDIA_ROOT = tmp_path
-    version = make_model_version(preprocessing={"sample_rate": 16000, "n_mels": 32},
-                                 metrics={"top1": 0.8631234, "per_genre": {"Jazz": 0.9}})
+    version = make_model_version(
+        preprocessing={"sample_rate": 16000, "n_mels": 32}, metrics={"top1": 0.8631234, "per_genre": {"Jazz": 0.9}}
+    )
     track = make_track(status="awaiting_review")
     probabilities = [0.41597253238034165, 0.2] + [0.38402746761965835 / 14] * 14
     analysis = make_analysis(
-        track=track, model_version=version, probabilities=probabilities, window_starts_s=[0.0, 1.024],
-        window_scores=[probabilities, list(reversed(probabilities))], embedding=[0.123456789] * 192,
-        attention_regions=[{"text": "0:00–0:01, 2.5–8 kHz", "start_s": 0.272, "end_s": 2.816, "low_hz": 2491.6,
-                            "high_hz": 8000.0, "score": 0.892}],
-        content_scores={"music": 0.1263, "speech": 0.0011}, timings_ms={"decode": 1.234, "model": 22.7})
+        track=track,
+        model_version=version,
+        probabilities=probabilities,
+        window_starts_s=[0.0, 1.024],
+        window_scores=[probabilities, list(reversed(probabilities))],
+        embedding=[0.123456789] * 192,
+        attention_regions=[
+            {
+                "text": "0:00–0:01, 2.5–8 kHz",
+                "start_s": 0.272,
+                "end_s": 2.816,
+                "low_hz": 2491.6,
+                "high_hz": 8000.0,
+                "score": 0.892,
+            }
+        ],
+        content_scores={"music": 0.1263, "speech": 0.0011},
+        timings_ms={"decode": 1.234, "model": 22.7},
+    )
     decision_submit(editor=admin_user, track=track, data=DecisionInput(genre=Genre.objects.get(name="Blues")))
-    batch = ImportBatch.objects.create(name="Batch", source=TrackSource.UPLOAD, rejected=1,
-                                       rejections=[{"name": "notes.mp3", "reason": "Not audio."}])
+    batch = ImportBatch.objects.create(
+        name="Batch", source=TrackSource.UPLOAD, rejected=1, rejections=[{"name": "notes.mp3", "reason": "Not audio."}]
+    )
     export = label_export_create(created_by=admin_user)
-    target = TeacherTarget.objects.create(track=track, mapping_version="m1", weights={"musicnn": 0.6},
-                                          genres=["Rock", "Jazz"], clip=[0.25, 0.75], window_s=3.0,
-                                          windows=[[0.25, 0.75]], teacher_clips={"musicnn": [0.3, 0.7]})
-    run = RetrainRun.objects.create(heartbeat_at=timezone.now(), options={"epochs": 3},
-                                    progress={"loss": 0.123456789})
+    target = TeacherTarget.objects.create(
+        track=track,
+        mapping_version="m1",
+        weights={"musicnn": 0.6},
+        genres=["Rock", "Jazz"],
+        clip=[0.25, 0.75],
+        window_s=3.0,
+        windows=[[0.25, 0.75]],
+        teacher_clips={"musicnn": [0.3, 0.7]},
+    )
+    run = RetrainRun.objects.create(heartbeat_at=timezone.now(), options={"epochs": 3}, progress={"loss": 0.123456789})
 
     def page(name: str, pk: int) -> str:
         return admin_client.get(reverse(f"admin:{name}_change", args=[pk])).content.decode()

@@ -1,4 +1,5 @@
 """The catalog's invariants hold in the database itself, not only in code."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Status changes follow the track lifecycle and never overwrite a change made meanwhile."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,8 +21,13 @@ def test_a_track_walks_the_happy_path_to_reviewed():
 
 @pytest.mark.parametrize(
     ("start", "target"),
-    [(S.PENDING, S.REVIEWED), (S.PENDING, S.AWAITING_REVIEW), (S.QUEUED, S.REVIEWED), (S.FAILED, S.REVIEWED),
-     (S.AWAITING_REVIEW, S.ANALYZING)],
+    [
+        (S.PENDING, S.REVIEWED),
+        (S.PENDING, S.AWAITING_REVIEW),
+        (S.QUEUED, S.REVIEWED),
+        (S.FAILED, S.REVIEWED),
+        (S.AWAITING_REVIEW, S.ANALYZING),
+    ],
 )
 def test_an_illegal_transition_is_refused_and_nothing_changes(start, target):
     track = make_track(status=start, failure_reason="boom" if start == S.FAILED else "")

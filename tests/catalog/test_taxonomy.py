@@ -1,4 +1,5 @@
 """The default taxonomy arrives by migration and can be rolled back and forth."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,8 +10,24 @@ from catalog.models import Genre
 
 pytestmark = pytest.mark.django_db
 
-DEFAULT_16 = ["Blues", "Classical", "Country", "Disco", "Electronic", "Folk", "Hip-Hop", "Jazz", "Latin",
-              "Metal", "Pop", "R&B", "Rap", "Reggae", "Rock", "World"]
+DEFAULT_16 = [
+    "Blues",
+    "Classical",
+    "Country",
+    "Disco",
+    "Electronic",
+    "Folk",
+    "Hip-Hop",
+    "Jazz",
+    "Latin",
+    "Metal",
+    "Pop",
+    "R&B",
+    "Rap",
+    "Reggae",
+    "Rock",
+    "World",
+]
 
 
 def test_a_fresh_install_has_the_16_default_genres_in_order():

@@ -3,6 +3,7 @@
 Helpers are fixtures (not importable modules) so the tests work whether or not tests/ is a
 package.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,11 +19,28 @@ from inference.engine.datatypes import PreprocessingConfig
 from inference.engine.features import _REF_FLOOR_AT_2048
 from inference.engine.model import LoadedModel, load_model
 
-GENRES = ["Blues", "Classical", "Country", "Disco", "Electronic", "Folk", "Hip-Hop", "Jazz",
-          "Latin", "Metal", "Pop", "R&B", "Rap", "Reggae", "Rock", "World"]
+GENRES = [
+    "Blues",
+    "Classical",
+    "Country",
+    "Disco",
+    "Electronic",
+    "Folk",
+    "Hip-Hop",
+    "Jazz",
+    "Latin",
+    "Metal",
+    "Pop",
+    "R&B",
+    "Rap",
+    "Reggae",
+    "Rock",
+    "World",
+]
 # 32 mel rows × 64 frames (≈1 s at 16 kHz / hop 256): a 2×4 patch grid keeps vit_tiny fast.
-TINY = PreprocessingConfig(sample_rate=16000, n_fft=512, hop_length=256, n_mels=32,
-                           window_frames=64, window_hop_frames=64)
+TINY = PreprocessingConfig(
+    sample_rate=16000, n_fft=512, hop_length=256, n_mels=32, window_frames=64, window_hop_frames=64
+)
 
 
 def _tone(seconds: float, sr: int, *, freq: float = 440.0, amp: float = 0.5) -> np.ndarray:
@@ -41,8 +59,13 @@ def _librosa_log_mel(samples: np.ndarray, cfg: PreprocessingConfig) -> np.ndarra
     import librosa
 
     power = librosa.feature.melspectrogram(
-        y=np.asarray(samples, dtype=np.float32), sr=cfg.sample_rate, n_fft=cfg.n_fft,
-        hop_length=cfg.hop_length, n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.max_frequency,
+        y=np.asarray(samples, dtype=np.float32),
+        sr=cfg.sample_rate,
+        n_fft=cfg.n_fft,
+        hop_length=cfg.hop_length,
+        n_mels=cfg.n_mels,
+        fmin=cfg.fmin,
+        fmax=cfg.max_frequency,
     )
     ref = max(float(power.max()), _REF_FLOOR_AT_2048 * (cfg.n_fft / 2048) ** 2)
     mel_db = librosa.power_to_db(power, ref=ref, amin=1e-20, top_db=None)
@@ -54,8 +77,10 @@ def _music_like(seconds: float, sr: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * sr)) / sr
     roots = 110.0 * 2 ** (rng.integers(0, 24, size=int(seconds // 2) + 1) / 12)[(t // 2.0).astype(int)]
-    signal = sum(gain * np.sin(2 * np.pi * roots * ratio * t)
-                 for ratio, gain in ((1.0, 0.30), (1.26, 0.20), (1.5, 0.20), (2.0, 0.10), (4.0, 0.05)))
+    signal = sum(
+        gain * np.sin(2 * np.pi * roots * ratio * t)
+        for ratio, gain in ((1.0, 0.30), (1.26, 0.20), (1.5, 0.20), (2.0, 0.10), (4.0, 0.05))
+    )
     signal = signal + np.exp(-30 * (t % 0.5)) * rng.standard_normal(t.size) * 0.25
     return (0.5 * signal * np.minimum(1.0, 4 * (1 - t / seconds)) ** 3).astype(np.float32)
 

@@ -1,4 +1,5 @@
 """What an editor gets from an analysis: Top-K, per-window scores, attention, flags."""
+
 from __future__ import annotations
 
 import json
@@ -80,7 +81,7 @@ def test_samples_at_another_rate_are_resampled_before_analysis(tiny_model, tone)
 def test_attention_covers_the_whole_track_and_highlights_structure(tiny_model, tiny_cfg, tone):
     sr = tiny_cfg.sample_rate
     samples = np.zeros(8 * sr, np.float32)
-    samples[3 * sr:4 * sr] = tone(1.0, sr, freq=2000)  # a tone burst in silence
+    samples[3 * sr : 4 * sr] = tone(1.0, sr, freq=2000)  # a tone burst in silence
     result = analyze_samples(samples, sr, AudioInfo(8.0, sr, 1, "wav"), tiny_model)
     assert result.attention.shape == result.mel_db.shape
     assert result.attention.min() == pytest.approx(0.0) and result.attention.max() == pytest.approx(1.0)
@@ -123,4 +124,6 @@ def test_opt_in_bf16_on_cpu_keeps_the_top_genre_and_close_scores(tiny_checkpoint
     fast = analyze_samples(samples, 16000, info, load_model(tiny_checkpoint_path, device="cpu", cpu_bf16=True))
     assert fast.top_k[0][0] == exact.top_k[0][0]
     np.testing.assert_allclose(fast.probabilities, exact.probabilities, atol=5e-3)
-    assert fast.attention.dtype == np.float32 and np.corrcoef(fast.attention.ravel(), exact.attention.ravel())[0, 1] > 0.9
+    assert (
+        fast.attention.dtype == np.float32 and np.corrcoef(fast.attention.ravel(), exact.attention.ravel())[0, 1] > 0.9
+    )

@@ -1,4 +1,5 @@
 """Attention regions as editors read them: '0:42–0:49, 2–5 kHz'."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,12 +9,15 @@ from inference.engine.attention import stitch_windows, top_regions
 from inference.engine.datatypes import AttentionRegion, PreprocessingConfig
 
 
-@pytest.mark.parametrize("region, text", [
-    (AttentionRegion(42.2, 48.6, 2000.0, 5000.0, 0.9), "0:42–0:49, 2–5 kHz"),
-    (AttentionRegion(3.0, 5.0, 200.0, 800.0, 0.5), "0:03–0:05, 200–800 Hz"),
-    (AttentionRegion(61.0, 65.2, 512.0, 2500.0, 0.5), "1:01–1:06, 510 Hz–2.5 kHz"),
-    (AttentionRegion(125.0, 131.0, 1250.0, 11025.0, 0.5), "2:05–2:11, 1.2–11 kHz"),
-])
+@pytest.mark.parametrize(
+    "region, text",
+    [
+        (AttentionRegion(42.2, 48.6, 2000.0, 5000.0, 0.9), "0:42–0:49, 2–5 kHz"),
+        (AttentionRegion(3.0, 5.0, 200.0, 800.0, 0.5), "0:03–0:05, 200–800 Hz"),
+        (AttentionRegion(61.0, 65.2, 512.0, 2500.0, 0.5), "1:01–1:06, 510 Hz–2.5 kHz"),
+        (AttentionRegion(125.0, 131.0, 1250.0, 11025.0, 0.5), "2:05–2:11, 1.2–11 kHz"),
+    ],
+)
 def test_region_text_uses_clock_times_and_readable_frequencies(region, text):
     assert region.text == text
 
@@ -21,7 +25,7 @@ def test_region_text_uses_clock_times_and_readable_frequencies(region, text):
 def test_the_strongest_blob_becomes_the_first_region_at_its_time_and_frequency():
     cfg = PreprocessingConfig()
     attn = np.zeros((128, 2000), np.float32)
-    attn[60:80, 500:700] = 1.0   # mel rows 60-79, frames 500-699
+    attn[60:80, 500:700] = 1.0  # mel rows 60-79, frames 500-699
     attn[10:20, 1500:1600] = 0.6  # a weaker second blob
     regions = top_regions(attn, cfg, n=3)
     first, second = regions[0], regions[1]
@@ -40,7 +44,7 @@ def test_regions_never_overlap():
     regions = top_regions(attn, cfg, n=5)
     assert len(regions) == 5
     for i, a in enumerate(regions):
-        for b in regions[i + 1:]:
+        for b in regions[i + 1 :]:
             overlap_t = min(a.end_s, b.end_s) - max(a.start_s, b.start_s)
             overlap_f = min(a.high_hz, b.high_hz) - max(a.low_hz, b.low_hz)
             assert overlap_t <= 1e-6 or overlap_f <= 1e-6

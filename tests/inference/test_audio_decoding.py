@@ -1,4 +1,5 @@
 """What an uploader sees: which files decode, and which error code each bad file gets."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -88,22 +89,21 @@ def test_m4a_without_ffmpeg_is_unsupported_with_the_reason(tmp_path, monkeypatch
     with pytest.raises(AudioError) as err:
         probe_audio(path)
     assert err.value.code is ErrorCode.UNSUPPORTED_FORMAT
-    assert err.value.message.startswith("Unsupported audio format 'm4a (needs ffmpeg, which is not installed)'. "
-                                        "Supported: wav, flac, ogg")
+    assert err.value.message.startswith(
+        "Unsupported audio format 'm4a (needs ffmpeg, which is not installed)'. Supported: wav, flac, ogg"
+    )
     assert "au, snd" in err.value.message and "aiff" in err.value.message and "m4a, " not in err.value.message
 
 
 # GTZAN ships .au; Logic and Pro Tools write AIFF and CAF; long recorders write W64.
-LIBSNDFILE_CONTAINERS = [("AU", "au"), ("AU", "snd"), ("AIFF", "aiff"), ("AIFF", "aif"), ("CAF", "caf"),
-                         ("W64", "w64")]
+LIBSNDFILE_CONTAINERS = [("AU", "au"), ("AU", "snd"), ("AIFF", "aiff"), ("AIFF", "aif"), ("CAF", "caf"), ("W64", "w64")]
 
 
 @pytest.mark.parametrize(("container", "ext"), LIBSNDFILE_CONTAINERS)
 def test_au_aiff_caf_and_w64_decode_to_the_samples_of_the_same_wav(write_audio, tone, container, ext):
     stereo = np.stack([tone(1.5, 44100, amp=0.4), tone(1.5, 44100, freq=660, amp=0.2)], axis=1)
     wav = load_audio(write_audio("same.wav", stereo, 44100, subtype="PCM_16"), target_sr=22050)
-    other = load_audio(write_audio(f"same.{ext}", stereo, 44100, format=container, subtype="PCM_16"),
-                       target_sr=22050)
+    other = load_audio(write_audio(f"same.{ext}", stereo, 44100, format=container, subtype="PCM_16"), target_sr=22050)
     np.testing.assert_array_equal(other.samples, wav.samples)
     reported = {"snd": "au", "aif": "aiff"}.get(ext, ext)  # the container's name, whatever the extension
     assert other.info == audio.AudioInfo(wav.info.duration_s, 44100, 2, reported)
@@ -125,8 +125,11 @@ def test_new_formats_meet_the_same_header_limits_as_wav(write_audio, tone, conta
     short = write_audio(f"click.{ext}", tone(0.2, 8000), 8000, format=container)
     many = write_audio(f"many.{ext}", np.zeros((8000, audio.MAX_CHANNELS + 1), np.float32), 8000, format=container)
     long = write_audio(f"long.{ext}", tone(3.0, 8000), 8000, format=container)
-    for path, max_duration_s, code in ((short, 10, ErrorCode.TOO_SHORT), (many, 10, ErrorCode.UNSUPPORTED_LAYOUT),
-                                       (long, 2.5, ErrorCode.TOO_LONG)):
+    for path, max_duration_s, code in (
+        (short, 10, ErrorCode.TOO_SHORT),
+        (many, 10, ErrorCode.UNSUPPORTED_LAYOUT),
+        (long, 2.5, ErrorCode.TOO_LONG),
+    ):
         with pytest.raises(AudioError) as err:
             probe_audio(path, max_duration_s=max_duration_s)
         assert err.value.code is code, path.name
@@ -168,8 +171,13 @@ def test_silent_audio_is_flagged_not_rejected(write_audio, tone):
 
 
 def test_error_codes_are_stable_strings_for_api_clients():
-    assert {c.value for c in ErrorCode} >= {"empty_file", "undecodable", "unsupported_format",
-                                            "too_long", "bad_checkpoint"}
+    assert {c.value for c in ErrorCode} >= {
+        "empty_file",
+        "undecodable",
+        "unsupported_format",
+        "too_long",
+        "bad_checkpoint",
+    }
     err = AudioError(ErrorCode.EMPTY_FILE, detail="0 bytes")
     assert err.to_dict() == {"code": "empty_file", "message": "The file is empty (0 bytes)."}
     assert sf.__libsndfile_version__  # the bundled decoder these tests rely on is present
@@ -191,7 +199,7 @@ def test_m4a_decodes_through_ffmpeg_when_it_is_installed(write_audio, tone, tmp_
     assert (decoded.info.format, decoded.info.channels, decoded.info.sample_rate) == ("m4a", 2, 44100)
     assert abs(decoded.info.duration_s - 2.0) < 0.1 and abs(len(decoded.samples) / 22050 - 2.0) < 0.1
     middle = decoded.samples[5000:-5000]
-    assert 0.25 < np.sqrt(np.mean(middle ** 2)) < 0.31  # RMS of a 0.4 sine survives the AAC trip
+    assert 0.25 < np.sqrt(np.mean(middle**2)) < 0.31  # RMS of a 0.4 sine survives the AAC trip
 
 
 @needs_ffmpeg

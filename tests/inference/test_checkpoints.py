@@ -1,4 +1,5 @@
 """A model version is one file; loading it must give the same model or a clear refusal."""
+
 from __future__ import annotations
 
 import json
@@ -66,8 +67,9 @@ def test_every_supported_architecture_matches_its_spectrogram_shape(architecture
     assert shapes["head.weight"][0] == 16
 
 
-TINY_DICT = PreprocessingConfig(sample_rate=16000, n_fft=512, hop_length=256, n_mels=32,
-                                window_frames=64, window_hop_frames=64).to_dict()
+TINY_DICT = PreprocessingConfig(
+    sample_rate=16000, n_fft=512, hop_length=256, n_mels=32, window_frames=64, window_hop_frames=64
+).to_dict()
 
 
 def _save_with(tmp_path, ckpt: ModelCheckpoint, **metadata_overrides):
@@ -81,16 +83,19 @@ def _save_with(tmp_path, ckpt: ModelCheckpoint, **metadata_overrides):
     return path
 
 
-@pytest.mark.parametrize("override, message", [
-    ({"labels": json.dumps(["Jazz", "Jazz"] + [f"g{i}" for i in range(14)])}, "unique"),
-    ({"labels": json.dumps([])}, "non-empty"),
-    ({"labels": json.dumps(["Jazz", "Blues"])}, "head has 16 outputs but there are 2 labels"),
-    ({"architecture": "resnet50"}, "unknown architecture"),
-    ({"preprocessing": json.dumps({"n_mels": 32, "bogus": 1})}, "unknown preprocessing keys"),
-    ({"preprocessing": json.dumps({**TINY_DICT, "n_mels": 64})}, "weights do not match"),
-    ({"format_version": "99"}, "format version"),
-    ({"training": "not json"}, "malformed metadata"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"labels": json.dumps(["Jazz", "Jazz"] + [f"g{i}" for i in range(14)])}, "unique"),
+        ({"labels": json.dumps([])}, "non-empty"),
+        ({"labels": json.dumps(["Jazz", "Blues"])}, "head has 16 outputs but there are 2 labels"),
+        ({"architecture": "resnet50"}, "unknown architecture"),
+        ({"preprocessing": json.dumps({"n_mels": 32, "bogus": 1})}, "unknown preprocessing keys"),
+        ({"preprocessing": json.dumps({**TINY_DICT, "n_mels": 64})}, "weights do not match"),
+        ({"format_version": "99"}, "format version"),
+        ({"training": "not json"}, "malformed metadata"),
+    ],
+)
 def test_inconsistent_checkpoint_metadata_is_refused_with_a_reason(tmp_path, genres, tiny_cfg, override, message):
     path = _save_with(tmp_path, create_random_checkpoint(labels=genres, preprocessing=tiny_cfg), **override)
     with pytest.raises(CheckpointError) as err:
@@ -117,8 +122,9 @@ def _bare_image_vit(tmp_path, labels, cfg: PreprocessingConfig, name="save.pt"):
         image_model.patch_embed.proj = rgb
     state = image_model.state_dict()
     torch.save(state, tmp_path / name)
-    (tmp_path / name).with_suffix(".json").write_text(json.dumps(
-        {"architecture": "vit_tiny_patch16", "labels": labels, "preprocessing": cfg.to_dict()}))
+    (tmp_path / name).with_suffix(".json").write_text(
+        json.dumps({"architecture": "vit_tiny_patch16", "labels": labels, "preprocessing": cfg.to_dict()})
+    )
     return tmp_path / name, image_model.eval(), state
 
 
@@ -127,8 +133,9 @@ def test_bare_rgb_state_dict_with_sidecar_reads_one_channel_spectrograms_equival
     path, image_model, state = _bare_image_vit(tmp_path, genres, square)
     loaded = load_model(path, device="cpu")
     assert loaded.model.patch_embed.proj.weight.shape[1] == 1
-    torch.testing.assert_close(loaded.model.patch_embed.proj.weight,
-                               state["patch_embed.proj.weight"].sum(dim=1, keepdim=True))
+    torch.testing.assert_close(
+        loaded.model.patch_embed.proj.weight, state["patch_embed.proj.weight"].sum(dim=1, keepdim=True)
+    )
     # Same grid, so a grey window must score exactly as the RGB model scores it replicated to R=G=B.
     x = torch.rand(2, 1, 224, 224)
     with torch.inference_mode():

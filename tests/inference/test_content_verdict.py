@@ -1,4 +1,5 @@
 """Music, speech or other: the content check editors and the CMS see next to the genres."""
+
 from __future__ import annotations
 
 import io
@@ -30,12 +31,15 @@ def test_frames_are_spread_over_the_track_and_capped():
     assert content_frames(ramp[: sr // 4], sr).shape == (1, 15600)  # a 0.25-s clip: one padded frame
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("librispeech-198-209-0000.ogg", "speech"),
-    ("sorohan-trumpet-loop.ogg", "music"),
-    ("brahms-hungarian-dance-5.ogg", "music"),
-    ("hobbs-lets-go-fishin.ogg", "music"),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("librispeech-198-209-0000.ogg", "speech"),
+        ("sorohan-trumpet-loop.ogg", "music"),
+        ("brahms-hungarian-dance-5.ogg", "music"),
+        ("hobbs-lets-go-fishin.ogg", "music"),
+    ],
+)
 def test_real_recordings_get_the_content_a_listener_would_name(shared_audio, yamnet, name, expected):
     import librosa
 
@@ -47,8 +51,9 @@ def test_real_recordings_get_the_content_a_listener_would_name(shared_audio, yam
 
 def test_an_analysis_carries_the_verdict_and_its_cost(shared_audio, yamnet, genres):
     model = model_from_checkpoint(create_random_checkpoint(labels=genres), device="cpu")
-    result = analyze_file(shared_audio / "librispeech-198-209-0000.ogg", model, with_attention=False,
-                          content_model=yamnet)
+    result = analyze_file(
+        shared_audio / "librispeech-198-209-0000.ogg", model, with_attention=False, content_model=yamnet
+    )
     assert result.content.label == "speech"
     assert result.to_json_dict()["content"]["label"] == "speech"
     assert result.timings_ms["content"] > 0
@@ -63,8 +68,9 @@ def test_the_check_in_bf16_names_the_same_content_as_in_fp32(shared_audio, yamne
     fp32 = model_from_checkpoint(create_random_checkpoint(labels=genres), device="cpu", precision="fp32")
     bf16 = model_from_checkpoint(create_random_checkpoint(labels=genres), device="cpu", precision="bf16")
     assert (fp32.autocast_dtype, bf16.autocast_dtype) == (None, torch.bfloat16)
-    exact, reduced = (analyze_file(shared_audio / name, m, with_attention=False, content_model=yamnet).content
-                      for m in (fp32, bf16))
+    exact, reduced = (
+        analyze_file(shared_audio / name, m, with_attention=False, content_model=yamnet).content for m in (fp32, bf16)
+    )
     assert reduced.label == exact.label
     assert max(abs(reduced.scores[k] - exact.scores[k]) for k in exact.scores) < 0.02, (exact.scores, reduced.scores)
 

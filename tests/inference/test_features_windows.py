@@ -1,4 +1,5 @@
 """Preprocessing travels with the model, so it must round-trip exactly and reject anything odd."""
+
 from __future__ import annotations
 
 import math
@@ -22,15 +23,18 @@ def test_default_preprocessing_round_trips_through_a_dict():
     assert cfg.seconds_per_window == pytest.approx(256 * 512 / 22050)
 
 
-@pytest.mark.parametrize("bad", [
-    {"n_melz": 128},                      # unknown key (a typo must not be ignored)
-    {"normalisation": "per_window_max"},  # not an allowed normalisation
-    {"n_mels": 0},
-    {"sample_rate": 22050.0},
-    {"hop_length": True},
-    {"fmax": 20000.0},                    # above Nyquist at 22050 Hz
-    {"window_hop_frames": 512},           # would skip audio between windows
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"n_melz": 128},  # unknown key (a typo must not be ignored)
+        {"normalisation": "per_window_max"},  # not an allowed normalisation
+        {"n_mels": 0},
+        {"sample_rate": 22050.0},
+        {"hop_length": True},
+        {"fmax": 20000.0},  # above Nyquist at 22050 Hz
+        {"window_hop_frames": 512},  # would skip audio between windows
+    ],
+)
 def test_invalid_or_unknown_preprocessing_is_refused(bad):
     with pytest.raises(ValueError):
         PreprocessingConfig.from_dict({**PreprocessingConfig().to_dict(), **bad})
@@ -66,7 +70,7 @@ def test_a_20_second_track_is_cut_into_the_expected_windows(tiny_cfg):
     assert list(starts[:3]) == [0, 64, 128]
     assert starts[-1] == frames - tiny_cfg.window_frames  # the tail window ends at the track end
     for window, start in zip(windows, starts):
-        np.testing.assert_array_equal(window, mel[:, start:start + tiny_cfg.window_frames])
+        np.testing.assert_array_equal(window, mel[:, start : start + tiny_cfg.window_frames])
 
 
 def test_a_clip_shorter_than_one_window_is_padded_with_silence(tiny_cfg):
@@ -76,13 +80,16 @@ def test_a_clip_shorter_than_one_window_is_padded_with_silence(tiny_cfg):
     assert np.all(windows[0, :, :10] == 1.0) and np.all(windows[0, :, 10:] == tiny_cfg.floor_value)
 
 
-
-@pytest.mark.parametrize("cfg", [
-    PreprocessingConfig(),                                                   # what the shipped models read
-    PreprocessingConfig(sample_rate=16000, n_fft=512, hop_length=256, n_mels=32),
-    PreprocessingConfig(n_fft=1024, hop_length=300, n_mels=96, fmin=40.0, fmax=8000.0),
-    PreprocessingConfig(n_fft=1023, hop_length=511, n_mels=64),             # odd sizes
-], ids=["default", "tiny", "band-limited", "odd"])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        PreprocessingConfig(),  # what the shipped models read
+        PreprocessingConfig(sample_rate=16000, n_fft=512, hop_length=256, n_mels=32),
+        PreprocessingConfig(n_fft=1024, hop_length=300, n_mels=96, fmin=40.0, fmax=8000.0),
+        PreprocessingConfig(n_fft=1023, hop_length=511, n_mels=64),  # odd sizes
+    ],
+    ids=["default", "tiny", "band-limited", "odd"],
+)
 def test_log_mel_matches_librosa_on_music_like_audio(cfg, music_like, librosa_log_mel):
     samples = music_like(20.0, cfg.sample_rate, seed=3)
     mel, reference = log_mel(samples, cfg), librosa_log_mel(samples, cfg)
@@ -110,4 +117,4 @@ def test_windows_carry_the_normalised_values_the_checkpoints_were_trained_on(tin
     half = tiny_cfg.top_db / 2
     expected = ((mel_db + half) / half).astype(np.float32)  # the formula the checkpoints were trained with
     for window, start in zip(windows, starts):
-        np.testing.assert_array_equal(window, expected[:, start:start + tiny_cfg.window_frames])
+        np.testing.assert_array_equal(window, expected[:, start : start + tiny_cfg.window_frames])

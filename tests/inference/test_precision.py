@@ -1,4 +1,5 @@
 """The kernel choice: fp32 or bf16/fp16 autocast, per machine, and the Top-5 it must not change."""
+
 from __future__ import annotations
 
 import pytest
@@ -73,8 +74,9 @@ def _linear_input_dtypes(model) -> set[torch.dtype]:
     seen: set[torch.dtype] = set()
     handle = model.model.head.register_forward_hook(lambda module, args, out: seen.add(out.dtype))
     try:
-        model.run_batch(torch.zeros(1, model.preprocessing.n_mels, model.preprocessing.window_frames),
-                        with_attention=False)
+        model.run_batch(
+            torch.zeros(1, model.preprocessing.n_mels, model.preprocessing.window_frames), with_attention=False
+        )
     finally:
         handle.remove()
     return seen
@@ -97,14 +99,15 @@ def starter_models() -> dict[str, object]:
 
 
 @pytest.mark.parametrize("with_attention", [True, False], ids=["worker (attention)", "api (no attention)"])
-def test_bf16_keeps_the_starter_models_top5_on_every_real_recording(recordings_dir, starter_models,
-                                                                    with_attention):
+def test_bf16_keeps_the_starter_models_top5_on_every_real_recording(recordings_dir, starter_models, with_attention):
     files = sorted(recordings_dir.glob("*.ogg"))
     assert files, recordings_dir
     fp32, bf16 = starter_models["fp32"], starter_models["bf16"]
     for path in files:
         audio = load_audio(path, target_sr=fp32.preprocessing.sample_rate)
-        exact, fast = (analyze_samples(audio.samples, audio.sample_rate, audio.info, model, top_k=5,
-                                       with_attention=with_attention) for model in (fp32, bf16))
+        exact, fast = (
+            analyze_samples(audio.samples, audio.sample_rate, audio.info, model, top_k=5, with_attention=with_attention)
+            for model in (fp32, bf16)
+        )
         assert [g for g, _ in fast.top_k] == [g for g, _ in exact.top_k], path.name
         assert max(abs(a - b) for a, b in zip(fast.probabilities, exact.probabilities)) < 5e-3, path.name

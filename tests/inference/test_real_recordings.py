@@ -1,4 +1,5 @@
 """The pipeline on real, openly licensed recordings (see ../shared/audio/CREDITS.md)."""
+
 from __future__ import annotations
 
 import io
@@ -50,17 +51,26 @@ def test_a_five_second_loop_shorter_than_a_window_still_gets_one_padded_window(r
 
 
 @pytest.mark.parametrize("checkpoint", sorted(STARTER_DIR.glob("*.safetensors")), ids=lambda p: p.stem)
-def test_the_starter_models_give_the_same_top_5_as_with_librosas_features(checkpoint, recordings_dir,
-                                                                         librosa_log_mel, monkeypatch):
+def test_the_starter_models_give_the_same_top_5_as_with_librosas_features(
+    checkpoint, recordings_dir, librosa_log_mel, monkeypatch
+):
     """log_mel is a faster re-implementation of librosa's features: no shipped model may notice."""
     import inference.engine.analysis
 
     model = load_model(checkpoint, device="cpu")
     for path in sorted(recordings_dir.glob("*.ogg")):
         decoded = load_audio(path, target_sr=model.preprocessing.sample_rate)
+
         def analyse(decoded=decoded):
-            return analyze_samples(decoded.samples, decoded.sample_rate, decoded.info, model, with_attention=False,
-                                   silent=decoded.is_silent)
+            return analyze_samples(
+                decoded.samples,
+                decoded.sample_rate,
+                decoded.info,
+                model,
+                with_attention=False,
+                silent=decoded.is_silent,
+            )
+
         ours = analyse()
         with monkeypatch.context() as patch:
             patch.setattr(inference.engine.analysis, "log_mel", librosa_log_mel)

@@ -1,4 +1,5 @@
 """Pictures editors look at: valid PNGs of the requested size, with the evidence visible."""
+
 from __future__ import annotations
 
 import io
@@ -51,8 +52,10 @@ def test_top_k_chart_has_the_requested_size_and_flags_an_untrained_model():
     top_k = [("Jazz", 0.61), ("Blues", 0.2), ("Rock", 0.1)]
     trained, untrained = _png(render_top_k(top_k)), _png(render_top_k(top_k, untrained=True))
     assert trained.shape == untrained.shape == (300, 600, 3)
+
     def reddish(img):
         return ((img[..., 0] > 150) & (img[..., 1] < 80) & (img[..., 2] < 80)).sum()
+
     assert reddish(untrained[:30]) > 100 and reddish(trained) == 0  # the warning caption is drawn
 
 
@@ -76,14 +79,14 @@ def _plot_area(img: np.ndarray) -> np.ndarray:
 def test_spectrogram_colours_are_matplotlibs_magma_with_low_frequencies_at_the_bottom():
     cfg = PreprocessingConfig()
     mel = np.full((128, 1000), -80.0, np.float32)
-    mel[:32] = 0.0    # loud low-frequency quarter
+    mel[:32] = 0.0  # loud low-frequency quarter
     mel[64:96] = -40.0
     area = _plot_area(_png(render_spectrogram(mel, cfg)))
     magma = colormaps["magma"](np.arange(256), bytes=True)[:, :3].astype(int)
     height = area.shape[0]
-    assert np.all(area[-height // 8:] == magma[255])                      # bottom eighth: loudest colour
-    assert np.all(area[: height // 8] == magma[0])                        # top eighth: silence
-    assert np.all(area[height // 4 + 10: height // 2 - 10] == magma[128])  # -40 dB: the middle of the map
+    assert np.all(area[-height // 8 :] == magma[255])  # bottom eighth: loudest colour
+    assert np.all(area[: height // 8] == magma[0])  # top eighth: silence
+    assert np.all(area[height // 4 + 10 : height // 2 - 10] == magma[128])  # -40 dB: the middle of the map
 
 
 def test_time_runs_left_to_right_across_the_plot_area():
@@ -92,7 +95,7 @@ def test_time_runs_left_to_right_across_the_plot_area():
     mel[:, 1500:] = 0.0  # the last quarter of the track is loud
     area = _plot_area(_png(render_spectrogram(mel, cfg))).sum(axis=(0, 2))
     quarter = area.size // 4
-    assert area[-quarter + 5:].min() > 3 * area[: 3 * quarter - 5].max()
+    assert area[-quarter + 5 :].min() > 3 * area[: 3 * quarter - 5].max()
 
 
 def test_the_colour_bar_spans_the_colormap_from_silence_at_the_bottom_to_0_db_at_the_top():
@@ -112,11 +115,11 @@ def test_a_hot_attention_region_lights_up_exactly_there():
     heat = _plot_area(_png(render_spectrogram(mel, cfg, attention=attention)))
     change = np.abs(heat - plain).sum(axis=2)
     h, w = change.shape
-    inside = change[h // 4 + 4: h // 2 - 4, w // 4 + 4: w // 2 - 4]
+    inside = change[h // 4 + 4 : h // 2 - 4, w // 4 + 4 : w // 2 - 4]
     outside = np.ones_like(change, bool)
-    outside[h // 4 - 4: h // 2 + 4, w // 4 - 4: w // 2 + 4] = False
+    outside[h // 4 - 4 : h // 2 + 4, w // 4 - 4 : w // 2 + 4] = False
     assert inside.min() > 150 and change[outside].max() == 0
-    hot = heat[h // 4 + 4: h // 2 - 4, w // 4 + 4: w // 2 - 4]
+    hot = heat[h // 4 + 4 : h // 2 - 4, w // 4 + 4 : w // 2 - 4]
     assert (hot[..., 0] > hot[..., 2] + 50).all()  # inferno's warm top over the grey spectrogram
 
 
@@ -163,12 +166,12 @@ def test_top_k_bars_are_ordered_by_score_scaled_to_100_and_labelled():
         assert abs(length - p * axis) <= 3
     left = round(0.22 * 600)
     for row, length in bars:
-        assert (img[row - 4:row + 4, left - 60:left - 8] < 100).any()  # a genre name left of each bar
+        assert (img[row - 4 : row + 4, left - 60 : left - 8] < 100).any()  # a genre name left of each bar
         if length < 0.8 * axis:
-            value_label = img[row - 4:row + 4, left + length + 3: left + length + 40]
+            value_label = img[row - 4 : row + 4, left + length + 3 : left + length + 40]
             assert (value_label < 100).any()  # its percentage, in black, right after the bar
     jazz_row, jazz_len = bars[0]
-    inside = img[jazz_row - 4:jazz_row + 4, left + jazz_len - 40: left + jazz_len - 3]
+    inside = img[jazz_row - 4 : jazz_row + 4, left + jazz_len - 40 : left + jazz_len - 3]
     assert (inside.min(axis=2) > 200).any()  # white percentage inside a long bar
 
 
@@ -191,14 +194,25 @@ def test_an_attention_map_of_another_shape_is_refused_not_misdrawn():
 
 
 def _result_of(seconds: float, cfg: PreprocessingConfig, *, loud_from: float = 1.0) -> AnalysisResult:
-    """An analysis result made of synthetic arrays (no model run): silent, loud from `loud_from` (a fraction of the track)."""
+    """An analysis result of synthetic arrays (no model run): silent, then loud from `loud_from` (a fraction)."""
     frames = cfg.seconds_to_frames(seconds)
     mel = np.full((cfg.n_mels, frames), -80.0, np.float32)
-    mel[:, round(loud_from * frames):] = 0.0
-    return AnalysisResult(labels=["Jazz", "Blues"], probabilities=[0.7, 0.3], top_k=[("Jazz", 0.7), ("Blues", 0.3)],
-                          window_starts_s=[0.0], window_scores=[[0.7, 0.3]], embedding=[], mel_db=mel,
-                          attention=np.zeros_like(mel), regions=[], audio=AudioInfo(seconds, cfg.sample_rate, 1, "wav"),
-                          is_silent=False, timings_ms={}, trained=True)
+    mel[:, round(loud_from * frames) :] = 0.0
+    return AnalysisResult(
+        labels=["Jazz", "Blues"],
+        probabilities=[0.7, 0.3],
+        top_k=[("Jazz", 0.7), ("Blues", 0.3)],
+        window_starts_s=[0.0],
+        window_scores=[[0.7, 0.3]],
+        embedding=[],
+        mel_db=mel,
+        attention=np.zeros_like(mel),
+        regions=[],
+        audio=AudioInfo(seconds, cfg.sample_rate, 1, "wav"),
+        is_silent=False,
+        timings_ms={},
+        trained=True,
+    )
 
 
 def test_tracks_shorter_than_four_minutes_keep_the_1200_px_pictures():

@@ -1,4 +1,5 @@
 """Pipeline tests are transactional (worker processes must see committed rows)."""
+
 import pytest
 
 

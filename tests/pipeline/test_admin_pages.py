@@ -1,4 +1,5 @@
 """Staff see and steer the pipeline in the admin: upload, failures, retry, the pipeline page."""
+
 from __future__ import annotations
 
 import django_rq
@@ -26,7 +27,8 @@ def upload(client, *files, **fields):
 
 
 def test_uploading_several_files_stores_and_queues_them_and_reports_each_problem(
-        staff_client, tiny_model_version, redis_url):
+    staff_client, tiny_model_version, redis_url
+):
     good = [SimpleUploadedFile(f"song{i}.wav", wav_bytes(freq=300 + 100 * i)) for i in range(2)]
     duplicate = SimpleUploadedFile("again.wav", wav_bytes(freq=300))
     text = SimpleUploadedFile("notes.mp3", b"just some text, not audio")
@@ -45,13 +47,23 @@ def test_uploading_several_files_stores_and_queues_them_and_reports_each_problem
     assert django_rq.get_queue(QUEUE).count == 2
 
 
-def test_one_upload_keeps_its_metadata_and_an_oversized_one_is_refused(staff_client, tiny_model_version, settings,
-                                                                        redis_url):
-    upload(staff_client, SimpleUploadedFile("a.wav", wav_bytes()), title="Blue in Green", artist="Miles Davis",
-           external_id="cms-77")
+def test_one_upload_keeps_its_metadata_and_an_oversized_one_is_refused(
+    staff_client, tiny_model_version, settings, redis_url
+):
+    upload(
+        staff_client,
+        SimpleUploadedFile("a.wav", wav_bytes()),
+        title="Blue in Green",
+        artist="Miles Davis",
+        external_id="cms-77",
+    )
     track = Track.objects.get()
-    assert (track.title, track.artist, track.external_id, track.source) == ("Blue in Green", "Miles Davis", "cms-77",
-                                                                            "upload")
+    assert (track.title, track.artist, track.external_id, track.source) == (
+        "Blue in Green",
+        "Miles Davis",
+        "cms-77",
+        "upload",
+    )
     settings.MAX_UPLOAD_BYTES = 1000
     response = upload(staff_client, SimpleUploadedFile("big.wav", wav_bytes(seconds=5)))
     assert "Rejected big.wav: The file is larger than the 1000 bytes upload limit." in response.content.decode()
@@ -69,8 +81,11 @@ def test_a_failed_track_shows_its_reason_and_can_be_retried(staff_client, ingest
     pipeline = staff_client.get(reverse("pipeline"))
     assert "The file could not be decoded as audio (test)." in pipeline.content.decode()
 
-    response = staff_client.post(reverse("admin:catalog_track_changelist"),
-                                 {"action": "retry_analysis", "_selected_action": [track.pk]}, follow=True)
+    response = staff_client.post(
+        reverse("admin:catalog_track_changelist"),
+        {"action": "retry_analysis", "_selected_action": [track.pk]},
+        follow=True,
+    )
     assert "Queued 1 track(s) for analysis" in response.content.decode()
     track.refresh_from_db()
     assert (track.status, track.failure_reason) == (TrackStatus.QUEUED, "")
@@ -101,8 +116,12 @@ def test_the_track_list_shows_the_proposal_and_flags_an_untrained_model(staff_cl
 
 def test_an_upload_that_stores_nothing_new_keeps_no_empty_import_batch(staff_client, tiny_model_version, redis_url):
     upload(staff_client, SimpleUploadedFile("a.wav", wav_bytes(freq=410)), batch_name="First")
-    response = upload(staff_client, SimpleUploadedFile("again.wav", wav_bytes(freq=410)),
-                      SimpleUploadedFile("notes.mp3", b"just some text"), batch_name="Nothing new")
+    response = upload(
+        staff_client,
+        SimpleUploadedFile("again.wav", wav_bytes(freq=410)),
+        SimpleUploadedFile("notes.mp3", b"just some text"),
+        batch_name="Nothing new",
+    )
     page = response.content.decode()
     assert "Duplicate: again.wav has the same audio as track" in page and "Rejected notes.mp3" in page
     assert list(ImportBatch.objects.values_list("name", flat=True)) == ["First"]

@@ -1,4 +1,5 @@
 """The command-line entry points: import_tracks, reanalyze, classify."""
+
 from __future__ import annotations
 
 import json
@@ -54,8 +55,13 @@ def test_import_walks_folders_and_manifests_and_summarises(tmp_path, tiny_model_
     assert "broken.mp3: The file could not be decoded as audio" in output
     assert "missing.wav: No such file" in output and "c.wav: Unknown genre 'Polka'" in output
     c = Track.objects.get(external_id="cms-c")
-    assert (c.title, c.artist, c.album, c.known_genre.name, c.source) == ("Song C", "Artist C", "Album C", "Jazz",
-                                                                          TrackSource.IMPORT)
+    assert (c.title, c.artist, c.album, c.known_genre.name, c.source) == (
+        "Song C",
+        "Artist C",
+        "Album C",
+        "Jazz",
+        TrackSource.IMPORT,
+    )
     assert c.reviewed_genre.name == "Jazz" and c.decisions.get().source == "catalog"
     batch = ImportBatch.objects.get()
     assert (batch.imported, batch.duplicates, batch.rejected) == (3, 1, 3)
@@ -71,8 +77,9 @@ def test_a_manifest_with_an_unknown_genre_rejects_only_that_row(tmp_path, tiny_m
     assert "no import batch was kept" in output and not ImportBatch.objects.exists()  # nothing to filter on
 
 
-def test_a_manifest_genre_is_a_catalog_label_recorded_once_and_exported(tmp_path, tiny_model_version, redis_url,
-                                                                        settings):
+def test_a_manifest_genre_is_a_catalog_label_recorded_once_and_exported(
+    tmp_path, tiny_model_version, redis_url, settings
+):
     from review.exports import export_rows, label_export_create
 
     write(tmp_path / "x.wav", wav_bytes(freq=510))
@@ -98,12 +105,14 @@ def test_a_manifest_genre_is_a_catalog_label_recorded_once_and_exported(tmp_path
     settings.MEDIA_ROOT = tmp_path / "media"
     rows = {row["external_id"]: row for row in export_rows(label_export_create())}
     assert set(rows) == {"cms-x", "cms-y"}
-    assert (rows["cms-x"]["genre"], rows["cms-x"]["source"], rows["cms-x"]["editor"]) == ("Rock", "catalog",
-                                                                                          "catalog-import")
+    assert (rows["cms-x"]["genre"], rows["cms-x"]["source"], rows["cms-x"]["editor"]) == (
+        "Rock",
+        "catalog",
+        "catalog-import",
+    )
 
 
-def test_a_reimport_never_overrides_an_editor_and_says_so(tmp_path, tiny_model_version, redis_url,
-                                                          django_user_model):
+def test_a_reimport_never_overrides_an_editor_and_says_so(tmp_path, tiny_model_version, redis_url, django_user_model):
     from review.decisions import DecisionInput, decision_submit
     from tests.factories import make_analysis
 
@@ -147,7 +156,9 @@ def test_reanalyze_queues_tracks_for_another_model_version(ingest, run_worker, t
     run_worker()
     for track in tracks:
         assert set(Track.objects.get(pk=track.pk).analyses.values_list("model_version__name", flat=True)) == {
-            "tiny", "candidate"}
+            "tiny",
+            "candidate",
+        }
     assert "Queued 0 track(s)" in run("reanalyze", "--model", "candidate")
     with pytest.raises(CommandError, match="No model version nope"):
         run("reanalyze", "--model", "nope")
@@ -161,13 +172,24 @@ def test_classify_prints_top_k_and_flags_the_untrained_model(tmp_path, tiny_mode
     assert "content: other" in out and "not music?" in out  # a bare sine tone
     json_out = StringIO()
     with pytest.raises(CommandError, match="1 of 2 file"):
-        call_command("classify", str(good), str(write(tmp_path / "bad.wav", b"")), "--json", "--images",
-                     str(tmp_path / "img"), stdout=json_out, stderr=StringIO())
+        call_command(
+            "classify",
+            str(good),
+            str(write(tmp_path / "bad.wav", b"")),
+            "--json",
+            "--images",
+            str(tmp_path / "img"),
+            stdout=json_out,
+            stderr=StringIO(),
+        )
     documents = json.loads(json_out.getvalue())
     assert len(documents[0]["top_k"]) == 5 and documents[1]["error"] == "The file is empty (0 bytes)."
     assert documents[0]["content"]["label"] == "other"
     assert set(documents[0]["top_k"][0]) == {"genre", "confidence"}  # the API's key names
-    assert sorted(p.name for p in (tmp_path / "img").iterdir()) == ["tone.attention.png", "tone.spectrogram.png",
-                                                                     "tone.top_k.png"]
+    assert sorted(p.name for p in (tmp_path / "img").iterdir()) == [
+        "tone.attention.png",
+        "tone.spectrogram.png",
+        "tone.top_k.png",
+    ]
     with pytest.raises(CommandError, match="--top-k must be between 1 and 16"):
         run("classify", str(good), "--top-k", "17")

@@ -1,4 +1,5 @@
 """Model versions from the command line: the untrained default and bring-your-own checkpoints."""
+
 from __future__ import annotations
 
 from io import StringIO
@@ -39,10 +40,14 @@ def test_register_model_validates_and_activates_a_checkpoint(settings, tmp_path)
     checkpoint.training = {"trained": True, "metrics": {"top1": 0.5}}
     save_checkpoint(checkpoint, path)
     assert "Registered genre (vit_tiny_patch16_224, 3 labels, trained, active)" in run(
-        "register_model", str(path), "--activate")
+        "register_model", str(path), "--activate"
+    )
     version = ModelVersion.objects.get(is_active=True)
-    assert (version.labels, version.metrics, version.checkpoint_path) == (["Jazz", "Rock", "Pop"], {"top1": 0.5},
-                                                                          "genre.safetensors")
+    assert (version.labels, version.metrics, version.checkpoint_path) == (
+        ["Jazz", "Rock", "Pop"],
+        {"top1": 0.5},
+        "genre.safetensors",
+    )
     run("register_model", str(path), "--name", "again")
     assert ModelVersion.objects.count() == 1  # the same file is the same version
 
@@ -88,7 +93,9 @@ def test_an_earlier_installs_untrained_placeholder_gives_way_to_the_starter_mode
     settings.DEFAULT_MODEL = "starter"
     assert "Active model version: starter-vit-tiny-v2" in run("ensure_default_model")
     assert list(ModelVersion.objects.order_by("name").values_list("name", "is_active")) == [
-        ("starter-vit-tiny-v2", True), ("untrained-vit-tiny", False)]
+        ("starter-vit-tiny-v2", True),
+        ("untrained-vit-tiny", False),
+    ]
     first, replaced = ModelPromotion.objects.order_by("pk")
     assert first.from_version is None and first.override_reason == ""  # a first activation needs no reason
     assert replaced.gate_passed is False and "replaces the untrained placeholder" in replaced.override_reason
@@ -140,7 +147,9 @@ def test_the_new_starter_replaces_the_old_one_the_system_activated(settings, tmp
     _previous_starter(tmp_path)
     assert "Active model version: starter-vit-tiny-v2" in run("ensure_default_model")
     assert list(ModelVersion.objects.order_by("name").values_list("name", "is_active")) == [
-        ("starter-vit-tiny-v1", False), ("starter-vit-tiny-v2", True)]
+        ("starter-vit-tiny-v1", False),
+        ("starter-vit-tiny-v2", True),
+    ]
     assert "replaces the previous one" in ModelPromotion.objects.latest("pk").override_reason
     run("ensure_default_model")
     assert ModelVersion.objects.count() == 2
@@ -152,4 +161,6 @@ def test_an_old_starter_a_lead_promoted_stays_active_and_the_new_one_waits_besid
     text = run("ensure_default_model")
     assert "Registered starter-vit-tiny-v2 (inactive)" in text and "Active model version: starter-vit-tiny-v1" in text
     assert list(ModelVersion.objects.order_by("name").values_list("name", "is_active")) == [
-        ("starter-vit-tiny-v1", True), ("starter-vit-tiny-v2", False)]
+        ("starter-vit-tiny-v1", True),
+        ("starter-vit-tiny-v2", False),
+    ]

@@ -1,4 +1,5 @@
 """The batch path with a real Redis and real worker processes."""
+
 from __future__ import annotations
 
 import signal
@@ -106,13 +107,19 @@ def test_a_worker_killed_mid_job_loses_nothing(ingest, start_worker, tiny_model_
 
 def test_the_worker_is_recycled_after_max_jobs_and_reports_healthy(ingest, worker_env, tiny_model_version):
     tracks = [ingest(), ingest()]
-    supervisor = subprocess.Popen([sys.executable, "manage.py", "run_worker", "--max-jobs", "1"], cwd=ROOT,
-                                  env=worker_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    supervisor = subprocess.Popen(
+        [sys.executable, "manage.py", "run_worker", "--max-jobs", "1"],
+        cwd=ROOT,
+        env=worker_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for(lambda: all(status(t) == TrackStatus.AWAITING_REVIEW for t in tracks), 120, "both tracks")
         connection = django_rq.get_connection(QUEUE)
-        workers = {Job.fetch(analysis_job_id(t.pk, tiny_model_version.pk), connection=connection).worker_name
-                   for t in tracks}
+        workers = {
+            Job.fetch(analysis_job_id(t.pk, tiny_model_version.pk), connection=connection).worker_name for t in tracks
+        }
         assert len(workers) == 2, "each job should have run in a fresh worker process"
         wait_for(worker_is_healthy, 60, "a registered worker")
     finally:

@@ -2,6 +2,7 @@
 
 Real Redis and real worker processes, as in test_pipeline; the pick-up race is staged in this
 process, step by step, as a worker goes through it."""
+
 from __future__ import annotations
 
 import io
@@ -82,8 +83,12 @@ def test_an_idle_worker_requeues_analyzing_tracks_whose_jobs_redis_lost(tiny_mod
     time.sleep(1)  # past its start-up pass: only its periodic pass can find the tracks
     tracks = []
     for freq in (330.0, 550.0):  # in the catalog as analysing, with no job in Redis
-        track = track_ingest(stream=io.BytesIO(wav_bytes(freq=freq)), original_filename="lost.wav",
-                             metadata=TrackMetadata(), enqueue=False).track
+        track = track_ingest(
+            stream=io.BytesIO(wav_bytes(freq=freq)),
+            original_filename="lost.wav",
+            metadata=TrackMetadata(),
+            enqueue=False,
+        ).track
         track_transition(track=track, to=TrackStatus.QUEUED)
         tracks.append(track_transition(track=track, to=TrackStatus.ANALYZING))
     started = time.monotonic()
@@ -94,7 +99,8 @@ def test_an_idle_worker_requeues_analyzing_tracks_whose_jobs_redis_lost(tiny_mod
 
 
 def test_the_pipeline_pages_button_requeues_an_analyzing_track_whose_job_was_lost(
-        ingest, client, django_user_model, redis_url):
+    ingest, client, django_user_model, redis_url
+):
     import redis
 
     track = ingest()
@@ -124,7 +130,8 @@ def test_a_track_whose_job_keeps_getting_lost_fails_with_a_reason(ingest, tiny_m
 
 
 def test_a_missing_audio_file_is_retried_with_backoff_then_fails_with_the_reason(
-        ingest, start_worker, monkeypatch, tiny_model_version):
+    ingest, start_worker, monkeypatch, tiny_model_version
+):
     monkeypatch.setattr(pipeline, "RETRY_INTERVALS_S", [1, 1, 1])  # read when the job is queued
     gone, back = ingest(), ingest()
     for track in (gone, back):  # e.g. a worker whose media folder is not mounted
@@ -134,15 +141,19 @@ def test_a_missing_audio_file_is_retried_with_backoff_then_fails_with_the_reason
     assert status(back) == TrackStatus.ANALYZING  # waiting for its retry, not failed
     os.rename(back.audio.path + ".unmounted", back.audio.path)  # mounted again
 
-    wait_for(lambda: status(gone) == TrackStatus.FAILED and status(back) == TrackStatus.AWAITING_REVIEW, 90,
-             "the missing file to fail and the restored one to finish")
+    wait_for(
+        lambda: status(gone) == TrackStatus.FAILED and status(back) == TrackStatus.AWAITING_REVIEW,
+        90,
+        "the missing file to fail and the restored one to finish",
+    )
     gone.refresh_from_db()
     assert gone.failure_reason == MISSING_FILE
     assert job_of(gone, tiny_model_version).retries_left == 0  # tried once and retried three times
 
 
 def test_an_m4a_on_a_worker_without_ffmpeg_is_retried_then_fails_naming_the_fix(
-        ingest, start_worker, worker_env, monkeypatch, tmp_path, tiny_model_version):
+    ingest, start_worker, worker_env, monkeypatch, tmp_path, tiny_model_version
+):
     source, m4a = tmp_path / "clip.wav", tmp_path / "clip.m4a"
     source.write_bytes(wav_bytes())
     try:

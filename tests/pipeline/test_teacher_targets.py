@@ -1,5 +1,6 @@
 """Teacher targets are computed by real worker processes, once per track and mapping version:
 queueing again skips cached and queued tracks, and a worker then finds nothing to do."""
+
 from __future__ import annotations
 
 import django_rq
@@ -28,8 +29,13 @@ def test_teacher_targets_are_computed_by_a_worker_once_and_cached(ingest, run_wo
     run_worker()  # the analyses
     editor = django_user_model.objects.create_superuser("lead", "lead@example.com", "pw")
     labelled = tracks[0]  # labelled tracks get targets too: they recalibrate the teachers to the labels
-    decision_submit(editor=editor, track=labelled, data=DecisionInput(
-        genre=Genre.objects.get(name="Jazz"), secondary_genre=None, seen_decision_id=last_decision_id(labelled)))
+    decision_submit(
+        editor=editor,
+        track=labelled,
+        data=DecisionInput(
+            genre=Genre.objects.get(name="Jazz"), secondary_genre=None, seen_decision_id=last_decision_id(labelled)
+        ),
+    )
 
     first = teacher_targets_enqueue()
     assert (first.queued, first.cached, first.already_queued) == (3, 0, 0)
@@ -64,8 +70,9 @@ def test_teacher_targets_are_computed_by_a_worker_once_and_cached(ingest, run_wo
     assert "3 / 3" in page and ENSEMBLE_VERSION in page and "Queue teacher targets for the catalog" in page
 
 
-def test_a_track_whose_audio_is_gone_is_counted_as_failed_with_its_reason(ingest, run_worker, client,
-                                                                           django_user_model):
+def test_a_track_whose_audio_is_gone_is_counted_as_failed_with_its_reason(
+    ingest, run_worker, client, django_user_model
+):
     track = ingest()
     run_worker()
     default_storage.delete(track.audio.name)

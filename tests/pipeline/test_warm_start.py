@@ -1,5 +1,6 @@
 """No cold start: a serving process holds the active model before its first request, and again
 after a promotion; the kernel it runs in follows ACOUSTICSENSE_INFERENCE_PRECISION."""
+
 from __future__ import annotations
 
 import time
@@ -73,7 +74,8 @@ def test_without_a_warm_up_the_first_request_pays_for_the_load(tiny_model_versio
 
 
 def test_no_active_model_or_a_missing_checkpoint_is_logged_and_the_process_serves_on(
-        settings, tmp_path, client, caplog):
+    settings, tmp_path, client, caplog
+):
     assert serving.warm_active_model(trigger="start") is False
     assert serving.process_status()["warm_up"] == "no_model"
     version = register_tiny_model(settings, tmp_path)
@@ -119,7 +121,8 @@ def test_auto_on_a_cpu_without_bf16_instructions_loads_fp32(settings, tiny_model
 
 
 def test_each_workers_precision_is_in_its_registry_entry_and_on_the_pipeline_page(
-        settings, redis_url, client, django_user_model):
+    settings, redis_url, client, django_user_model
+):
     import django_rq
 
     settings.INFERENCE_PRECISION = "bf16"
@@ -132,9 +135,9 @@ def test_each_workers_precision_is_in_its_registry_entry_and_on_the_pipeline_pag
         page = client.get(reverse("pipeline")).content.decode()
     finally:
         worker.register_death()
-    row = page[page.index('id="workers"'):page.index('id="web-process"')]
+    row = page[page.index('id="workers"') : page.index('id="web-process"')]
     assert worker.name in row and "<strong>bf16</strong>" in row and "forced by the setting" in row
-    web = page[page.index('id="web-process"'):]
+    web = page[page.index('id="web-process"') :]
     assert "precision <strong>bf16</strong> (forced by the setting)" in web and "model not loaded" in web
 
 
@@ -145,13 +148,16 @@ def test_health_answers_at_once_and_says_what_this_process_holds(client, tiny_mo
     assert model["warm_up"] == "ready" and model["model_version"] == "tiny" and model["loads"] == {"start": 1}
 
 
-@pytest.mark.parametrize(("argv", "environ", "serving_here"), [
-    (["manage.py", "runserver", "--noreload"], {}, True),
-    (["manage.py", "runserver", "0:8000"], {"RUN_MAIN": "true"}, True),  # the autoreloader's child
-    (["manage.py", "runserver", "0:8000"], {}, False),  # the autoreloader itself serves nothing
-    (["manage.py", "migrate"], {}, False),
-    (["manage.py", "shell"], {"RUN_MAIN": "true"}, False),
-    (["pytest", "tests"], {}, False),
-])
+@pytest.mark.parametrize(
+    ("argv", "environ", "serving_here"),
+    [
+        (["manage.py", "runserver", "--noreload"], {}, True),
+        (["manage.py", "runserver", "0:8000"], {"RUN_MAIN": "true"}, True),  # the autoreloader's child
+        (["manage.py", "runserver", "0:8000"], {}, False),  # the autoreloader itself serves nothing
+        (["manage.py", "migrate"], {}, False),
+        (["manage.py", "shell"], {"RUN_MAIN": "true"}, False),
+        (["pytest", "tests"], {}, False),
+    ],
+)
 def test_only_the_dev_servers_serving_process_warms_at_start(argv, environ, serving_here):
     assert serving_runserver(argv, environ) is serving_here

@@ -1,5 +1,6 @@
 """Reliability tests run the product's real processes (gunicorn, `manage.py` commands, workers)
 against the test database and Redis, as the audit did; each prints one line of figures."""
+
 from __future__ import annotations
 
 import os
@@ -34,9 +35,28 @@ def live_web(worker_env, tmp_path) -> Iterator[str]:
     env = dict(worker_env, ACOUSTICSENSE_API_RATE="100000/min", ACOUSTICSENSE_API_CLASSIFY_RATE="100000/min")
     log = tmp_path / "gunicorn.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "acousticsense_site.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", "4", "--timeout", "120", "--log-level", "warning", "--error-logfile", str(log)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "acousticsense_site.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "4",
+            "--timeout",
+            "120",
+            "--log-level",
+            "warning",
+            "--error-logfile",
+            str(log),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
     def stop() -> None:
         """The master and its workers: gracefully (database connections close), then for sure."""
@@ -76,9 +96,17 @@ def logged_in_session(base_url: str, username: str, password: str) -> requests.S
     """A browser-like session signed in through the admin's login form (CSRF cookie and field)."""
     session = requests.Session()
     session.get(f"{base_url}/admin/login/", timeout=30)
-    response = session.post(f"{base_url}/admin/login/?next=/admin/", timeout=30, allow_redirects=False, data={
-        "username": username, "password": password, "next": "/admin/",
-        "csrfmiddlewaretoken": session.cookies["csrftoken"]})
+    response = session.post(
+        f"{base_url}/admin/login/?next=/admin/",
+        timeout=30,
+        allow_redirects=False,
+        data={
+            "username": username,
+            "password": password,
+            "next": "/admin/",
+            "csrfmiddlewaretoken": session.cookies["csrftoken"],
+        },
+    )
     assert response.status_code == 302, f"login of {username} failed: {response.status_code}"
     session.headers["X-CSRFToken"] = session.cookies["csrftoken"]
     return session

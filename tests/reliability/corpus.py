@@ -1,5 +1,6 @@
 """The bad-audio corpus, generated at test time: small files (≤ a few hundred KB) that each break
 one assumption a decoder or a header check makes."""
+
 from __future__ import annotations
 
 import io
@@ -14,8 +15,17 @@ from tests.reliability.test_decoding_bounds import flac_declaring
 
 # Files every door must refuse; the others (a truncated file still holds audio, silence is audio)
 # may be accepted, and then must be analysed or failed with a reason, never stuck.
-MUST_REFUSE = {"empty.wav", "random.mp3", "random.flac", "text.wav", "10ms.wav", "bomb-192k-8ch.flac",
-               "declares-40h.flac", "nothing.exe", "header-only.flac"}
+MUST_REFUSE = {
+    "empty.wav",
+    "random.mp3",
+    "random.flac",
+    "text.wav",
+    "10ms.wav",
+    "bomb-192k-8ch.flac",
+    "declares-40h.flac",
+    "nothing.exe",
+    "header-only.flac",
+}
 
 
 def _encoded(fmt: str, seconds: float = 6.0, sr: int = 22_050) -> bytes:
@@ -30,7 +40,7 @@ def _wav_declaring(data: bytes, data_bytes: int) -> bytes:
     out = bytearray(data)
     out[4:8] = struct.pack("<I", min(data_bytes + 36, 0xFFFFFFFF))
     index = out.index(b"data")
-    out[index + 4:index + 8] = struct.pack("<I", min(data_bytes, 0xFFFFFFFF))
+    out[index + 4 : index + 8] = struct.pack("<I", min(data_bytes, 0xFFFFFFFF))
     return bytes(out)
 
 
@@ -53,9 +63,11 @@ def bad_audio_corpus(folder: Path) -> dict[str, bytes]:
         "declares-37h.wav": _wav_declaring(one_second, 0xFFFFFFF0 - 36),  # the largest a RIFF can say
         "10ms.wav": wav_bytes(seconds=0.01),
         "silence.wav": wav_bytes(seconds=3.0, freq=0.0),
-        "bomb-192k-8ch.flac": flac_declaring(folder / "bomb.flac", seconds=19 * 60, sample_rate=192_000,
-                                             channels=8).read_bytes(),
-        "declares-40h.flac": flac_declaring(folder / "long.flac", seconds=40 * 3600, sample_rate=44_100,
-                                            channels=2).read_bytes(),
+        "bomb-192k-8ch.flac": flac_declaring(
+            folder / "bomb.flac", seconds=19 * 60, sample_rate=192_000, channels=8
+        ).read_bytes(),
+        "declares-40h.flac": flac_declaring(
+            folder / "long.flac", seconds=40 * 3600, sample_rate=44_100, channels=2
+        ).read_bytes(),
     }
     return cases

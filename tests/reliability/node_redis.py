@@ -1,5 +1,6 @@
 """A redis-server of one test's own, for tests that kill or restart Redis (never the shared test
 Redis: other tests' queues would go with it)."""
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,9 @@ class NodeRedis:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
-        self.process = start_redis(port=self.port, data_dir=self.data_dir, persist=self.persist,
-                                   log_file=self.data_dir / "redis.log")
+        self.process = start_redis(
+            port=self.port, data_dir=self.data_dir, persist=self.persist, log_file=self.data_dir / "redis.log"
+        )
 
     def kill(self) -> None:
         if self.process and self.process.poll() is None:

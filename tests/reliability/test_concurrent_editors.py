@@ -1,6 +1,7 @@
 """Several editors review one queue at once through a live gunicorn while CMS readers follow the
 change feed: no track is decided twice, no decision is lost, forced conflicts are refused with a
 409 and save nothing, and every decision reaches each reader exactly once, in order."""
+
 from __future__ import annotations
 
 import random
@@ -48,9 +49,12 @@ class Editor(threading.Thread):
                     self._force_a_conflict(track_id)
                 page = self.session.get(f"{self.base}/admin/review/track/{track_id}/", timeout=60)
                 fields = dict(HIDDEN.findall(page.text))
-                response = self.session.post(f"{self.base}/admin/review/track/{track_id}/", allow_redirects=False,
-                                             timeout=60, data={**fields, "genre": self.rng.choice(GENRES16[:4]),
-                                                               "seconds_on_screen": "1.5"})
+                response = self.session.post(
+                    f"{self.base}/admin/review/track/{track_id}/",
+                    allow_redirects=False,
+                    timeout=60,
+                    data={**fields, "genre": self.rng.choice(GENRES16[:4]), "seconds_on_screen": "1.5"},
+                )
                 if response.status_code != 302:
                     self.errors.append(f"decision on {track_id}: {response.status_code}")
                     return
@@ -70,8 +74,12 @@ class Editor(threading.Thread):
             theirs = [pk for pk, who in self.held.items() if who != self.username]
         if not theirs:
             return
-        response = self.session.post(f"{self.base}/admin/review/track/{theirs[-1]}/", allow_redirects=False,
-                                     timeout=60, data={"genre": "Jazz", "seen_decision_id": "0"})
+        response = self.session.post(
+            f"{self.base}/admin/review/track/{theirs[-1]}/",
+            allow_redirects=False,
+            timeout=60,
+            data={"genre": "Jazz", "seen_decision_id": "0"},
+        )
         self.conflicts.append(response.status_code)
 
 
@@ -105,14 +113,18 @@ class FeedReader(threading.Thread):
 
 
 def test_editors_reviewing_one_queue_at_once_decide_each_track_once_and_the_feed_has_each_decision_once(
-        live_web, cms_headers):
+    live_web, cms_headers
+):
     version = make_model_version(is_active=True)
     tracks = []
     for i in range(TRACKS):
         track = make_track(status=TrackStatus.AWAITING_REVIEW)
         top = 0.2 + 0.6 * i / TRACKS  # a spread of margins: the queue has an order to fight over
-        make_analysis(track=track, model_version=version,
-                      probabilities=[top] + [(1 - top) / (len(GENRES16) - 1)] * (len(GENRES16) - 1))
+        make_analysis(
+            track=track,
+            model_version=version,
+            probabilities=[top] + [(1 - top) / (len(GENRES16) - 1)] * (len(GENRES16) - 1),
+        )
         tracks.append(track)
     reviewer = Group.objects.get(name="Reviewer")
     for n in range(EDITORS):
@@ -137,13 +149,24 @@ def test_editors_reviewing_one_queue_at_once_decide_each_track_once_and_the_feed
     conflicts = [status for editor in editors for status in editor.conflicts]
     decision_ids = sorted(pk for pk, _ in decisions)
     feeds = [reader.ids for reader in readers]
-    figures("concurrent editors", editors=EDITORS, readers=READERS, tracks=TRACKS, saved=len(saved),
-            decisions=len(decisions), double=sum(n > 1 for n in per_track.values()),
-            lost=len(set(saved) - set(per_track)), undecided=TRACKS - len(per_track),
-            forced_conflicts=len(conflicts), conflicts_refused=conflicts.count(409),
-            feed_ids=[len(ids) for ids in feeds], feed_repeats=sum(len(ids) - len(set(ids)) for ids in feeds),
-            feed_gaps=sum(len(set(decision_ids) - set(ids)) for ids in feeds),
-            feed_pages=sum(r.pages for r in readers), seconds=f"{seconds:.1f}")
+    figures(
+        "concurrent editors",
+        editors=EDITORS,
+        readers=READERS,
+        tracks=TRACKS,
+        saved=len(saved),
+        decisions=len(decisions),
+        double=sum(n > 1 for n in per_track.values()),
+        lost=len(set(saved) - set(per_track)),
+        undecided=TRACKS - len(per_track),
+        forced_conflicts=len(conflicts),
+        conflicts_refused=conflicts.count(409),
+        feed_ids=[len(ids) for ids in feeds],
+        feed_repeats=sum(len(ids) - len(set(ids)) for ids in feeds),
+        feed_gaps=sum(len(set(decision_ids) - set(ids)) for ids in feeds),
+        feed_pages=sum(r.pages for r in readers),
+        seconds=f"{seconds:.1f}",
+    )
     assert [e for editor in editors for e in editor.errors] == []
     assert [e for reader in readers for e in reader.errors] == []
     assert sorted(saved) == sorted(per_track) and len(saved) == len(set(saved)), "each save is one decision"
@@ -153,5 +176,5 @@ def test_editors_reviewing_one_queue_at_once_decide_each_track_once_and_the_feed
     for ids in feeds:
         assert ids == decision_ids, "each decision once, in order, none missing"
     assert set(Track.objects.filter(pk__in=[t.pk for t in tracks]).values_list("status", flat=True)) == {
-        TrackStatus.REVIEWED}
-
+        TrackStatus.REVIEWED
+    }

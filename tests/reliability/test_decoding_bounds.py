@@ -4,6 +4,7 @@ an accepted file is decoded block by block into mono at the model's rate.
 The audit's file: 2.3 MB of FLAC declaring 19 minutes at 192 kHz × 8 channels took a worker
 from 0.76 to 8.4 GB.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,9 +26,9 @@ def flac_declaring(path: Path, *, seconds: float, sample_rate: int, channels: in
     data = bytearray(path.read_bytes())
     # STREAMINFO starts after "fLaC" + a 4-byte block header; total samples are the low 36 bits of bytes 13–17.
     offset = 8 + 13
-    packed = int.from_bytes(data[offset:offset + 5], "big")
+    packed = int.from_bytes(data[offset : offset + 5], "big")
     packed = (packed & ~((1 << 36) - 1)) | int(seconds * sample_rate)
-    data[offset:offset + 5] = packed.to_bytes(5, "big")
+    data[offset : offset + 5] = packed.to_bytes(5, "big")
     path.write_bytes(bytes(data))
     return path
 
@@ -88,8 +89,9 @@ def test_block_decoding_gives_the_samples_of_a_whole_file_decode(tmp_path):
     path = tmp_path / "stereo.flac"
     sf.write(path, stereo, 44_100, format="FLAC", subtype="PCM_24")
     whole = sf.read(str(path), dtype="float32", always_2d=True)[0]
-    expected = librosa.resample(whole.mean(axis=1, dtype=np.float32), orig_sr=44_100, target_sr=22_050,
-                                res_type="soxr_hq")
+    expected = librosa.resample(
+        whole.mean(axis=1, dtype=np.float32), orig_sr=44_100, target_sr=22_050, res_type="soxr_hq"
+    )
     decoded = load_audio(path, target_sr=22_050)
     assert decoded.samples.shape == expected.shape
     assert np.abs(decoded.samples - expected).max() < 1e-6
@@ -125,7 +127,12 @@ def test_decoding_a_long_high_rate_file_stays_within_a_bounded_peak(tmp_path):
         peak_mb = tracemalloc.get_traced_memory()[1] / 1e6
     finally:
         tracemalloc.stop()
-    figures("decoding bounds", file_mb=round(path.stat().st_size / 1e6, 1), native_frames_mb=230,
-            peak_mb=round(peak_mb), limit_mb=PEAK_LIMIT_MB)
+    figures(
+        "decoding bounds",
+        file_mb=round(path.stat().st_size / 1e6, 1),
+        native_frames_mb=230,
+        peak_mb=round(peak_mb),
+        limit_mb=PEAK_LIMIT_MB,
+    )
     assert decoded.info.duration_s == pytest.approx(600, abs=0.1)
     assert peak_mb < 100, peak_mb  # the mono result at 22.05 kHz is 53 MB; the file at 96 kHz stereo, 230 MB

@@ -1,6 +1,7 @@
 """A full disk while a worker writes an analysis's images leaves no truncated PNG behind: each
 image is written to a temporary file beside it and moved into place, and a failed analysis
 removes what it wrote (the audit found truncated PNGs under the names rows point to)."""
+
 from __future__ import annotations
 
 import errno
@@ -29,8 +30,9 @@ class FullDisk(io.FileIO):
 
 
 @pytest.mark.parametrize("failing_image", [0, 1])
-def test_a_full_disk_mid_image_leaves_no_truncated_png_and_no_analysis(ingest, tiny_model_version, monkeypatch,
-                                                                      settings, tmp_path, failing_image):
+def test_a_full_disk_mid_image_leaves_no_truncated_png_and_no_analysis(
+    ingest, tiny_model_version, monkeypatch, settings, tmp_path, failing_image
+):
     settings.MEDIA_ROOT = tmp_path / "media"  # this test's own: other tests' images are not counted
     track = ingest()
     opened = []
@@ -50,8 +52,13 @@ def test_a_full_disk_mid_image_leaves_no_truncated_png_and_no_analysis(ingest, t
 
     left = [p for p in (Path(settings.MEDIA_ROOT) / "analyses").rglob("*") if p.is_file()]
     track.refresh_from_db()
-    figures("full disk", image_that_failed=failing_image + 1, files_left=len(left), analyses=Analysis.objects.count(),
-            status=track.status)
+    figures(
+        "full disk",
+        image_that_failed=failing_image + 1,
+        files_left=len(left),
+        analyses=Analysis.objects.count(),
+        status=track.status,
+    )
     assert left == [], "no image, whole or truncated, and no temporary file"
     assert not Analysis.objects.filter(track=track).exists()
     assert track.status == TrackStatus.FAILED and "No space left on device" in track.failure_reason
@@ -64,7 +71,8 @@ def test_images_are_whole_pngs_when_the_disk_has_room(ingest, tiny_model_version
     analysis = Analysis.objects.get(track=track)
     folder = Path(settings.MEDIA_ROOT) / "analyses" / str(track.pk) / str(tiny_model_version.pk)
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        Path(f.name).name for f in (analysis.spectrogram_image, analysis.attention_image, analysis.top_k_image) if f)
+        Path(f.name).name for f in (analysis.spectrogram_image, analysis.attention_image, analysis.top_k_image) if f
+    )
     for png in folder.iterdir():
         data = png.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[-8:-4] == b"IEND"

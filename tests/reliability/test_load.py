@@ -1,5 +1,6 @@
 """A bounded load test: concurrent clients on the sync `/api/genre` (a short clip) and the tracks
 list against a live gunicorn for ~20 s. No 5xx, and the web processes' memory stays bounded."""
+
 from __future__ import annotations
 
 import os
@@ -69,17 +70,23 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else (values or [0])[0]
 
 
-def test_concurrent_clients_on_genre_and_tracks_get_no_5xx_with_bounded_memory(tiny_model_version, live_web,
-                                                                                cms_headers):
+def test_concurrent_clients_on_genre_and_tracks_get_no_5xx_with_bounded_memory(
+    tiny_model_version, live_web, cms_headers
+):
     clip = wav_bytes(seconds=5.0, freq=440.0)
     for i in range(20):  # a list with something in it
-        requests.post(f"{live_web}/api/v1/tracks/", headers=cms_headers, timeout=60,
-                      files={"audio": (f"t{i}.wav", wav_bytes(seconds=1.0, freq=300.0 + 7 * i))})
+        requests.post(
+            f"{live_web}/api/v1/tracks/",
+            headers=cms_headers,
+            timeout=60,
+            files={"audio": (f"t{i}.wav", wav_bytes(seconds=1.0, freq=300.0 + 7 * i))},
+        )
     pids = web_processes(urlparse(live_web).port)
 
     def classify(session: requests.Session) -> requests.Response:
-        return session.post(f"{live_web}/api/genre", headers=cms_headers, files={"audio": ("clip.wav", clip)},
-                            timeout=60)
+        return session.post(
+            f"{live_web}/api/genre", headers=cms_headers, files={"audio": ("clip.wav", clip)}, timeout=60
+        )
 
     def track_list(session: requests.Session) -> requests.Response:
         return session.get(f"{live_web}/api/v1/tracks/", headers=cms_headers, timeout=60)
@@ -107,14 +114,26 @@ def test_concurrent_clients_on_genre_and_tracks_get_no_5xx_with_bounded_memory(t
     listing = [lat for c in clients[CLASSIFY_CLIENTS:] for _, lat, _ in c.latencies]
     statuses = [status for c in clients for _, _, status in c.latencies]
     growth = max(peaks[pid] - warm[pid] for pid in pids)
-    figures("load", clients=len(clients), seconds=f"{seconds:.0f}", requests=len(statuses),
-            rps=f"{len(statuses) / seconds:.1f}", genre_n=len(genre),
-            genre_p50_ms=round(percentile(genre, 50) * 1000), genre_p95_ms=round(percentile(genre, 95) * 1000),
-            list_n=len(listing), list_p50_ms=round(percentile(listing, 50) * 1000),
-            list_p95_ms=round(percentile(listing, 95) * 1000),
-            non_2xx=sum(not 200 <= s < 300 for s in statuses), **{"5xx": sum(s >= 500 for s in statuses)},
-            errors=sum(len(c.errors) for c in clients), web_processes=len(pids),
-            peak_rss_mb=round(max(peaks.values())), peak_growth_mb=round(growth), cpus=os.cpu_count())
+    figures(
+        "load",
+        clients=len(clients),
+        seconds=f"{seconds:.0f}",
+        requests=len(statuses),
+        rps=f"{len(statuses) / seconds:.1f}",
+        genre_n=len(genre),
+        genre_p50_ms=round(percentile(genre, 50) * 1000),
+        genre_p95_ms=round(percentile(genre, 95) * 1000),
+        list_n=len(listing),
+        list_p50_ms=round(percentile(listing, 50) * 1000),
+        list_p95_ms=round(percentile(listing, 95) * 1000),
+        non_2xx=sum(not 200 <= s < 300 for s in statuses),
+        **{"5xx": sum(s >= 500 for s in statuses)},
+        errors=sum(len(c.errors) for c in clients),
+        web_processes=len(pids),
+        peak_rss_mb=round(max(peaks.values())),
+        peak_growth_mb=round(growth),
+        cpus=os.cpu_count(),
+    )
     assert [e for c in clients for e in c.errors] == []
     assert set(statuses) == {200}, sorted(set(statuses))
     assert genre and listing

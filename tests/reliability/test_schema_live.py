@@ -7,6 +7,7 @@ answer it 403) and anonymously where a check calls for it (`ignored_auth`). Once
 The audit's in-process run missed what only a live server shows (OPTIONS answered 500, an HTML 404
 for a line break in the path).
 """
+
 from __future__ import annotations
 
 import os
@@ -52,8 +53,9 @@ def catalog_to_read(tiny_model_version) -> None:
     for n, version in enumerate((trained, tiny_model_version)):
         track = make_track(status=TrackStatus.AWAITING_REVIEW, external_id=f"cms-{n}")
         make_analysis(track=track, model_version=version)
-    decision_submit(editor=User.objects.create_user("editor"), track=track,
-                    data=DecisionInput(genre=Genre.objects.get(slug="jazz")))
+    decision_submit(
+        editor=User.objects.create_user("editor"), track=track, data=DecisionInput(genre=Genre.objects.get(slug="jazz"))
+    )
     make_track(status=TrackStatus.QUEUED)
 
 
@@ -62,8 +64,9 @@ def audio_files():
     """A schema cannot say "decodable audio": the API's only uploads are audio, so generated files
     are short clips (each a different tone: new tracks, not only duplicates). Without this every
     schema-valid upload is random bytes, rightly refused with 415."""
-    schemathesis.openapi.format("binary", st.builds(lambda hz: wav_bytes(seconds=1.0, freq=hz, sr=8000),
-                                                   st.integers(100, 4000)))
+    schemathesis.openapi.format(
+        "binary", st.builds(lambda hz: wav_bytes(seconds=1.0, freq=hz, sr=8000), st.integers(100, 4000))
+    )
     yield
     unregister_string_format("binary")
 
@@ -93,24 +96,42 @@ def file_parts_readable(monkeypatch):
 
 def run_schemathesis(*, url: str, headers: dict[str, str], seed: int) -> tuple[Statistic, list[str], str]:
     """Every phase and every check; the statistic, the errors schemathesis met, why it stopped."""
-    config = SchemathesisConfig.from_dict({
-        "seed": seed,
-        "max-time": MAX_SECONDS,
-        "headers": headers,
-        # One worker: schemathesis' threads compiling patterns at once hit a CPython 3.11 bug ("AST
-        # constructor recursion depth mismatch").
-        "workers": 1,
-        "request-timeout": 60,  # the first classification in each web process loads the model
-        "generation": {"max-examples": MAX_EXAMPLES},
-        "checks": {
-            "max_response_time": MAX_RESPONSE_S,
-            # schemathesis' rejections plus the refusals for size the schema documents: 413 (an
-            # anonymous body over 2 MB, an upload over the limit), gunicorn's 414 (a request line
-            # over 4094 bytes).
-            "negative_data_rejection": {"expected-statuses": [
-                "400", "401", "403", "404", "405", "406", "409", "413", "414", "415", "422", "428", "429", "5xx"]},
-        },
-    })
+    config = SchemathesisConfig.from_dict(
+        {
+            "seed": seed,
+            "max-time": MAX_SECONDS,
+            "headers": headers,
+            # One worker: schemathesis' threads compiling patterns at once hit a CPython 3.11 bug ("AST
+            # constructor recursion depth mismatch").
+            "workers": 1,
+            "request-timeout": 60,  # the first classification in each web process loads the model
+            "generation": {"max-examples": MAX_EXAMPLES},
+            "checks": {
+                "max_response_time": MAX_RESPONSE_S,
+                # schemathesis' rejections plus the refusals for size the schema documents: 413 (an
+                # anonymous body over 2 MB, an upload over the limit), gunicorn's 414 (a request line
+                # over 4094 bytes).
+                "negative_data_rejection": {
+                    "expected-statuses": [
+                        "400",
+                        "401",
+                        "403",
+                        "404",
+                        "405",
+                        "406",
+                        "409",
+                        "413",
+                        "414",
+                        "415",
+                        "422",
+                        "428",
+                        "429",
+                        "5xx",
+                    ]
+                },
+            },
+        }
+    )
     schema = schemathesis.openapi.from_url(f"{url}/api/schema/?format=json", config=config)
     schema.config.update(base_url=url)
     statistic, errors, stopped = Statistic(), [], "?"
@@ -134,20 +155,29 @@ def describe(statistic: Statistic) -> list[str]:
             status = group.response.status_code if group.response is not None else "-"
             body = group.response.content[:300].decode(errors="replace") if group.response is not None else ""
             for failure in group.failures:
-                lines.append(f"{label} -> {status}: {failure.title}: {failure.message[:300]}\n  answer: {body}"
-                             f"\n  {group.code_sample}")
+                lines.append(
+                    f"{label} -> {status}: {failure.title}: {failure.message[:300]}\n  answer: {body}"
+                    f"\n  {group.code_sample}"
+                )
     return lines
 
 
 @pytest.mark.parametrize("seed", [FIXED_SEED, None], ids=["fixed-seed", "random-seed"])
-def test_the_live_api_keeps_to_its_schema(seed, catalog_to_read, audio_files, file_parts_readable, live_web,
-                                          cms_headers):
+def test_the_live_api_keeps_to_its_schema(
+    seed, catalog_to_read, audio_files, file_parts_readable, live_web, cms_headers
+):
     seed = seed if seed is not None else int(os.environ.get("SCHEMA_LIVE_SEED") or random.randrange(2**32))
     print(f"\nschemathesis seed: {seed} (replay with SCHEMA_LIVE_SEED={seed})")
     started = time.monotonic()
     statistic, errors, stopped = run_schemathesis(url=live_web, headers=cms_headers, seed=seed)
     findings = describe(statistic)
-    figures(f"live schema (seed {seed})", cases=statistic.total_cases, failures=statistic.total_failures,
-            errors=len(errors), operations=len(statistic.tested_operations),
-            seconds=round(time.monotonic() - started), stopped=stopped)
+    figures(
+        f"live schema (seed {seed})",
+        cases=statistic.total_cases,
+        failures=statistic.total_failures,
+        errors=len(errors),
+        operations=len(statistic.tested_operations),
+        seconds=round(time.monotonic() - started),
+        stopped=stopped,
+    )
     assert not findings and not errors, "\n".join(findings + errors)

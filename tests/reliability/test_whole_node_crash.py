@@ -1,6 +1,7 @@
 """A whole node dies at once (both workers and Redis, SIGKILL) mid-batch and is started again as
 the README says: Redis on its append-only data, then the workers. Every track ends analysed or
 failed with a reason, within a minute of the restart, with no one pressing a button."""
+
 from __future__ import annotations
 
 import os
@@ -36,7 +37,8 @@ def statuses() -> Counter:
 
 
 def test_a_whole_node_killed_mid_batch_finishes_every_track_after_restart(
-        ingest, start_worker, node_redis, tiny_model_version):
+    ingest, start_worker, node_redis, tiny_model_version
+):
     tracks = [ingest(wav_bytes(seconds=2.0, freq=200.0 + 37 * i), name=f"t{i}.wav") for i in range(TRACKS)]
     workers = [start_worker(), start_worker()]
     wait_for(lambda: statuses()[TrackStatus.AWAITING_REVIEW] >= 3, 180, "the batch to be under way")
@@ -63,13 +65,19 @@ def test_a_whole_node_killed_mid_batch_finishes_every_track_after_restart(
         time.sleep(0.2)
     seconds = max(finished_at.values(), default=0.0) if len(finished_at) == TRACKS else time.monotonic() - restarted
     final = statuses()
-    figures("whole-node crash", tried=TRACKS, finished_before_kill=at_kill[TrackStatus.AWAITING_REVIEW],
-            analyzing_at_kill=len(stranded), queued_at_kill=at_kill[TrackStatus.QUEUED],
-            finished=final[TrackStatus.AWAITING_REVIEW], failed=final[TrackStatus.FAILED],
-            stuck=TRACKS - len(finished_at),
-            first_after_restart_s=f"{min((finished_at.get(pk, seconds) for pk in left), default=0.0):.1f}",
-            stranded_done_s=f"{max((finished_at.get(pk, seconds) for pk in stranded), default=0.0):.1f}",
-            seconds=f"{seconds:.1f}")
+    figures(
+        "whole-node crash",
+        tried=TRACKS,
+        finished_before_kill=at_kill[TrackStatus.AWAITING_REVIEW],
+        analyzing_at_kill=len(stranded),
+        queued_at_kill=at_kill[TrackStatus.QUEUED],
+        finished=final[TrackStatus.AWAITING_REVIEW],
+        failed=final[TrackStatus.FAILED],
+        stuck=TRACKS - len(finished_at),
+        first_after_restart_s=f"{min((finished_at.get(pk, seconds) for pk in left), default=0.0):.1f}",
+        stranded_done_s=f"{max((finished_at.get(pk, seconds) for pk in stranded), default=0.0):.1f}",
+        seconds=f"{seconds:.1f}",
+    )
     assert len(finished_at) == TRACKS, f"stuck: {final}"
     assert seconds <= RECOVERY_BOUND_S
     failed = Track.objects.filter(pk__in=[t.pk for t in tracks], status=TrackStatus.FAILED)

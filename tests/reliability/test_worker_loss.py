@@ -3,6 +3,7 @@ a worker SIGKILLed mid-job again and again beside a second worker, and Redis res
 (every queued job wiped) under a running worker supervisor. Every track is analysed once, none lost.
 (tests/pipeline holds the single-kill and flushed-Redis unit cases; test_whole_node_crash.py kills
 everything at once.)"""
+
 from __future__ import annotations
 
 import os
@@ -50,10 +51,17 @@ def test_a_worker_sigkilled_mid_job_again_and_again_loses_no_track(ingest, start
     seconds = time.monotonic() - started
     final = statuses()
     analyses = Counter(Analysis.objects.values_list("track_id", flat=True))
-    figures("worker SIGKILL", tried=len(tracks), kills=kills, kills_mid_job=mid_job,
-            analysed=final[TrackStatus.AWAITING_REVIEW], failed=final[TrackStatus.FAILED],
-            double_analyses=sum(n > 1 for n in analyses.values()), lost=len(tracks) - len(analyses),
-            seconds=f"{seconds:.1f}")
+    figures(
+        "worker SIGKILL",
+        tried=len(tracks),
+        kills=kills,
+        kills_mid_job=mid_job,
+        analysed=final[TrackStatus.AWAITING_REVIEW],
+        failed=final[TrackStatus.FAILED],
+        double_analyses=sum(n > 1 for n in analyses.values()),
+        lost=len(tracks) - len(analyses),
+        seconds=f"{seconds:.1f}",
+    )
     assert steady.poll() is None, "the second worker kept running"
     assert kills >= 2 and mid_job >= 1
     assert final[TrackStatus.AWAITING_REVIEW] == len(tracks), final
@@ -71,13 +79,18 @@ def worker_env(worker_env, empty_redis) -> dict[str, str]:
     return worker_env_on(worker_env, empty_redis)
 
 
-def test_redis_restarted_empty_mid_batch_requeues_every_wiped_job(ingest, worker_env, empty_redis,
-                                                                 tiny_model_version):
+def test_redis_restarted_empty_mid_batch_requeues_every_wiped_job(ingest, worker_env, empty_redis, tiny_model_version):
     import redis
 
     tracks = [ingest(wav_bytes(seconds=10.0, freq=250.0 + 29 * i), name=f"r{i}.wav") for i in range(12)]
-    supervisor = subprocess.Popen([sys.executable, "manage.py", "run_worker"], cwd=ROOT, env=worker_env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    supervisor = subprocess.Popen(
+        [sys.executable, "manage.py", "run_worker"],
+        cwd=ROOT,
+        env=worker_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         wait_for(lambda: statuses()[TrackStatus.AWAITING_REVIEW] >= 3, 120, "the batch to be under way")
         before = redis.Redis.from_url(empty_redis.url).llen("rq:queue:inference")
@@ -96,9 +109,16 @@ def test_redis_restarted_empty_mid_batch_requeues_every_wiped_job(ingest, worker
             supervisor.wait()
     final = statuses()
     analyses = Counter(Analysis.objects.values_list("track_id", flat=True))
-    figures("Redis restarted empty", tried=len(tracks), jobs_wiped=before, tracks_left_at_restart=wiped_left,
-            analysed=final[TrackStatus.AWAITING_REVIEW], failed=final[TrackStatus.FAILED],
-            lost=len(tracks) - len(analyses), seconds_after_restart=f"{seconds:.1f}")
+    figures(
+        "Redis restarted empty",
+        tried=len(tracks),
+        jobs_wiped=before,
+        tracks_left_at_restart=wiped_left,
+        analysed=final[TrackStatus.AWAITING_REVIEW],
+        failed=final[TrackStatus.FAILED],
+        lost=len(tracks) - len(analyses),
+        seconds_after_restart=f"{seconds:.1f}",
+    )
     assert before >= 1 and wiped_left >= 1
     assert final[TrackStatus.AWAITING_REVIEW] == len(tracks), final
     assert set(analyses.values()) == {1}

@@ -1,4 +1,5 @@
 """Editors, leads and tracks awaiting review with known analyses."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -1,4 +1,5 @@
 """Agreement numbers equal what a person counts by hand on a small set of decisions."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -17,10 +18,10 @@ pytestmark = pytest.mark.django_db
 
 # (model's Top-3 head, editor's choice, week): the model's top-1 is the first key.
 CASES = [
-    ({"Jazz": 0.5, "Blues": 0.3, "Rock": 0.1}, "Jazz", 1),    # top-1 hit
-    ({"Jazz": 0.5, "Blues": 0.3, "Rock": 0.1}, "Blues", 1),   # top-3 hit only
-    ({"Rock": 0.6, "Pop": 0.2, "Metal": 0.1}, "Rock", 1),     # top-1 hit
-    ({"Rock": 0.6, "Pop": 0.2, "Metal": 0.1}, "Folk", 2),     # miss
+    ({"Jazz": 0.5, "Blues": 0.3, "Rock": 0.1}, "Jazz", 1),  # top-1 hit
+    ({"Jazz": 0.5, "Blues": 0.3, "Rock": 0.1}, "Blues", 1),  # top-3 hit only
+    ({"Rock": 0.6, "Pop": 0.2, "Metal": 0.1}, "Rock", 1),  # top-1 hit
+    ({"Rock": 0.6, "Pop": 0.2, "Metal": 0.1}, "Folk", 2),  # miss
     ({"Jazz": 0.4, "Blues": 0.35, "Soul": 0.0}, "Blues", 2),  # top-3 hit only
 ]
 
@@ -30,8 +31,11 @@ def decided(awaiting, make_editor, model_version):
     ann = make_editor("ann")
     for head, choice, week in CASES:
         track = awaiting({k: v for k, v in head.items() if k != "Soul"})
-        decision = decision_submit(editor=ann, track=track, data=DecisionInput(
-            genre=Genre.objects.get(name=choice), seen_decision_id=last_decision_id(track)))
+        decision = decision_submit(
+            editor=ann,
+            track=track,
+            data=DecisionInput(genre=Genre.objects.get(name=choice), seen_decision_id=last_decision_id(track)),
+        )
         when = datetime(2026, 11, 2 + 7 * (week - 1), 10, tzinfo=UTC)  # Mondays: Nov 2 and Nov 9
         Decision.objects.filter(pk=decision.pk).update(created_at=when)
     return model_version
@@ -92,4 +96,5 @@ def test_the_trend_axis_spans_the_weeks_decided_not_years_around_one_point(artif
     assert datetime(2026, 3, 2) - first == last - datetime(2026, 11, 30) == timedelta(weeks=39) / 20
     assert trend_axis_limits([]) is None
     (artifacts_dir / "agreement-trend-one-week.png").write_bytes(
-        agreement_trend_png({"starter": {monday: (0.0, 0.8)}}))  # for a person to look at
+        agreement_trend_png({"starter": {monday: (0.0, 0.8)}})
+    )  # for a person to look at

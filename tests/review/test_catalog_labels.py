@@ -1,5 +1,6 @@
 """Known labels: a genre the catalog already gave is a decision of source catalog. It is training
 data, never overrides an editor, and stays out of the editors' numbers unless asked for."""
+
 from __future__ import annotations
 
 import pytest
@@ -25,8 +26,9 @@ def label(track: Track, name: str, editor=None):
 
 
 def decide(editor, track: Track, name: str) -> Decision:
-    return decision_submit(editor=editor, track=track, data=DecisionInput(
-        genre=genre(name), seen_decision_id=last_decision_id(track)))
+    return decision_submit(
+        editor=editor, track=track, data=DecisionInput(genre=genre(name), seen_decision_id=last_decision_id(track))
+    )
 
 
 def test_a_catalog_label_is_a_decision_by_a_system_user_nobody_can_sign_in_as(awaiting):
@@ -35,14 +37,16 @@ def test_a_catalog_label_is_a_decision_by_a_system_user_nobody_can_sign_in_as(aw
 
     assert result.outcome == CatalogLabelOutcome.RECORDED
     decision = Decision.objects.get()
-    assert (decision.source, decision.action, decision.genre.name) == (DecisionSource.CATALOG,
-                                                                      DecisionAction.LABELLED, "Blues")
+    assert (decision.source, decision.action, decision.genre.name) == (
+        DecisionSource.CATALOG,
+        DecisionAction.LABELLED,
+        "Blues",
+    )
     assert decision.proposed == [] and decision.model_version is None
     assert decision.editor.username == CATALOG_IMPORT_USERNAME
     assert not decision.editor.is_active and not decision.editor.has_usable_password()
     track.refresh_from_db()
-    assert (track.status, track.reviewed_genre.name, track.known_genre.name) == (TrackStatus.REVIEWED, "Blues",
-                                                                                 "Blues")
+    assert (track.status, track.reviewed_genre.name, track.known_genre.name) == (TrackStatus.REVIEWED, "Blues", "Blues")
 
 
 def test_the_same_catalog_genre_again_records_nothing_and_a_changed_one_a_new_decision(awaiting):
@@ -59,14 +63,14 @@ def test_an_editors_later_decision_wins_and_a_changed_catalog_genre_never_overri
     track = awaiting({"Jazz": 0.6})
     ann = make_editor("ann")
     form_seen = last_decision_id(track)  # ann opened the track ...
-    label(track, "Blues")                # ... the catalog's label arrived meanwhile: her form is not stale
+    label(track, "Blues")  # ... the catalog's label arrived meanwhile: her form is not stale
     decision_submit(editor=ann, track=track, data=DecisionInput(genre=genre("Jazz"), seen_decision_id=form_seen))
     assert Track.objects.get(pk=track.pk).reviewed_genre.name == "Jazz"
 
     assert label(track, "Blues").outcome == CatalogLabelOutcome.UNCHANGED  # the same catalog as before
     changed = label(track, "Rock")
     assert changed.outcome == CatalogLabelOutcome.KEPT_EDITOR and changed.editor_decision.editor == ann
-    assert label(track, "Jazz").outcome == CatalogLabelOutcome.UNCHANGED   # the catalog now agrees with ann
+    assert label(track, "Jazz").outcome == CatalogLabelOutcome.UNCHANGED  # the catalog now agrees with ann
     track.refresh_from_db()
     assert track.reviewed_genre.name == "Jazz" and track.known_genre.name == "Jazz"
     assert track.decisions.count() == 2
@@ -185,8 +189,9 @@ def test_concurrent_imports_of_the_same_label_record_it_once():
     def work() -> None:
         try:
             barrier.wait()
-            outcomes.append(catalog_label_record(editor=importer, track=track, genre=Genre.objects.get(name="Jazz"))
-                            .outcome)
+            outcomes.append(
+                catalog_label_record(editor=importer, track=track, genre=Genre.objects.get(name="Jazz")).outcome
+            )
         except BaseException as error:  # surfaced below
             errors.append(error)
         finally:

@@ -1,4 +1,5 @@
 """Decisions are complete, append-only records; stale or colliding submissions are refused."""
+
 from __future__ import annotations
 
 import pytest
@@ -26,8 +27,9 @@ def test_a_decision_records_what_was_proposed_what_was_chosen_who_and_how_long(a
     track = awaiting({"Jazz": 0.5, "Blues": 0.3})
     ann = make_editor("ann")
     claim_open(editor=ann, track=track)
-    decision = decide(ann, track, "Blues", secondary_genre=genre("Jazz"), note="  walking bass  ",
-                      seconds_on_screen=12.5)
+    decision = decide(
+        ann, track, "Blues", secondary_genre=genre("Jazz"), note="  walking bass  ", seconds_on_screen=12.5
+    )
 
     decision.refresh_from_db()
     assert decision.action == DecisionAction.CORRECTED and decision.source == DecisionSource.REVIEW
@@ -41,8 +43,10 @@ def test_a_decision_records_what_was_proposed_what_was_chosen_who_and_how_long(a
     assert not Claim.objects.filter(track=track).exists()
 
 
-@pytest.mark.parametrize(("choice", "action"), [("Jazz", DecisionAction.ACCEPTED), ("Rock", DecisionAction.CORRECTED),
-                                                ("Reggae", DecisionAction.OTHER)])
+@pytest.mark.parametrize(
+    ("choice", "action"),
+    [("Jazz", DecisionAction.ACCEPTED), ("Rock", DecisionAction.CORRECTED), ("Reggae", DecisionAction.OTHER)],
+)
 def test_the_action_says_how_the_choice_relates_to_the_proposal(awaiting, make_editor, choice, action):
     track = awaiting({"Jazz": 0.4, "Blues": 0.2, "Rock": 0.1, "Pop": 0.08, "Folk": 0.07})
     assert decide(make_editor("ann"), track, choice).action == action
@@ -121,15 +125,22 @@ def test_bulk_accept_records_a_decision_per_confident_track_by_that_user(awaitin
     assert [d.track for d in decisions] == [sure]
     decision = decisions[0]
     assert (decision.editor, decision.action, decision.source, decision.genre.name) == (
-        lead, DecisionAction.ACCEPTED, DecisionSource.BULK, "Jazz")
+        lead,
+        DecisionAction.ACCEPTED,
+        DecisionSource.BULK,
+        "Jazz",
+    )
     assert Track.objects.get(pk=unsure.pk).status == TrackStatus.AWAITING_REVIEW
     assert Track.objects.get(pk=held.pk).status == TrackStatus.AWAITING_REVIEW
 
 
 def test_editor_statistics_count_decisions_corrections_and_median_time(awaiting, make_editor):
     ann = make_editor("ann")
-    for top, choice, seconds in [({"Jazz": 0.5}, "Jazz", 10.0), ({"Rock": 0.5}, "Pop", 20.0),
-                                 ({"Folk": 0.5}, "Folk", 40.0)]:
+    for top, choice, seconds in [
+        ({"Jazz": 0.5}, "Jazz", 10.0),
+        ({"Rock": 0.5}, "Pop", 20.0),
+        ({"Folk": 0.5}, "Folk", 40.0),
+    ]:
         decide(ann, awaiting(top), choice, seconds_on_screen=seconds)
     (row,) = editor_statistics()
     assert (row.editor, row.decisions, row.median_seconds) == ("ann", 3, 20.0)

@@ -1,4 +1,5 @@
 """Leads compare model versions, promote one (recorded), and new jobs use it."""
+
 from __future__ import annotations
 
 import django_rq
@@ -20,8 +21,18 @@ def candidate(tiny_model_version, settings) -> ModelVersion:
     checkpoint.training = {"trained": True}
     save_checkpoint(checkpoint, path)
     version = model_version_register(path=path, name="candidate")
-    version.metrics = {"export_id": 1, "test": {"tracks": 10, "candidate": {  # as inference.retraining stores it
-        "top1": 0.7, "top3": 0.9, "macro_f1": 0.65, "per_genre": {"Jazz": {"f1": 0.8, "support": 3}}}}}
+    version.metrics = {
+        "export_id": 1,
+        "test": {
+            "tracks": 10,
+            "candidate": {  # as inference.retraining stores it
+                "top1": 0.7,
+                "top3": 0.9,
+                "macro_f1": 0.65,
+                "per_genre": {"Jazz": {"f1": 0.8, "support": 3}},
+            },
+        },
+    }
     version.save(update_fields=["metrics"])
     return version
 
@@ -43,18 +54,28 @@ def test_a_new_version_is_registered_inactive_and_promotion_is_recorded(lead_cli
     assert not candidate.is_active and ModelVersion.objects.get(is_active=True) == tiny_model_version
     page = lead_client.get(reverse("review_model_versions") + f"?v={tiny_model_version.pk}&v={candidate.pk}")
     html = page.content.decode()
-    assert page.status_code == 200 and "0.700 / 0.900 / 0.650" in html and "Jazz 0.80" in html and "Promote candidate" in html
+    assert (
+        page.status_code == 200
+        and "0.700 / 0.900 / 0.650" in html
+        and "Jazz 0.80" in html
+        and "Promote candidate" in html
+    )
     confirm = lead_client.get(reverse("review_model_promote", args=[candidate.pk])).content.decode()
     assert 'id="gate-passed"' in confirm and "tiny is untrained (placeholder genres)" in confirm
     assert 'name="override_reason"' not in confirm  # trained and evaluated, over a placeholder: no override
 
-    response = lead_client.post(reverse("review_model_promote", args=[candidate.pk]), {"note": "better on jazz"},
-                                follow=True)
+    response = lead_client.post(
+        reverse("review_model_promote", args=[candidate.pk]), {"note": "better on jazz"}, follow=True
+    )
     assert "is now the active model" in response.content.decode()
     assert ModelVersion.objects.get(is_active=True) == candidate
     promotion = ModelPromotion.objects.latest("pk")
     assert (promotion.from_version, promotion.to_version, promotion.promoted_by.username, promotion.note) == (
-        tiny_model_version, candidate, "lena", "better on jazz")
+        tiny_model_version,
+        candidate,
+        "lena",
+        "better on jazz",
+    )
     assert (promotion.gate_passed, promotion.override_reason) == (True, "")
 
 

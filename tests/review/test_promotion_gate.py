@@ -1,5 +1,6 @@
 """The promotion gate: an untrained, unevaluated or worse model becomes active only with a written
 override reason, recorded with the promotion; a better evaluated one needs none."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,20 +16,41 @@ pytestmark = pytest.mark.django_db
 
 
 def scores(name: str, top1: float, macro_f1: float) -> dict:
-    return {"model_version": name, "trained": True, "tracks": 20, "top1": top1, "top3": 0.9, "macro_f1": macro_f1,
-            "per_genre": {}}
+    return {
+        "model_version": name,
+        "trained": True,
+        "tracks": 20,
+        "top1": top1,
+        "top3": 0.9,
+        "macro_f1": macro_f1,
+        "per_genre": {},
+    }
 
 
 def legacy(top1: float, macro_f1: float, *, against: tuple[str, float, float] | None = None, export: int = 3) -> dict:
     """Metrics as inference.retraining stores an export's test split (the top-level `test` block)."""
-    return {"export_id": export, "split": "test", "test": {
-        "tracks": 20, "candidate": scores("me", top1, macro_f1), "active": scores(*against) if against else None}}
+    return {
+        "export_id": export,
+        "split": "test",
+        "test": {
+            "tracks": 20,
+            "candidate": scores("me", top1, macro_f1),
+            "active": scores(*against) if against else None,
+        },
+    }
 
 
 def keyed(key: str, top1: float, macro_f1: float, against: tuple[str, float, float] | None = None) -> dict:
     """Metrics in the per-set layout (`evaluations` by key)."""
-    return {"evaluations": {key: {"key": key, "candidate": scores("me", top1, macro_f1),
-                                  "active": scores(*against) if against else None}}}
+    return {
+        "evaluations": {
+            key: {
+                "key": key,
+                "candidate": scores("me", top1, macro_f1),
+                "active": scores(*against) if against else None,
+            }
+        }
+    }
 
 
 @pytest.fixture
@@ -57,7 +79,10 @@ def test_the_override_reason_is_recorded_with_the_gates_findings(active, django_
     assert ModelVersion.objects.get(is_active=True) == candidate
     promotion = ModelPromotion.objects.get()
     assert (promotion.gate_passed, promotion.override_reason, promotion.promoted_by) == (
-        False, "Demo for the label, reverting Monday", lena)
+        False,
+        "Demo for the label, reverting Monday",
+        lena,
+    )
     assert [f["code"] for f in promotion.gate["findings"]] == ["unevaluated"]
     assert "unproven has no evaluation" in promotion.gate["findings"][0]["message"]
 
@@ -88,7 +113,8 @@ def test_a_comparison_with_another_model_is_no_comparison_with_the_active_one(ac
     gate = promotion_gate(candidate=stale, active=active)
     assert codes(gate) == [GateCode.NOT_COMPARED]
     assert "compared with retired" in gate.findings[0].message and "never against the active model current" in (
-        gate.findings[0].message)
+        gate.findings[0].message
+    )
     # The active model's own evaluation on the same set compares (export 3's test split).
     same_set = make_model_version(name="same-set", metrics=legacy(0.72, 0.61, against=("retired", 0.2, 0.2)))
     gate = promotion_gate(candidate=same_set, active=active)
@@ -99,8 +125,13 @@ def test_a_comparison_with_another_model_is_no_comparison_with_the_active_one(ac
 
 
 def test_odd_metrics_read_as_not_evaluated(active):
-    for metrics in ({"test": "yes"}, {"test": {"candidate": {"top1": "0.9"}}}, {"evaluations": [1, 2]},
-                    {"export_id": True, "test": {"candidate": None}}, {"evaluations": {"k": {"candidate": 0.9}}}):
+    for metrics in (
+        {"test": "yes"},
+        {"test": {"candidate": {"top1": "0.9"}}},
+        {"evaluations": [1, 2]},
+        {"export_id": True, "test": {"candidate": None}},
+        {"evaluations": {"k": {"candidate": 0.9}}},
+    ):
         odd = make_model_version(metrics=metrics)
         assert codes(promotion_gate(candidate=odd, active=active)) == [GateCode.UNEVALUATED], metrics
 
@@ -143,7 +174,10 @@ def test_the_confirmation_page_shows_the_findings_and_takes_the_override_reason(
     assert "<strong>Override:</strong> Jazz editors asked for it" in done.content.decode()
     promotion = ModelPromotion.objects.get()
     assert (promotion.to_version, promotion.override_reason, promotion.promoted_by.username) == (
-        worse, "Jazz editors asked for it", "lena")
+        worse,
+        "Jazz editors asked for it",
+        "lena",
+    )
 
 
 def test_the_admin_activate_action_sends_a_gated_version_to_the_confirmation_page(lead_client, active):

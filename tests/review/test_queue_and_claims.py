@@ -1,4 +1,5 @@
 """The queue puts the hardest calls first, and a track is only ever in one editor's hands."""
+
 from __future__ import annotations
 
 import threading
@@ -42,7 +43,9 @@ def test_a_claimed_track_leaves_the_queue_until_its_claim_expires(awaiting, make
     track = awaiting({"Jazz": 0.5})
     claim_open(editor=make_editor("ann"), track=track)
     assert track not in review_queue()
-    Claim.objects.update(claimed_at=timezone.now() - timedelta(minutes=11), expires_at=timezone.now() - timedelta(minutes=1))
+    Claim.objects.update(
+        claimed_at=timezone.now() - timedelta(minutes=11), expires_at=timezone.now() - timedelta(minutes=1)
+    )
     assert track in review_queue()
 
 

@@ -1,5 +1,6 @@
 """Not music / unusable with a reason, and a 30-second undo: append-only decisions that the queue,
 bulk accept, exports, agreement and statistics all read the same way."""
+
 from __future__ import annotations
 
 import json
@@ -50,13 +51,19 @@ def genre(name: str) -> Genre:
 
 
 def decide(editor, track: Track, name: str, **kwargs) -> Decision:
-    return decision_submit(editor=editor, track=track, data=DecisionInput(
-        genre=genre(name), seen_decision_id=last_decision_id(track), **kwargs))
+    return decision_submit(
+        editor=editor,
+        track=track,
+        data=DecisionInput(genre=genre(name), seen_decision_id=last_decision_id(track), **kwargs),
+    )
 
 
 def reject(editor, track: Track, reason: str = RejectReason.SPEECH, note: str = "", **kwargs) -> Decision:
-    return decision_reject(editor=editor, track=track, data=RejectInput(
-        reason=reason, note=note, seen_decision_id=last_decision_id(track), **kwargs))
+    return decision_reject(
+        editor=editor,
+        track=track,
+        data=RejectInput(reason=reason, note=note, seen_decision_id=last_decision_id(track), **kwargs),
+    )
 
 
 def heard(track: Track, content: str) -> Track:
@@ -71,6 +78,7 @@ def age(decision: Decision, seconds: float) -> None:
 
 # -- Reject -----------------------------------------------------------------------------------
 
+
 def test_a_rejection_records_the_reason_no_genre_and_takes_the_track_out_of_the_queue(awaiting, make_editor):
     whale = awaiting({"Electronic": 0.77})
     ann = make_editor("ann")
@@ -79,7 +87,11 @@ def test_a_rejection_records_the_reason_no_genre_and_takes_the_track_out_of_the_
 
     decision.refresh_from_db()
     assert (decision.action, decision.reject_reason, decision.genre, decision.note) == (
-        DecisionAction.REJECTED, "noise", None, "humpback")
+        DecisionAction.REJECTED,
+        "noise",
+        None,
+        "humpback",
+    )
     assert decision.proposed[0]["genre"] == "Electronic" and decision.model_version.is_active
     assert decision.source == DecisionSource.REVIEW and decision.seconds_on_screen == 4.0
     whale.refresh_from_db()
@@ -129,12 +141,15 @@ def test_a_rejection_obeys_claims_and_stale_forms_like_a_genre(awaiting, make_ed
     assert stale.value.code == ReviewErrorCode.STALE and "ann decided not music (speech)" in stale.value.message
 
 
-@pytest.mark.parametrize("fields", [
-    {"action": DecisionAction.ACCEPTED},                                      # a genre decision without a genre
-    {"action": DecisionAction.REJECTED},                                      # a rejection without a reason
-    {"action": DecisionAction.REJECTED, "reject_reason": "speech", "genre_name": "Jazz"},  # rejected with a genre
-    {"action": DecisionAction.ACCEPTED, "reject_reason": "speech", "genre_name": "Jazz"},  # a reason on a genre
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"action": DecisionAction.ACCEPTED},  # a genre decision without a genre
+        {"action": DecisionAction.REJECTED},  # a rejection without a reason
+        {"action": DecisionAction.REJECTED, "reject_reason": "speech", "genre_name": "Jazz"},  # rejected with a genre
+        {"action": DecisionAction.ACCEPTED, "reject_reason": "speech", "genre_name": "Jazz"},  # a reason on a genre
+    ],
+)
 def test_the_database_refuses_incoherent_decisions(awaiting, make_editor, fields):
     track = awaiting({"Jazz": 0.5})
     name = fields.pop("genre_name", None)
@@ -150,6 +165,7 @@ def test_an_undo_row_must_name_what_it_undid(awaiting, make_editor):
 
 # -- Queue, bulk accept ---------------------------------------------------------------------------
 
+
 def test_the_queue_puts_not_music_verdicts_first_then_the_most_uncertain(awaiting):
     hard_music = heard(awaiting({"Jazz": 0.41, "Blues": 0.40}), "music")
     sure_speech = heard(awaiting({"Hip-Hop": 0.9}), "speech")
@@ -158,11 +174,16 @@ def test_the_queue_puts_not_music_verdicts_first_then_the_most_uncertain(awaitin
     assert list(review_queue()) == [sure_other, sure_speech, hard_music, unmeasured]
 
 
-@pytest.mark.parametrize(("content", "expected"), [("music", ["m"]), ("speech", ["s"]), ("other", ["o"]),
-                                                   ("", ["s", "o", "m", "u"])])
+@pytest.mark.parametrize(
+    ("content", "expected"), [("music", ["m"]), ("speech", ["s"]), ("other", ["o"]), ("", ["s", "o", "m", "u"])]
+)
 def test_the_queue_filters_on_the_content_verdict(awaiting, content, expected):
-    tracks = {"m": heard(awaiting({"Jazz": 0.5}), "music"), "s": heard(awaiting({"Jazz": 0.6}), "speech"),
-              "o": heard(awaiting({"Jazz": 0.7}), "other"), "u": awaiting({"Jazz": 0.8})}
+    tracks = {
+        "m": heard(awaiting({"Jazz": 0.5}), "music"),
+        "s": heard(awaiting({"Jazz": 0.6}), "speech"),
+        "o": heard(awaiting({"Jazz": 0.7}), "other"),
+        "u": awaiting({"Jazz": 0.8}),
+    }
     names = {t.pk: k for k, t in tracks.items()}
     assert [names[t.pk] for t in review_queue(filters=QueueFilters(content=content))] == expected
 
@@ -180,7 +201,9 @@ def test_bulk_accept_never_accepts_a_rejected_or_not_music_or_silent_track(await
     everything = Track.objects.all()
 
     assert {c.track.pk for c in bulk_accept_candidates(editor=lead, tracks=everything, threshold=0.9)} == {
-        music.pk, unmeasured.pk}
+        music.pk,
+        unmeasured.pk,
+    }
     accepted = decisions_bulk_accept(editor=lead, tracks=everything, threshold=0.9)
     assert {d.track_id for d in accepted} == {music.pk, unmeasured.pk}
     for track in (whale, talk, silent):
@@ -190,6 +213,7 @@ def test_bulk_accept_never_accepts_a_rejected_or_not_music_or_silent_track(await
 
 # -- Undo -------------------------------------------------------------------------------------
 
+
 def test_undo_of_a_first_decision_puts_the_track_back_to_awaiting_review_as_a_new_decision(awaiting, make_editor):
     track = awaiting({"Jazz": 0.5})
     ann = make_editor("ann")
@@ -197,7 +221,12 @@ def test_undo_of_a_first_decision_puts_the_track_back_to_awaiting_review_as_a_ne
     undo = decision_undo(editor=ann, decision=slip)
 
     assert (undo.action, undo.undoes, undo.genre, undo.reject_reason, undo.editor) == (
-        DecisionAction.UNDONE, slip, None, "", ann)
+        DecisionAction.UNDONE,
+        slip,
+        None,
+        "",
+        ann,
+    )
     assert undo.source == DecisionSource.REVIEW and undo.pk > slip.pk
     assert list(track.decisions.order_by("pk")) == [slip, undo]  # append-only: the slip is still there
     track.refresh_from_db()
@@ -269,22 +298,23 @@ def test_a_decision_is_undone_once_and_an_undo_is_not_undone(awaiting, make_edit
 def test_bulk_acceptances_are_not_undone_from_the_review_screen(awaiting, make_editor):
     lead = make_editor("lead", "Editorial lead")
     heard(awaiting({"Jazz": 0.95}), "music")
-    accepted, = decisions_bulk_accept(editor=lead, tracks=Track.objects.all(), threshold=0.9)
+    (accepted,) = decisions_bulk_accept(editor=lead, tracks=Track.objects.all(), threshold=0.9)
     with pytest.raises(ReviewError):
         decision_undo(editor=lead, decision=accepted)
 
 
 # -- Statistics, progress, agreement -------------------------------------------------------------
 
+
 def test_editor_statistics_count_rejections_apart_and_leave_undone_decisions_out(awaiting, make_editor):
     ann = make_editor("ann")
-    decide(ann, awaiting({"Jazz": 0.5}), "Jazz", seconds_on_screen=10)       # accepted
-    decide(ann, awaiting({"Jazz": 0.5}), "Rock", seconds_on_screen=20)       # corrected
-    reject(ann, awaiting({"Jazz": 0.5}), seconds_on_screen=4)                # rejected
+    decide(ann, awaiting({"Jazz": 0.5}), "Jazz", seconds_on_screen=10)  # accepted
+    decide(ann, awaiting({"Jazz": 0.5}), "Rock", seconds_on_screen=20)  # corrected
+    reject(ann, awaiting({"Jazz": 0.5}), seconds_on_screen=4)  # rejected
     slip = decide(ann, awaiting({"Jazz": 0.5}), "Pop", seconds_on_screen=1)  # undone
     decision_undo(editor=ann, decision=slip)
 
-    row, = editor_statistics()
+    (row,) = editor_statistics()
     assert (row.editor, row.decisions, row.rejected, row.undone) == ("ann", 3, 1, 1)
     assert row.correction_rate == pytest.approx(0.5)  # Rock of (Jazz, Rock): the rejection judges no genre
     assert row.median_seconds == 10
@@ -318,6 +348,7 @@ def test_agreement_ignores_rejections_undos_and_what_was_undone(awaiting, make_e
 
 # -- Exports ----------------------------------------------------------------------------------
 
+
 def test_exports_list_rejected_tracks_apart_and_never_as_genre_rows(awaiting, make_editor, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     ann = make_editor("ann")
@@ -338,7 +369,9 @@ def test_exports_list_rejected_tracks_apart_and_never_as_genre_rows(awaiting, ma
     assert set(export.files) == {MANIFEST_JSONL, MANIFEST_CSV, EXPORT_JSON, REJECTED_JSONL}
     rows = export_rejected_rows(export)
     assert [(r["track_id"], r["reject_reason"], r["rejected"]) for r in rows] == [
-        (whale.pk, "noise", True), (talk.pk, "speech", True)]
+        (whale.pk, "noise", True),
+        (talk.pk, "speech", True),
+    ]
     assert rows[0]["external_id"] == "cms-whale" and rows[0]["note"] == "humpback"
     assert rows[0]["decision_id"] == rejection.pk and rows[0]["proposed"][0]["genre"] == "Electronic"
     assert "genre" not in rows[0] and rows[0]["split"] in {"train", "val", "test"}
@@ -349,8 +382,7 @@ def test_exports_list_rejected_tracks_apart_and_never_as_genre_rows(awaiting, ma
     assert str(whale.sha256) not in csv_text and str(talk.sha256) not in csv_text
 
 
-def test_an_export_without_rejections_has_exactly_the_files_it_always_had(awaiting, make_editor, settings,
-                                                                          tmp_path):
+def test_an_export_without_rejections_has_exactly_the_files_it_always_had(awaiting, make_editor, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     decide(make_editor("ann"), awaiting({"Jazz": 0.5}), "Jazz")
     export = label_export_create()
@@ -364,7 +396,7 @@ def test_an_undo_back_to_a_genre_exports_that_genre(awaiting, make_editor, setti
     track = awaiting({"Jazz": 0.5})
     decide(ann, track, "Blues")
     decision_undo(editor=ann, decision=reject(ann, track))
-    row, = export_rows(label_export_create())
+    (row,) = export_rows(label_export_create())
     assert (row["track_id"], row["genre"], row["action"]) == (track.pk, "Blues", "undone")
 
 

@@ -1,4 +1,5 @@
 """The review screen's reject, undo, back, progress and feedback, and the links into it from the admin."""
+
 from __future__ import annotations
 
 import re
@@ -46,12 +47,18 @@ def test_rejecting_records_the_reason_and_opens_the_next_track_with_an_undo_bann
     nxt = awaiting({"Jazz": 0.9})
     page = open_track(reviewer_client, whale)
     assert 'id="reject-form"' in page and 'value="noise"' in page and "<kbd>X</kbd>" in page
-    response = reviewer_client.post(reverse("review_reject", args=[whale.pk]),
-                                    {**form_fields(page, "reject-form"), "reason": "noise", "note": "whale song"})
+    response = reviewer_client.post(
+        reverse("review_reject", args=[whale.pk]),
+        {**form_fields(page, "reject-form"), "reason": "noise", "note": "whale song"},
+    )
     assert response.status_code == 302 and response.url == reverse("review_track", args=[nxt.pk])
     decision = Decision.objects.get()
     assert (decision.action, decision.reject_reason, decision.genre, decision.editor.username) == (
-        DecisionAction.REJECTED, "noise", None, "rita")
+        DecisionAction.REJECTED,
+        "noise",
+        None,
+        "rita",
+    )
     assert Track.objects.get(pk=whale.pk).status == TrackStatus.REJECTED
     banner = reviewer_client.get(response.url).content.decode()
     assert 'id="undo-banner"' in banner and "as not music (nature / noise)" in banner
@@ -61,8 +68,9 @@ def test_rejecting_records_the_reason_and_opens_the_next_track_with_an_undo_bann
 def test_reject_other_without_a_note_is_refused_with_the_panel_open(reviewer_client, awaiting):
     track = awaiting({"Jazz": 0.5})
     page = open_track(reviewer_client, track)
-    response = reviewer_client.post(reverse("review_reject", args=[track.pk]),
-                                    {**form_fields(page, "reject-form"), "reason": "other"})
+    response = reviewer_client.post(
+        reverse("review_reject", args=[track.pk]), {**form_fields(page, "reject-form"), "reason": "other"}
+    )
     body = response.content.decode()
     assert response.status_code == 400 and "Say why in the note" in body
     assert re.search(r'<form[^>]*id="decision-form"[^>]*hidden', body)  # the reject panel stays open
@@ -87,8 +95,9 @@ def test_undo_records_a_new_decision_and_reopens_the_track_held_for_the_editor(r
     assert "is awaiting review again" in reopened and 'id="undo-banner"' not in reopened
 
 
-def test_undo_is_refused_for_another_editor_and_after_the_window_with_a_clear_message(client, reviewer_client,
-                                                                                      awaiting, make_editor):
+def test_undo_is_refused_for_another_editor_and_after_the_window_with_a_clear_message(
+    client, reviewer_client, awaiting, make_editor
+):
     track = awaiting({"Jazz": 0.5})
     save(reviewer_client, track, "Jazz")
     saved = Decision.objects.get()
@@ -127,8 +136,10 @@ def test_the_progress_line_says_what_is_left_and_what_you_did_today(reviewer_cli
     tracks = [awaiting({"Jazz": 0.41 + i / 100, "Blues": 0.40}) for i in range(3)]
     page = open_track(reviewer_client, tracks[0])
     assert "2 left in this queue · 0 done by you today · your median – s" in page
-    reviewer_client.post(reverse("review_track", args=[tracks[0].pk]),
-                         {**form_fields(page, "decision-form"), "genre": "Jazz", "seconds_on_screen": "12"})
+    reviewer_client.post(
+        reverse("review_track", args=[tracks[0].pk]),
+        {**form_fields(page, "decision-form"), "genre": "Jazz", "seconds_on_screen": "12"},
+    )
     page = reviewer_client.get(reverse("review_track", args=[tracks[1].pk])).content.decode()
     assert "1 left in this queue · 1 done by you today · your median 12 s" in page
 
@@ -178,7 +189,8 @@ def test_the_queue_filters_on_the_content_verdict_and_lists_not_music_first(revi
     filtered = reviewer_client.get(reverse("review_queue") + "?content=music").content.decode()
     assert str(music) in filtered and str(talk) not in filtered
     assert reviewer_client.post(reverse("review_next") + "?content=speech").url.startswith(
-        reverse("review_track", args=[talk.pk]))
+        reverse("review_track", args=[talk.pk])
+    )
 
 
 def test_the_track_admin_and_the_decision_list_link_to_the_review_screen(client, make_editor, awaiting):
@@ -206,7 +218,8 @@ def test_the_stats_page_shows_rejections(client, make_editor, awaiting):
 def test_a_rejected_track_can_be_opened_again_and_its_history_says_not_music(reviewer_client, awaiting):
     track = awaiting({"Jazz": 0.5})
     page = open_track(reviewer_client, track)
-    reviewer_client.post(reverse("review_reject", args=[track.pk]),
-                         {**form_fields(page, "reject-form"), "reason": "speech"})
+    reviewer_client.post(
+        reverse("review_reject", args=[track.pk]), {**form_fields(page, "reject-form"), "reason": "speech"}
+    )
     page = reviewer_client.get(reverse("review_track", args=[track.pk])).content.decode()
     assert "rita → not music (speech) (rejected)" in page and 'id="decision-form"' in page

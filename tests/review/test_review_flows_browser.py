@@ -1,5 +1,6 @@
 """The editor's flows in a real headless Chromium at 1366×768, by keyboard: reject (X), undo (U),
 back (B), the progress line, skip feedback and Enter with nothing picked."""
+
 from __future__ import annotations
 
 import re
@@ -17,8 +18,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def analysed_tracks(ingest, tiny_model_version, redis_url) -> list[Track]:
-    tracks = [ingest(wav_bytes(seconds=12, freq=freq), name=f"tone-{freq}.wav", title=title, artist="Test Band")
-              for freq, title in ((220.0, "First Light"), (660.0, "Second Wind"), (990.0, "Third Rail"))]
+    tracks = [
+        ingest(wav_bytes(seconds=12, freq=freq), name=f"tone-{freq}.wav", title=title, artist="Test Band")
+        for freq, title in ((220.0, "First Light"), (660.0, "Second Wind"), (990.0, "Third Rail"))
+    ]
     for track in tracks:  # in-process: the worker path has its own tests
         analyze_track(track_id=track.pk, model_version_id=tiny_model_version.pk)
     return [Track.objects.get(pk=t.pk) for t in tracks]
@@ -62,12 +65,18 @@ def test_x_rejects_with_a_reason_and_opens_the_next_track(reviewing, reviewer, a
     next_page(page, first_url)
     assert current(page) != first
     assert "Rejected “" in page.inner_text("#undo-banner") and "not music (nature / noise)" in page.inner_text(
-        "#undo-banner")
+        "#undo-banner"
+    )
     assert_fits(page)
     page.screenshot(path=str(artifacts_dir / "review-after-reject.png"))
     decision = Decision.objects.get()
     assert (decision.track, decision.action, decision.reject_reason, decision.genre, decision.editor) == (
-        first, "rejected", "noise", None, reviewer)
+        first,
+        "rejected",
+        "noise",
+        None,
+        reviewer,
+    )
     assert Track.objects.get(pk=first.pk).status == TrackStatus.REJECTED
 
 

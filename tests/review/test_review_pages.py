@@ -1,4 +1,5 @@
 """The review pages and the roles, through the admin site."""
+
 from __future__ import annotations
 
 import re
@@ -41,8 +42,9 @@ def test_a_get_of_next_claims_nothing_so_a_link_prefetcher_cannot_take_tracks(re
     assert reviewer_client.head(reverse("review_next")).status_code == 302 and not Claim.objects.exists()
 
 
-def test_opening_a_track_by_its_link_claims_nothing_and_a_queue_link_posts_to_hold_it(reviewer_client, awaiting,
-                                                                                      make_editor):
+def test_opening_a_track_by_its_link_claims_nothing_and_a_queue_link_posts_to_hold_it(
+    reviewer_client, awaiting, make_editor
+):
     track, other = awaiting({"Jazz": 0.41, "Blues": 0.40}), awaiting({"Rock": 0.9})
     page = reviewer_client.get(reverse("review_track", args=[track.pk]))
     assert page.status_code == 200 and not Claim.objects.exists()  # a prefetched link takes nothing
@@ -68,8 +70,10 @@ def test_opening_a_track_by_its_link_claims_nothing_and_a_queue_link_posts_to_ho
 def test_saving_a_choice_records_it_and_opens_the_next_track(reviewer_client, awaiting):
     first, second = awaiting({"Jazz": 0.41, "Blues": 0.40}), awaiting({"Rock": 0.9})
     reviewer_client.get(reverse("review_track", args=[first.pk]))
-    response = reviewer_client.post(reverse("review_track", args=[first.pk]), {
-        "genre": "Blues", "seen_decision_id": 0, "analysis_id": first.analyses.get().pk, "seconds_on_screen": "7.5"})
+    response = reviewer_client.post(
+        reverse("review_track", args=[first.pk]),
+        {"genre": "Blues", "seen_decision_id": 0, "analysis_id": first.analyses.get().pk, "seconds_on_screen": "7.5"},
+    )
     assert response.url == reverse("review_track", args=[second.pk])  # the POST claimed the next one
     assert Claim.objects.get().track == second
     decision = Decision.objects.get()
@@ -82,10 +86,14 @@ def test_other_genre_by_name_and_a_stale_form_gets_a_clear_refusal(reviewer_clie
     Claim.objects.all().delete()  # rita's claim ran out and ...
     from review.decisions import DecisionInput, decision_submit
 
-    decision_submit(editor=make_editor("bob"), track=track,  # ... bob decided meanwhile
-                    data=DecisionInput(genre=Genre.objects.get(name="Jazz"), seen_decision_id=0))
-    response = reviewer_client.post(reverse("review_track", args=[track.pk]), {
-        "genre": "__other__", "other_genre": "Reggae", "seen_decision_id": 0})
+    decision_submit(
+        editor=make_editor("bob"),
+        track=track,  # ... bob decided meanwhile
+        data=DecisionInput(genre=Genre.objects.get(name="Jazz"), seen_decision_id=0),
+    )
+    response = reviewer_client.post(
+        reverse("review_track", args=[track.pk]), {"genre": "__other__", "other_genre": "Reggae", "seen_decision_id": 0}
+    )
     assert response.status_code == 409
     assert "bob decided Jazz on this track after you opened it" in response.content.decode()
     assert Track.objects.get(pk=track.pk).reviewed_genre.name == "Jazz"
@@ -93,8 +101,9 @@ def test_other_genre_by_name_and_a_stale_form_gets_a_clear_refusal(reviewer_clie
 
 def test_an_unknown_genre_is_a_form_error(reviewer_client, awaiting):
     track = awaiting({"Jazz": 0.5})
-    response = reviewer_client.post(reverse("review_track", args=[track.pk]), {
-        "genre": "__other__", "other_genre": "Polka", "seen_decision_id": 0})
+    response = reviewer_client.post(
+        reverse("review_track", args=[track.pk]), {"genre": "__other__", "other_genre": "Polka", "seen_decision_id": 0}
+    )
     assert response.status_code == 400 and "not an active genre" in response.content.decode()
     assert not Decision.objects.exists()
 
@@ -118,14 +127,19 @@ def test_a_reviewer_can_review_and_nothing_more(reviewer_client, awaiting):
     track = awaiting({"Jazz": 0.5})
     assert reviewer_client.get(reverse("review_queue")).status_code == 200
     assert reviewer_client.get(reverse("admin:catalog_track_change", args=[track.pk])).status_code == 200  # view
-    for url in (reverse("admin:catalog_genre_change", args=[Genre.objects.first().pk]),
-                reverse("admin:catalog_modelversion_changelist"), reverse("admin:auth_user_changelist"),
-                reverse("review_stats")):
+    for url in (
+        reverse("admin:catalog_genre_change", args=[Genre.objects.first().pk]),
+        reverse("admin:catalog_modelversion_changelist"),
+        reverse("admin:auth_user_changelist"),
+        reverse("review_stats"),
+    ):
         response = reviewer_client.get(url)
         assert response.status_code == 403 or ("/change/" in url and "Save" not in response.content.decode()), url
     genre = Genre.objects.get(name="Jazz")
-    reviewer_client.post(reverse("admin:catalog_genre_change", args=[genre.pk]),
-                         {"name": "Jazz!", "slug": "jazz", "active": "on", "order": 1})
+    reviewer_client.post(
+        reverse("admin:catalog_genre_change", args=[genre.pk]),
+        {"name": "Jazz!", "slug": "jazz", "active": "on", "order": 1},
+    )
     assert Genre.objects.get(pk=genre.pk).name == "Jazz"
     changelist = reviewer_client.get(reverse("admin:catalog_track_changelist")).content.decode()
     assert "bulk_accept" not in changelist and "retry_analysis" not in changelist
@@ -155,8 +169,7 @@ def test_a_lead_bulk_accepts_after_a_confirmation_page(client, make_editor, awai
     assert "lena</a>" in history and "Bulk accept" in history
 
 
-def test_the_bulk_accept_count_is_exactly_what_confirming_accepts_at_the_threshold_shown(
-        client, make_editor, awaiting):
+def test_the_bulk_accept_count_is_exactly_what_confirming_accepts_at_the_threshold_shown(client, make_editor, awaiting):
     lead = make_editor("lena", "Editorial lead")
     client.force_login(lead)
     tracks = [awaiting({"Jazz": 0.95}), awaiting({"Rock": 0.75}), awaiting({"Pop": 0.72}), awaiting({"Folk": 0.6})]
@@ -169,8 +182,10 @@ def test_the_bulk_accept_count_is_exactly_what_confirming_accepts_at_the_thresho
 
     def counted(page) -> tuple[str, int]:
         html = page.content.decode()
-        return (re.search(r'id="counted-at">([^<]+)<', html).group(1),
-                int(re.search(r'id="qualifying">(\d+)<', html).group(1)))
+        return (
+            re.search(r'id="counted-at">([^<]+)<', html).group(1),
+            int(re.search(r'id="qualifying">(\d+)<', html).group(1)),
+        )
 
     assert counted(client.post(url, selected)) == ("0.9", 2)  # the form's default threshold
     recount = {**selected, "threshold": "0.7", "counted_at": "0.9", "recount": "1"}

@@ -1,4 +1,5 @@
 """The genre timeline under the review screen's spectrogram, and the spectrogram's geometry."""
+
 from __future__ import annotations
 
 import re
@@ -17,13 +18,22 @@ from tests.factories import GENRES16
 
 LABELS = ["Jazz", "Blues", "Rock", "Folk"]
 # 16 kHz, hop 256, 64-frame windows: 1.024 s per window
-PREPROCESSING = {"sample_rate": 16000, "n_fft": 512, "hop_length": 256, "n_mels": 32, "window_frames": 64,
-                 "window_hop_frames": 64}
+PREPROCESSING = {
+    "sample_rate": 16000,
+    "n_fft": 512,
+    "hop_length": 256,
+    "n_mels": 32,
+    "window_frames": 64,
+    "window_hop_frames": 64,
+}
 
 
-def _analysis(starts: list[float], scores: list[list[float]], labels: list[str] = LABELS,
-              preprocessing: dict | None = None) -> Analysis:
-    version = ModelVersion(name="m", labels=labels, preprocessing=PREPROCESSING if preprocessing is None else preprocessing)
+def _analysis(
+    starts: list[float], scores: list[list[float]], labels: list[str] = LABELS, preprocessing: dict | None = None
+) -> Analysis:
+    version = ModelVersion(
+        name="m", labels=labels, preprocessing=PREPROCESSING if preprocessing is None else preprocessing
+    )
     return Analysis(model_version=version, window_starts_s=starts, window_scores=scores)
 
 
@@ -39,8 +49,9 @@ def test_each_window_runs_to_the_next_start_and_the_last_one_to_its_own_end():
 
 
 def test_a_window_shows_its_top_3_with_percentages_best_first():
-    timeline = genre_timeline(analysis=_analysis([0.0, 61.0], [[0.1, 0.25, 0.6, 0.05], [0.4, 0.3, 0.2, 0.1]]),
-                              duration_s=62.0)
+    timeline = genre_timeline(
+        analysis=_analysis([0.0, 61.0], [[0.1, 0.25, 0.6, 0.05], [0.4, 0.3, 0.2, 0.1]]), duration_s=62.0
+    )
     first, second = timeline.segments
     assert [genre for genre, _ in first.top3] == ["Rock", "Blues", "Jazz"]
     assert [p for _, p in first.top3] == pytest.approx([0.6, 0.25, 0.1])
@@ -61,8 +72,13 @@ def test_the_window_length_comes_from_the_model_versions_preprocessing():
 
 
 def test_the_legend_lists_only_the_genres_that_top_a_window_longest_first_in_their_segments_colours():
-    scores = [[0.1, 0.7, 0.1, 0.1], [0.6, 0.2, 0.1, 0.1], [0.6, 0.2, 0.1, 0.1], [0.1, 0.7, 0.1, 0.1],
-              [0.6, 0.2, 0.1, 0.1]]
+    scores = [
+        [0.1, 0.7, 0.1, 0.1],
+        [0.6, 0.2, 0.1, 0.1],
+        [0.6, 0.2, 0.1, 0.1],
+        [0.1, 0.7, 0.1, 0.1],
+        [0.6, 0.2, 0.1, 0.1],
+    ]
     timeline = genre_timeline(analysis=_analysis([0.0, 1.0, 2.0, 3.0, 4.0], scores), duration_s=5.0)
     assert [(e.genre, round(e.share, 3)) for e in timeline.legend] == [("Jazz", 0.6), ("Blues", 0.4)]
     colours = {e.genre: e.colour for e in timeline.legend}
@@ -74,10 +90,12 @@ def test_genre_colours_are_stable_whatever_the_label_order_and_distinct_for_the_
     assert genre_colours(list(reversed(GENRES16))) == colours == genre_colours(GENRES16)
     assert len(set(colours.values())) == len(GENRES16) and set(colours.values()) <= set(PALETTE)
     reordered = list(reversed(GENRES16))  # another model version, its labels in another order
-    one = genre_timeline(analysis=_analysis([0.0], [[float(g == "Jazz") for g in GENRES16]], labels=GENRES16),
-                         duration_s=9)
-    other = genre_timeline(analysis=_analysis([0.0], [[float(g == "Jazz") for g in reordered]], labels=reordered),
-                           duration_s=30)
+    one = genre_timeline(
+        analysis=_analysis([0.0], [[float(g == "Jazz") for g in GENRES16]], labels=GENRES16), duration_s=9
+    )
+    other = genre_timeline(
+        analysis=_analysis([0.0], [[float(g == "Jazz") for g in reordered]], labels=reordered), duration_s=30
+    )
     assert one.segments[0].genre == other.segments[0].genre == "Jazz"
     assert one.segments[0].colour == other.segments[0].colour == colours["Jazz"]
 
@@ -100,8 +118,12 @@ def test_the_geometry_is_read_from_the_stored_picture_so_older_narrow_ones_keep_
     assert narrow.plot_area == pytest.approx(SPECTROGRAM_PLOT_AREA)
 
     width = spectrogram_width(300.0)
-    wide = spectrogram_geometry(Analysis(attention_image=_stored_png("new/attention.png", width),
-                                         spectrogram_image=_stored_png("new/spectrogram.png", width)))
+    wide = spectrogram_geometry(
+        Analysis(
+            attention_image=_stored_png("new/attention.png", width),
+            spectrogram_image=_stored_png("new/spectrogram.png", width),
+        )
+    )
     assert wide.zoomed and wide.zoom_pct == pytest.approx(100 * width / 1200)
     assert wide.plot_area == pytest.approx(spectrogram_plot_area(width, 400))
     assert wide.plot_width_pct * width / 100 / 300.0 >= 8  # ≥ 8 px of picture per second
@@ -123,8 +145,11 @@ def test_the_review_screen_draws_the_strip_aligned_with_the_plot_area(client, ma
     page = client.get(reverse("review_track", args=[track.pk])).content.decode()
     strip = re.search(r'<div class="as-timeline" id="timeline"[^>]*style="([^"]*)"', page).group(1)
     assert strip == "margin-left: 7.5000%; width: 80.0000%"  # SPECTROGRAM_PLOT_AREA of a 1200-px picture
-    segments = re.findall(r'class="as-seg"[^>]*data-genre="([^"]+)"[^>]*'
-                          r'style="left: ([\d.]+)%; width: calc\(([\d.]+)% \+ 1px\)', page)
+    segments = re.findall(
+        r'class="as-seg"[^>]*data-genre="([^"]+)"[^>]*'
+        r'style="left: ([\d.]+)%; width: calc\(([\d.]+)% \+ 1px\)',
+        page,
+    )
     assert segments == [("Jazz", "0.0000", "25.0000"), ("Blues", "25.0000", "25.0000"), ("Jazz", "50.0000", "50.0000")]
     legend = re.findall(r'class="as-legend-item" data-genre="([^"]+)"', page)
     assert legend == ["Jazz", "Blues"]

@@ -1,4 +1,5 @@
 """The genre timeline and a long track's zoomed, scrolling spectrogram, in a real headless Chromium at 1366×768."""
+
 from __future__ import annotations
 
 import io
@@ -17,9 +18,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 # Playback is simulated (headless Chromium has no audio device): the player reports the position
 # a test sets, and a seek (a click) sets it.
-FAKE_PLAYER = ("() => { const p = document.getElementById('player'); window.__t = 0;"
-               " Object.defineProperty(p, 'currentTime', {get: () => window.__t,"
-               " set: (v) => { window.__t = v; p.dispatchEvent(new Event('seeked')); }, configurable: true}); }")
+FAKE_PLAYER = (
+    "() => { const p = document.getElementById('player'); window.__t = 0;"
+    " Object.defineProperty(p, 'currentTime', {get: () => window.__t,"
+    " set: (v) => { window.__t = v; p.dispatchEvent(new Event('seeked')); }, configurable: true}); }"
+)
 PLAY_AT = "(t) => { window.__t = t; document.getElementById('player').dispatchEvent(new Event('timeupdate')); }"
 
 
@@ -28,8 +31,9 @@ def _stepped_tones(seconds: float, sr: int = 8000) -> bytes:
     t = np.arange(int(seconds * sr)) / sr
     freq = 200.0 * 2 ** ((t // 20) % 6)
     buffer = io.BytesIO()
-    sf.write(buffer, (0.4 * np.sin(2 * np.pi * np.cumsum(freq) / sr)).astype(np.float32), sr, format="WAV",
-             subtype="PCM_16")
+    sf.write(
+        buffer, (0.4 * np.sin(2 * np.pi * np.cumsum(freq) / sr)).astype(np.float32), sr, format="WAV", subtype="PCM_16"
+    )
     return buffer.getvalue()
 
 
@@ -48,7 +52,8 @@ def _open(page, base_url: str, track: Track, username: str) -> None:
 
 def _boxes(page) -> dict[str, dict[str, float]]:
     return page.evaluate("""() => {
-        const box = (el) => { const r = el.getBoundingClientRect(); return {left: r.left, right: r.right, width: r.width, top: r.top, bottom: r.bottom}; };
+        const box = (el) => { const r = el.getBoundingClientRect();
+            return {left: r.left, right: r.right, width: r.width, top: r.top, bottom: r.bottom}; };
         const img = document.querySelector('#spectro img:not([hidden])');
         const root = document.getElementById('review').dataset;
         const pane = document.getElementById('spectro-pane');
@@ -61,7 +66,8 @@ def _boxes(page) -> dict[str, dict[str, float]]:
 
 
 def test_the_timeline_lines_up_with_the_spectrogram_and_hovering_a_window_shows_its_top_3(
-        live_server, browser, ingest, tiny_model_version, redis_url, reviewer, artifacts_dir):
+    live_server, browser, ingest, tiny_model_version, redis_url, reviewer, artifacts_dir
+):
     track = _analysed(ingest, tiny_model_version, wav_bytes(seconds=20, freq=330.0), "Short Tone")
     timeline = genre_timeline(analysis=track.analyses.get(), duration_s=track.duration_s)
     page = browser
@@ -96,7 +102,8 @@ def test_the_timeline_lines_up_with_the_spectrogram_and_hovering_a_window_shows_
 
 
 def test_a_four_minute_track_is_zoomed_and_its_pane_follows_the_player(
-        live_server, browser, ingest, tiny_model_version, redis_url, reviewer, artifacts_dir):
+    live_server, browser, ingest, tiny_model_version, redis_url, reviewer, artifacts_dir
+):
     started = time.perf_counter()
     track = _analysed(ingest, tiny_model_version, _stepped_tones(240.0), "Long Climb")
     analysis_s = time.perf_counter() - started
@@ -124,8 +131,11 @@ def test_a_four_minute_track_is_zoomed_and_its_pane_follows_the_player(
     assert cursor["left"] == pytest.approx(expected, abs=2.0)
     shift = img["left"] - after["img"]["left"]
     assert shift > 0 and img["left"] - after["img"]["left"] == pytest.approx(strip["left"] - after["strip"]["left"])
-    segment_at_cursor = page.evaluate("""(x) => Array.from(document.querySelectorAll('#timeline .as-seg'))
-        .some(s => { const r = s.getBoundingClientRect(); return r.left <= x && x <= r.right; })""", cursor["left"])
+    segment_at_cursor = page.evaluate(
+        """(x) => Array.from(document.querySelectorAll('#timeline .as-seg'))
+        .some(s => { const r = s.getBoundingClientRect(); return r.left <= x && x <= r.right; })""",
+        cursor["left"],
+    )
     assert segment_at_cursor  # the strip scrolled with the picture
     starts = page.eval_on_selector_all("#timeline .as-seg", "els => els.map(e => parseFloat(e.dataset.start))")
     now = page.eval_on_selector("#timeline .as-seg-now", "e => parseFloat(e.dataset.start)")

@@ -1,4 +1,5 @@
 """The workstation page: drop one file, see progress, the Top-5 with exact values on hover, pictures."""
+
 from __future__ import annotations
 
 import pytest

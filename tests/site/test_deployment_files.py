@@ -1,4 +1,5 @@
 """docker-compose.yml cannot run here (no Docker engine): keep it honest against the code."""
+
 from __future__ import annotations
 
 import re
@@ -38,8 +39,7 @@ def test_every_app_variable_is_one_the_settings_read():
     for name in ("web", "worker"):
         env = set(SERVICES[name]["environment"])
         assert env <= known, f"{name} sets variables the settings never read: {env - known}"
-        assert {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS", "MEDIA_ROOT",
-                "ACOUSTICSENSE_ENV"} <= env
+        assert {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS", "MEDIA_ROOT", "ACOUSTICSENSE_ENV"} <= env
 
 
 def test_the_app_reaches_the_postgres_and_redis_services_by_name():

@@ -1,6 +1,7 @@
 """An editor's and a lead's flows in a real headless Chromium at 1366×768 (issue 15, item 6): the
 workstation with a good then a bad file, the bulk-accept count, an export's downloads, and the
 track list and classification calls fitting the screen. Screenshots go to var/test-artifacts/."""
+
 from __future__ import annotations
 
 import hashlib
@@ -19,7 +20,9 @@ from tests.fixtures import REVIEWER_PASSWORD, browser_log_in, wav_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-LONG_TITLE = "The Extraordinarily Long Title of a Progressive Rock Suite in Seven Movements (Remastered 2019 Deluxe Edition)"
+LONG_TITLE = (
+    "The Extraordinarily Long Title of a Progressive Rock Suite in Seven Movements (Remastered 2019 Deluxe Edition)"
+)
 LONG_ARTIST = "An Artist With A Really Quite Long Name And The Symphonic Orchestra Of Somewhere"
 
 
@@ -44,8 +47,9 @@ def fits_the_screen(page) -> None:
     assert all(scroll <= client for scroll, client in widths["tables"]), f"a table is cut off: {widths}"
 
 
-def test_a_bad_file_after_a_good_one_replaces_its_result_by_a_clear_error(live_server, browser, reviewer,
-                                                                         tiny_model_version, tmp_path, artifacts_dir):
+def test_a_bad_file_after_a_good_one_replaces_its_result_by_a_clear_error(
+    live_server, browser, reviewer, tiny_model_version, tmp_path, artifacts_dir
+):
     good, bad = tmp_path / "tone.wav", tmp_path / "notes.mp3"
     good.write_bytes(wav_bytes(seconds=8, freq=523.0))
     bad.write_bytes(b"just some text, not audio")
@@ -101,12 +105,16 @@ def test_the_bulk_accept_count_is_what_confirming_accepts(live_server, browser, 
     assert f"Accepted the model's top-1 for {shown} track(s)" in page.inner_text(".messagelist")
     assert Decision.objects.filter(source="bulk").count() == shown
     assert sorted(Decision.objects.values_list("track__title", flat=True)) == [
-        "Bulk 0 (0.95)", "Bulk 1 (0.75)", "Bulk 2 (0.72)"]
+        "Bulk 0 (0.95)",
+        "Bulk 1 (0.75)",
+        "Bulk 2 (0.72)",
+    ]
     page.screenshot(path=str(artifacts_dir / "bulk-accept-done.png"))
 
 
-def test_a_lead_creates_an_export_and_downloads_its_files_and_zip(live_server, browser, lead, reviewer, settings,
-                                                                  tmp_path, artifacts_dir):
+def test_a_lead_creates_an_export_and_downloads_its_files_and_zip(
+    live_server, browser, lead, reviewer, settings, tmp_path, artifacts_dir
+):
     settings.MEDIA_ROOT = tmp_path / "media"
     version = make_model_version(is_active=True)
     for genre in ("Jazz", "Blues"):
@@ -137,22 +145,39 @@ def test_a_lead_creates_an_export_and_downloads_its_files_and_zip(live_server, b
     with zipfile.ZipFile(io.BytesIO(download.value.path().read_bytes())) as archive:
         members = {name: archive.read(name) for name in archive.namelist()}
     assert {name: hashlib.sha256(data).hexdigest() for name, data in members.items()} == {
-        name: info["sha256"] for name, info in export.files.items()}
+        name: info["sha256"] for name, info in export.files.items()
+    }
 
 
 def test_the_track_list_and_the_classification_calls_fit_1366_pixels(live_server, browser, lead, artifacts_dir):
     version = make_model_version(is_active=True, name="starter-vit-base-patch16-2026-11-30")
     for n in range(6):
-        track = make_track(status=TrackStatus.AWAITING_REVIEW, title=f"{LONG_TITLE} {n}", artist=LONG_ARTIST,
-                           external_id=f"cms-external-identifier-{n:06d}-with-a-long-suffix", duration_s=132.98902)
+        track = make_track(
+            status=TrackStatus.AWAITING_REVIEW,
+            title=f"{LONG_TITLE} {n}",
+            artist=LONG_ARTIST,
+            external_id=f"cms-external-identifier-{n:06d}-with-a-long-suffix",
+            duration_s=132.98902,
+        )
         make_analysis(track=track, model_version=version, probabilities=distribution(0.41597253238034165))
-    make_track(status=TrackStatus.FAILED, title=LONG_TITLE, artist=LONG_ARTIST,
-               failure_reason="The file could not be decoded as audio (not a readable mp3 file): " + "x" * 200)
+    make_track(
+        status=TrackStatus.FAILED,
+        title=LONG_TITLE,
+        artist=LONG_ARTIST,
+        failure_reason="The file could not be decoded as audio (not a readable mp3 file): " + "x" * 200,
+    )
     for n in range(6):
         ClassificationCall.objects.create(
-            latency_ms=212.3456 + n, duration_s=132.98902, mean_confidence=0.41597, status_code=415 if n % 2 else 200,
-            error_code="unsupported_format" if n % 2 else "", top_k=5, model_version=version, caller="lena",
-            filename=f"a-very-long-file-name-from-the-cms-upload-folder-of-the-label-{n}.mp3")
+            latency_ms=212.3456 + n,
+            duration_s=132.98902,
+            mean_confidence=0.41597,
+            status_code=415 if n % 2 else 200,
+            error_code="unsupported_format" if n % 2 else "",
+            top_k=5,
+            model_version=version,
+            caller="lena",
+            filename=f"a-very-long-file-name-from-the-cms-upload-folder-of-the-label-{n}.mp3",
+        )
     page = browser
     browser_log_in(page, live_server.url, "/admin/catalog/track/", lead.username)
     page.wait_for_selector("#result_list")
@@ -164,6 +189,8 @@ def test_the_track_list_and_the_classification_calls_fit_1366_pixels(live_server
     page.wait_for_selector("#result_list")
     fits_the_screen(page)
     page.screenshot(path=str(artifacts_dir / "layout-classification-calls.png"), full_page=True)
-    assert page.evaluate("document.querySelector('#changelist figure img').getBoundingClientRect().right"
-                         " <= document.querySelector('#changelist .results').getBoundingClientRect().right + 1")
+    assert page.evaluate(
+        "document.querySelector('#changelist figure img').getBoundingClientRect().right"
+        " <= document.querySelector('#changelist .results').getBoundingClientRect().right + 1"
+    )
     page.screenshot(path=str(artifacts_dir / "layout-classification-calls.png"), full_page=True)

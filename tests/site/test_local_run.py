@@ -1,5 +1,6 @@
 """The README run command, for real: a clean var/, no Redis at REDIS_URL, a browser login,
 Ctrl-C stops everything, and a second run keeps the data."""
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 def start(env: dict[str, str]) -> tuple[subprocess.Popen, dict[str, str], list[str]]:
     """Start scripts/run.sh and read its output until it prints the URL and login."""
-    process = subprocess.Popen(["./scripts/run.sh"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        ["./scripts/run.sh"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     lines: list[str] = []
     found: dict[str, str] = {}
     deadline = time.monotonic() + 240

@@ -1,4 +1,5 @@
 """Uploaded audio and images: staff only, and seekable (byte ranges) for the audio player."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """README.md's two commands are the ones CI and the run script actually use."""
+
 from __future__ import annotations
 
 import re
@@ -19,8 +20,11 @@ def command_after(marker: str) -> str:
 
 def test_the_readme_test_command_is_exactly_what_ci_runs():
     test_command = command_after("test-command")
-    ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()
-                if line.strip() and not line.strip().startswith("#")]
+    ci_lines = [
+        line.strip()
+        for line in (ROOT / ".ci" / "run").read_text().splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    ]
     assert ci_lines[-1] == test_command
     assert "pytest" in (ROOT / test_command.split()[0]).read_text()
 

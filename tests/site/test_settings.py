@@ -1,4 +1,5 @@
 """Settings come from the environment with safe defaults."""
+
 from __future__ import annotations
 
 import json
@@ -19,15 +20,25 @@ PROBE = (
     "'redis': s.REDIS_URL, 'rq': s.RQ_QUEUES['inference']['URL'], 'media': str(s.MEDIA_ROOT), "
     "'upload': s.MAX_UPLOAD_BYTES, 'checkpoint': s.MODEL_CHECKPOINT, 'key': s.SECRET_KEY}))"
 )
-SETTINGS_VARS = ["DATABASE_URL", "REDIS_URL", "MEDIA_ROOT", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS",
-                 "ACOUSTICSENSE_ENV", "ACOUSTICSENSE_MODEL_CHECKPOINT", "ACOUSTICSENSE_MAX_UPLOAD_MB"]
+SETTINGS_VARS = [
+    "DATABASE_URL",
+    "REDIS_URL",
+    "MEDIA_ROOT",
+    "SECRET_KEY",
+    "DEBUG",
+    "ALLOWED_HOSTS",
+    "ACOUSTICSENSE_ENV",
+    "ACOUSTICSENSE_MODEL_CHECKPOINT",
+    "ACOUSTICSENSE_MAX_UPLOAD_MB",
+]
 
 
 def load_settings(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARS}
     clean["ACOUSTICSENSE_VAR_DIR"] = str(tmp_path / "var")
-    return subprocess.run([sys.executable, "-c", PROBE], env={**clean, **env}, cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", PROBE], env={**clean, **env}, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_defaults_are_safe_for_a_local_run(tmp_path):
@@ -52,9 +63,15 @@ def test_a_generated_secret_key_is_kept_between_runs(tmp_path):
 
 def test_the_environment_overrides_every_default(tmp_path):
     result = load_settings(
-        tmp_path, DATABASE_URL="postgres://u:p@db.example:5433/as", REDIS_URL="redis://cache:6380/2",
-        MEDIA_ROOT="/srv/media", DEBUG="yes", ALLOWED_HOSTS="a.example, b.example", SECRET_KEY="k" * 60,
-        ACOUSTICSENSE_MODEL_CHECKPOINT="/models/genre.safetensors", ACOUSTICSENSE_MAX_UPLOAD_MB="50",
+        tmp_path,
+        DATABASE_URL="postgres://u:p@db.example:5433/as",
+        REDIS_URL="redis://cache:6380/2",
+        MEDIA_ROOT="/srv/media",
+        DEBUG="yes",
+        ALLOWED_HOSTS="a.example, b.example",
+        SECRET_KEY="k" * 60,
+        ACOUSTICSENSE_MODEL_CHECKPOINT="/models/genre.safetensors",
+        ACOUSTICSENSE_MAX_UPLOAD_MB="50",
     )
     assert result.returncode == 0, result.stderr
     values = json.loads(result.stdout)
@@ -85,8 +102,9 @@ def test_an_unknown_default_model_is_refused_by_name(tmp_path):
     assert "ACOUSTICSENSE_DEFAULT_MODEL='pretrained': must be 'starter' or 'untrained'" in result.stderr
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("1", True), ("TRUE", True), ("on", True), ("0", False),
-                                               ("no", False), ("", False)])
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("1", True), ("TRUE", True), ("on", True), ("0", False), ("no", False), ("", False)]
+)
 def test_booleans(raw, expected):
     assert env_bool({"X": raw}, "X") is expected
 

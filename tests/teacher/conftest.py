@@ -3,6 +3,7 @@
 ``shared/teacher`` (the Keras HDF5 files and reference outputs) and ``shared/audio`` sit beside
 a developer's checkout and CI's; elsewhere these tests skip and say where they looked.
 """
+
 from __future__ import annotations
 
 import os
@@ -43,7 +44,7 @@ def references(teacher_dir: Path) -> dict[str, dict[str, np.ndarray]]:
 
 @pytest.fixture(scope="session")
 def teachers(teacher_dir: Path) -> dict[str, tuple[object, list[str]]]:
-    """"MSD"/"MTT" → (fast model, labels) from the HDF5 releases, each loaded once."""
+    """ "MSD"/"MTT" → (fast model, labels) from the HDF5 releases, each loaded once."""
     from inference.engine.teacher.musicnn import load_musicnn
 
     return {name: load_musicnn(teacher_dir / f"{name}_musicnn.h5") for name in TEACHERS}
@@ -51,7 +52,7 @@ def teachers(teacher_dir: Path) -> dict[str, tuple[object, list[str]]]:
 
 @pytest.fixture(scope="session")
 def replayed_teachers(teacher_dir: Path) -> dict[str, object]:
-    """"MSD"/"MTT" → the node-by-node KerasGraph replay: the reference the fast module must match."""
+    """ "MSD"/"MTT" → the node-by-node KerasGraph replay: the reference the fast module must match."""
     from inference.engine.teacher.musicnn import load_musicnn
 
     return {name: load_musicnn(teacher_dir / f"{name}_musicnn.h5", replay=True)[0] for name in TEACHERS}

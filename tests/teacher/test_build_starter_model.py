@@ -1,6 +1,7 @@
 """`build_starter_model` end to end on a tiny pool: a real .deb, the real (shipped) teachers, a
 short distillation, the float16 checkpoint and the report; then a second run resumes without
 redoing anything."""
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,9 @@ SONGS = {"low.wav": (220.0, "train"), "mid.wav": (440.0, "val"), "high.wav": (17
 def _tiny_pool(tmp_path: Path) -> tuple[Path, Path]:
     root = tmp_path / "build"
     (root / "DEBIAN").mkdir(parents=True)
-    (root / "DEBIAN/control").write_text("Package: tiny-music\nVersion: 1.0\nArchitecture: all\n"
-                                         "Maintainer: t <t@example.org>\nDescription: test pool\n")
+    (root / "DEBIAN/control").write_text(
+        "Package: tiny-music\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@example.org>\nDescription: test pool\n"
+    )
     (root / "usr/share/doc/tiny-music").mkdir(parents=True)
     (root / "usr/share/doc/tiny-music/copyright").write_text(COPYRIGHT)
     (root / "usr/share/games/tiny/music").mkdir(parents=True)
@@ -42,19 +44,46 @@ def _tiny_pool(tmp_path: Path) -> tuple[Path, Path]:
         (root / "usr/share/games/tiny/music" / name).write_bytes(wav_bytes(8.0, freq, sr=22050))
     work = tmp_path / "work"
     (work / "debs").mkdir(parents=True)
-    subprocess.run(["dpkg-deb", "--build", str(root), str(work / "debs/tiny-music_1.0_all.deb")], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["dpkg-deb", "--build", str(root), str(work / "debs/tiny-music_1.0_all.deb")], check=True, capture_output=True
+    )
     manifest = tmp_path / "pool.tsv"
-    write_manifest([PoolFile("tiny-music", f"usr/share/games/tiny/music/{name}", 8.0, split, "CC0-1.0")
-                    for name, (_, split) in SONGS.items()], manifest)
+    write_manifest(
+        [
+            PoolFile("tiny-music", f"usr/share/games/tiny/music/{name}", 8.0, split, "CC0-1.0")
+            for name, (_, split) in SONGS.items()
+        ],
+        manifest,
+    )
     return work, manifest
 
 
 def _build(work: Path, manifest: Path, output: Path, *extra: str) -> str:
     out = StringIO()
-    call_command("build_starter_model", "--work-dir", str(work), "--manifest", str(manifest), "--output", str(output),
-                 "--inits", "random", "--epochs", "1", "--crops-per-epoch", "16", "--batch-size", "8",
-                 "--device", "cpu", "--groove-minutes", "0", *extra, stdout=out, verbosity=0)
+    call_command(
+        "build_starter_model",
+        "--work-dir",
+        str(work),
+        "--manifest",
+        str(manifest),
+        "--output",
+        str(output),
+        "--inits",
+        "random",
+        "--epochs",
+        "1",
+        "--crops-per-epoch",
+        "16",
+        "--batch-size",
+        "8",
+        "--device",
+        "cpu",
+        "--groove-minutes",
+        "0",
+        *extra,
+        stdout=out,
+        verbosity=0,
+    )
     return out.getvalue()
 
 
@@ -114,6 +143,13 @@ def test_missing_teacher_or_init_weights_stop_the_build_before_any_download(tmp_
     with pytest.raises(CommandError, match="missing: .*MSD_musicnn.h5"):
         _build(work, manifest, tmp_path / "x.safetensors", "--teacher-dir", str(tmp_path))
     with pytest.raises(CommandError, match="missing: .*nope.npz"):
-        _build(work, manifest, tmp_path / "x.safetensors", "--inits", "random,deit",
-               "--deit-init", str(tmp_path / "nope.npz"))
+        _build(
+            work,
+            manifest,
+            tmp_path / "x.safetensors",
+            "--inits",
+            "random,deit",
+            "--deit-init",
+            str(tmp_path / "nope.npz"),
+        )
     assert not (work / "debs").exists()

@@ -1,5 +1,6 @@
 """Teacher tags and classes → the product's 16 genres: max of the naming tags, normalised, versioned;
 the v2 ensemble of musicnn and YAMNet; the content families."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,8 +25,24 @@ from inference.engine.teacher.mapping import (
 
 from .conftest import shared_dir
 
-PRODUCT_GENRES = ["Blues", "Classical", "Country", "Disco", "Electronic", "Folk", "Hip-Hop", "Jazz",
-                  "Latin", "Metal", "Pop", "R&B", "Rap", "Reggae", "Rock", "World"]
+PRODUCT_GENRES = [
+    "Blues",
+    "Classical",
+    "Country",
+    "Disco",
+    "Electronic",
+    "Folk",
+    "Hip-Hop",
+    "Jazz",
+    "Latin",
+    "Metal",
+    "Pop",
+    "R&B",
+    "Rap",
+    "Reggae",
+    "Rock",
+    "World",
+]
 
 
 def test_the_mapping_covers_the_product_taxonomy_with_real_tags():
@@ -97,10 +114,10 @@ def test_v2_gives_every_genre_a_signal_from_classes_that_name_it():
 
 def test_a_salsa_frame_is_latin_and_a_rapped_beat_scores_rap_and_hip_hop():
     frame = np.zeros((2, 521))
-    frame[0, 244] = 0.8   # Salsa music
-    frame[0, 232] = 0.2   # Classical music
-    frame[1, 212] = 0.6   # Hip hop music
-    frame[1, 31] = 0.3    # Rapping
+    frame[0, 244] = 0.8  # Salsa music
+    frame[0, 232] = 0.2  # Classical music
+    frame[1, 212] = 0.6  # Hip hop music
+    frame[1, 31] = 0.3  # Rapping
     scores = yamnet_genre_scores(frame)
     assert np.allclose(scores.sum(axis=1), 1.0)
     assert scores[0, GENRES.index("Latin")] == pytest.approx(0.8)
@@ -113,7 +130,7 @@ def test_the_ensemble_is_the_weighted_mean_and_a_silent_teacher_drops_out():
     yamnet = np.zeros((2, 16))
     musicnn[0, GENRES.index("Jazz")] = 1.0
     yamnet[0, GENRES.index("Blues")] = 1.0
-    yamnet[1, GENRES.index("Reggae")] = 1.0   # musicnn has nothing for window 1
+    yamnet[1, GENRES.index("Reggae")] = 1.0  # musicnn has nothing for window 1
     even = ensemble_scores(musicnn, yamnet)
     assert even[0, GENRES.index("Jazz")] == pytest.approx(0.5) and even[0, GENRES.index("Blues")] == pytest.approx(0.5)
     assert even[1, GENRES.index("Reggae")] == pytest.approx(1.0)
@@ -130,11 +147,11 @@ def test_content_families_name_speech_music_and_other():
     from inference.engine.teacher.content import content_scores, content_verdict
 
     frames = np.zeros((3, 521))
-    frames[:, 0] = 0.9      # Speech
-    frames[:, 132] = 0.2    # Music
+    frames[:, 0] = 0.9  # Speech
+    frames[:, 132] = 0.2  # Music
     assert content_verdict(content_scores(frames)) == "speech"
     frames[:, 132] = 0.95
     assert content_verdict(content_scores(frames)) == "music"
     frames[:] = 0
-    frames[:, 494] = 0.7    # Silence
+    frames[:, 494] = 0.7  # Silence
     assert content_verdict(content_scores(frames)) == "other"

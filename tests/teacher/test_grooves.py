@@ -1,5 +1,6 @@
 """Synthetic grooves: the style table, and a real mma + fluidsynth render of one short clip for
 each of two genres (skipped, saying which Debian package is missing, where the tools are not)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -51,8 +52,13 @@ def test_every_style_is_in_the_installed_mma_library_and_the_licences_are_as_rec
 
 def test_rendered_clips_decode_sound_and_are_listed_and_a_rerun_renders_nothing(tools, tmp_path, monkeypatch):
     seconds = 4.0
-    options = {"minutes_per_genre": seconds / 60, "clip_seconds": seconds, "genres": ["Reggae", "Latin"],
-               "soundfonts": SMALL_FONT, "progress": False}
+    options = {
+        "minutes_per_genre": seconds / 60,
+        "clip_seconds": seconds,
+        "genres": ["Reggae", "Latin"],
+        "soundfonts": SMALL_FONT,
+        "progress": False,
+    }
     clips = render_grooves(tmp_path, **options)
 
     assert [c.genre for c in clips] == ["Reggae", "Latin"]
@@ -61,7 +67,7 @@ def test_rendered_clips_decode_sound_and_are_listed_and_a_rerun_renders_nothing(
         audio, rate = sf.read(clip.path)
         assert rate == grooves.SAMPLE_RATE and audio.ndim == 1
         assert len(audio) == int(seconds * rate)
-        assert np.sqrt(np.mean(audio ** 2)) > 0.01
+        assert np.sqrt(np.mean(audio**2)) > 0.01
         assert clip.style in GROOVE_STYLES[clip.genre]
         assert "soundfont timgm6mb-soundfont GPL-2" in clip.licence and "mma" in clip.licence
     assert read_groove_manifest(tmp_path) == sorted(clips, key=lambda c: str(c.path))
@@ -78,8 +84,16 @@ def test_the_recipe_turns_grooves_into_hard_labelled_recordings(tools, tmp_path)
     from tests.fixtures import TINY
 
     seconds = 7.0
-    found = groove_recordings(tmp_path, TINY, minutes_per_genre=seconds / 60, seed=0, progress=False,
-                              clip_seconds=seconds, genres=["Reggae", "Latin"], soundfonts=SMALL_FONT)
+    found = groove_recordings(
+        tmp_path,
+        TINY,
+        minutes_per_genre=seconds / 60,
+        seed=0,
+        progress=False,
+        clip_seconds=seconds,
+        genres=["Reggae", "Latin"],
+        soundfonts=SMALL_FONT,
+    )
     recordings = found["train"] + found["test"]
     assert sorted(r.file_id.split(":")[0] for r in recordings) == ["groove", "groove"]
     for recording in recordings:

@@ -1,5 +1,6 @@
 """The PyTorch port of musicnn gives the original Keras models' tag probabilities, and its fast
 module (what load_musicnn returns) computes what the node-by-node graph replay computes."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,10 @@ def test_port_reproduces_window_probabilities_from_the_reference_input(teacher, 
     windows = np.stack([references[name]["input_first_window"] for name in names])
     probs = tag_probabilities(model, windows)
     assert probs.shape == (len(names), 50) and len(labels) == 50
-    diffs = {name: float(np.abs(probs[i] - references[name][f"{teacher}_window_probs"][0]).max())
-             for i, name in enumerate(names)}
+    diffs = {
+        name: float(np.abs(probs[i] - references[name][f"{teacher}_window_probs"][0]).max())
+        for i, name in enumerate(names)
+    }
     assert max(diffs.values()) < 1e-4, diffs
 
 
@@ -96,11 +99,23 @@ def test_fast_module_computes_what_the_graph_replay_computes(teacher, teachers, 
 
     fast, replay = teachers[teacher][0], replayed_teachers[teacher]
     rng = np.random.default_rng(7)
-    windows = np.concatenate([np.stack([r["input_first_window"] for r in references.values()]),
-                              rng.normal(1.0, 2.0, size=(3, 187, 96)).astype(np.float32)])
+    windows = np.concatenate(
+        [
+            np.stack([r["input_first_window"] for r in references.values()]),
+            rng.normal(1.0, 2.0, size=(3, 187, 96)).astype(np.float32),
+        ]
+    )
     assert np.abs(tag_probabilities(fast, windows) - tag_probabilities(replay, windows)).max() < 1e-5
-    nodes = ["tf_op_layer_concat", "tf_op_layer_transpose", "tf_op_layer_Add_1", "flatten", "bn_flatpool",
-             "dense", "bn_dense", "dense_1"]
+    nodes = [
+        "tf_op_layer_concat",
+        "tf_op_layer_transpose",
+        "tf_op_layer_Add_1",
+        "flatten",
+        "bn_flatpool",
+        "dense",
+        "bn_dense",
+        "dense_1",
+    ]
     with torch.inference_mode():
         x = torch.from_numpy(windows[:5])
         ours, theirs = fast(x, return_nodes=nodes), replay(x, return_nodes=nodes)
@@ -168,11 +183,14 @@ def test_an_unnamed_teacher_file_needs_explicit_labels(tmp_path):
 
 
 def test_the_mapping_loads_without_torch_and_the_port_without_django():
-    code = ("import sys; import inference.engine.teacher.mapping; a = set(sys.modules); "
-            "import inference.engine.teacher.musicnn, inference.engine.teacher.preprocess; b = set(sys.modules); "
-            "print(' '.join(m.split('.')[0] for m in a)); print(' '.join(m.split('.')[0] for m in b))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
-                         check=True, timeout=120)
+    code = (
+        "import sys; import inference.engine.teacher.mapping; a = set(sys.modules); "
+        "import inference.engine.teacher.musicnn, inference.engine.teacher.preprocess; b = set(sys.modules); "
+        "print(' '.join(m.split('.')[0] for m in a)); print(' '.join(m.split('.')[0] for m in b))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True, timeout=120
+    )
     after_mapping, after_port = (set(line.split()) for line in out.stdout.splitlines())
     assert "torch" not in after_mapping and "librosa" not in after_mapping and "django" not in after_mapping
     assert "torch" in after_port and "django" not in after_port

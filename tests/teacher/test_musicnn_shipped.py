@@ -1,4 +1,5 @@
 """The musicnn weights shipped in inference/engine/teacher/weights: what a fresh install tags with."""
+
 from __future__ import annotations
 
 import json
@@ -13,16 +14,18 @@ from .conftest import REPO, TEACHERS
 
 def test_a_fresh_install_tags_without_the_hdf5_files_or_h5py():
     """The shipped files alone (h5py made unimportable) give both taggers, labelled from their metadata."""
-    code = ("import sys; sys.modules['h5py'] = None\n"
-            "import numpy as np\n"
-            "from inference.engine.teacher import LABELS_BY_DATASET\n"
-            "from inference.engine.teacher.musicnn import load_shipped_musicnn, tag_audio_both\n"
-            "models = load_shipped_musicnn()\n"
-            "t = np.arange(16000 * 4) / 16000\n"
-            "tone = (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32)\n"
-            "probs = tag_audio_both(tone, models, sample_rate=16000)\n"
-            "assert all(list(m.labels) == list(LABELS_BY_DATASET[n]) for n, m in models.items())\n"
-            "print(sorted(models), [probs[n].shape for n in sorted(probs)])\n")
+    code = (
+        "import sys; sys.modules['h5py'] = None\n"
+        "import numpy as np\n"
+        "from inference.engine.teacher import LABELS_BY_DATASET\n"
+        "from inference.engine.teacher.musicnn import load_shipped_musicnn, tag_audio_both\n"
+        "models = load_shipped_musicnn()\n"
+        "t = np.arange(16000 * 4) / 16000\n"
+        "tone = (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32)\n"
+        "probs = tag_audio_both(tone, models, sample_rate=16000)\n"
+        "assert all(list(m.labels) == list(LABELS_BY_DATASET[n]) for n, m in models.items())\n"
+        "print(sorted(models), [probs[n].shape for n in sorted(probs)])\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "['MSD', 'MTT'] [(1, 50), (1, 50)]"
@@ -61,8 +64,10 @@ def test_shipped_weights_reproduce_the_reference_probabilities(references):
     windows = np.stack([references[name]["input_first_window"] for name in names])
     for teacher in TEACHERS:
         probs = tag_probabilities(models[teacher], windows)
-        diffs = {name: float(np.abs(probs[i] - references[name][f"{teacher}_window_probs"][0]).max())
-                 for i, name in enumerate(names)}
+        diffs = {
+            name: float(np.abs(probs[i] - references[name][f"{teacher}_window_probs"][0]).max())
+            for i, name in enumerate(names)
+        }
         assert max(diffs.values()) < 1e-4, (teacher, diffs)
 
 

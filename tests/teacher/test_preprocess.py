@@ -1,4 +1,5 @@
 """The teacher's front end: 16 kHz log-mel, non-overlapping 187-frame windows, wrap-padding."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,5 +1,6 @@
 """Distillation: the student learns the teacher's genres per window, never learns uncovered
 genres, and an interrupted run resumes where it stopped."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,16 +38,19 @@ def _recording(name: str, genre: int, seconds: float, rng: np.random.Generator) 
 @pytest.fixture
 def pool() -> dict[str, list[Recording]]:
     rng = np.random.default_rng(0)
-    return {split: [_recording(f"{split}{i}", i % 3, 20.0, rng) for i in range(count)]
-            for split, count in (("train", 9), ("val", 3))}
+    return {
+        split: [_recording(f"{split}{i}", i % 3, 20.0, rng) for i in range(count)]
+        for split, count in (("train", 9), ("val", 3))
+    }
 
 
 CONFIG = DistilConfig(epochs=2, crops_per_epoch=192, batch_size=32, lr=1e-3, seed=1, device="cpu")
 
 
 def test_the_student_agrees_with_the_teacher_and_never_proposes_an_uncovered_genre(pool, tmp_path):
-    run = distil(pool["train"], pool["val"], TINY, CONFIG, run_dir=tmp_path / "run", progress=False,
-                 say=lambda line: None)
+    run = distil(
+        pool["train"], pool["val"], TINY, CONFIG, run_dir=tmp_path / "run", progress=False, say=lambda line: None
+    )
     assert [e["epoch"] for e in run.history] == [1, 2] and run.best["val_loss"] <= run.history[0]["val_loss"]
     model = build_vit(CONFIG.architecture, num_classes=N_GENRES, n_mels=TINY.n_mels, window_frames=TINY.window_frames)
     model.load_state_dict(run.state_dict)
@@ -59,10 +63,16 @@ def test_the_student_agrees_with_the_teacher_and_never_proposes_an_uncovered_gen
 
 def test_an_interrupted_run_resumes_after_its_last_finished_epoch(pool, tmp_path):
     lines: list[str] = []
-    one = distil(pool["train"], pool["val"], TINY, DistilConfig(**{**CONFIG.__dict__, "epochs": 1}),
-                 run_dir=tmp_path / "a", progress=False, say=lines.append)
-    full = distil(pool["train"], pool["val"], TINY, CONFIG, run_dir=tmp_path / "b", progress=False,
-                  say=lines.append)
+    one = distil(
+        pool["train"],
+        pool["val"],
+        TINY,
+        DistilConfig(**{**CONFIG.__dict__, "epochs": 1}),
+        run_dir=tmp_path / "a",
+        progress=False,
+        say=lines.append,
+    )
+    full = distil(pool["train"], pool["val"], TINY, CONFIG, run_dir=tmp_path / "b", progress=False, say=lines.append)
     # "Interrupt" run b after epoch 1 by restoring a's state file, made with the same settings but 1 epoch:
     # its stored config differs, so it is refused rather than mixed.
     (tmp_path / "b" / "state.pt").replace(tmp_path / "b-full.pt")
@@ -72,16 +82,16 @@ def test_an_interrupted_run_resumes_after_its_last_finished_epoch(pool, tmp_path
     # A finished run asked again does no more work and returns the same best weights.
     (tmp_path / "b-full.pt").replace(tmp_path / "b" / "state.pt")
     lines.clear()
-    again = distil(pool["train"], pool["val"], TINY, CONFIG, run_dir=tmp_path / "b", progress=False,
-                   say=lines.append)
+    again = distil(pool["train"], pool["val"], TINY, CONFIG, run_dir=tmp_path / "b", progress=False, say=lines.append)
     assert lines == ["[distil:random] resuming after epoch 2"]
     assert again.history == full.history and one.history[0]["epoch"] == 1
     assert all((again.state_dict[k] == full.state_dict[k]).all() for k in full.state_dict)
 
 
 def test_resuming_mid_run_gives_the_same_weights_as_an_uninterrupted_run(pool, tmp_path, monkeypatch):
-    straight = distil(pool["train"], pool["val"], TINY, CONFIG, run_dir=tmp_path / "straight", progress=False,
-                      say=lambda line: None)
+    straight = distil(
+        pool["train"], pool["val"], TINY, CONFIG, run_dir=tmp_path / "straight", progress=False, say=lambda line: None
+    )
     real_agreement = distil_module.agreement
     calls = {"n": 0}
 
@@ -93,11 +103,19 @@ def test_resuming_mid_run_gives_the_same_weights_as_an_uninterrupted_run(pool, t
 
     monkeypatch.setattr(distil_module, "agreement", crash_after_first_epoch)
     with pytest.raises(KeyboardInterrupt):
-        distil(pool["train"], pool["val"], TINY, CONFIG, run_dir=tmp_path / "resumed", progress=False,
-               say=lambda line: None)
+        distil(
+            pool["train"],
+            pool["val"],
+            TINY,
+            CONFIG,
+            run_dir=tmp_path / "resumed",
+            progress=False,
+            say=lambda line: None,
+        )
     monkeypatch.setattr(distil_module, "agreement", real_agreement)
-    resumed = distil(pool["train"], pool["val"], TINY, CONFIG, run_dir=tmp_path / "resumed", progress=False,
-                     say=lambda line: None)
+    resumed = distil(
+        pool["train"], pool["val"], TINY, CONFIG, run_dir=tmp_path / "resumed", progress=False, say=lambda line: None
+    )
     assert [e["train_loss"] for e in resumed.history] == pytest.approx([e["train_loss"] for e in straight.history])
 
 

@@ -1,5 +1,6 @@
 """The committed starter model (v2): small, documented, honest about its blind spots, and right on
 the real recordings a newcomer would try first."""
+
 from __future__ import annotations
 
 import pytest
@@ -73,6 +74,7 @@ def test_read_speech_is_flagged_as_speech_not_given_a_genre_silently(starter, sh
     from inference.engine.analysis import analyze_file
     from inference.engine.teacher.yamnet import load_yamnet
 
-    result = analyze_file(shared_audio / "librispeech-198-209-0000.ogg", starter, with_attention=False,
-                          content_model=load_yamnet())
+    result = analyze_file(
+        shared_audio / "librispeech-198-209-0000.ogg", starter, with_attention=False, content_model=load_yamnet()
+    )
     assert result.content.label == "speech"

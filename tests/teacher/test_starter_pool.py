@@ -1,4 +1,5 @@
 """The distillation pool: what is committed, how licences are read, how packages are unpacked."""
+
 from __future__ import annotations
 
 import random
@@ -86,11 +87,18 @@ def test_a_dep5_pattern_written_for_the_source_tree_matches_the_installed_file()
 
 
 def test_selection_caps_each_package_skips_stems_and_keeps_the_split_stable():
-    rows = [{"package": "a", "path_in_package": f"m/{i}.ogg", "duration_s": "1000", "mixed_stems": ""}
-            for i in range(10)]
-    rows += [{"package": "b", "path_in_package": "song/guitar.ogg", "duration_s": "200",
-              "mixed_stems": "guitar.ogg;drums.ogg"},
-             {"package": "c", "path_in_package": "x.ogg", "duration_s": "100", "mixed_stems": ""}]
+    rows = [
+        {"package": "a", "path_in_package": f"m/{i}.ogg", "duration_s": "1000", "mixed_stems": ""} for i in range(10)
+    ]
+    rows += [
+        {
+            "package": "b",
+            "path_in_package": "song/guitar.ogg",
+            "duration_s": "200",
+            "mixed_stems": "guitar.ogg;drums.ogg",
+        },
+        {"package": "c", "path_in_package": "x.ogg", "duration_s": "100", "mixed_stems": ""},
+    ]
     chosen = select_pool(rows, packages=("a", "b", "c"), cap_hours=1.0)
     assert [f.package for f in chosen].count("a") == 3  # 3 × 1000 s fit under one hour, a 4th does not
     assert {f.package for f in chosen} == {"a", "c"}
@@ -124,14 +132,16 @@ def test_a_file_inside_a_shipped_zip_is_extracted_once(tmp_path):
 def test_a_real_deb_is_unpacked_once_and_a_failed_download_is_reported(tmp_path):
     root = tmp_path / "build"
     (root / "DEBIAN").mkdir(parents=True)
-    (root / "DEBIAN/control").write_text("Package: tiny-music\nVersion: 1.0\nArchitecture: all\n"
-                                         "Maintainer: t <t@example.org>\nDescription: test\n")
+    (root / "DEBIAN/control").write_text(
+        "Package: tiny-music\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@example.org>\nDescription: test\n"
+    )
     (root / "usr/share/tiny").mkdir(parents=True)
     (root / "usr/share/tiny/song.ogg").write_bytes(b"audio")
     debs = tmp_path / "debs"
     debs.mkdir()
-    subprocess.run(["dpkg-deb", "--build", str(root), str(debs / "tiny-music_1.0_all.deb")], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["dpkg-deb", "--build", str(root), str(debs / "tiny-music_1.0_all.deb")], check=True, capture_output=True
+    )
     found = download_packages(["tiny-music"], debs, runner=_never_called)  # present: no download
     dest = unpack_package(found["tiny-music"], tmp_path / "unpacked" / "tiny-music")
     assert (dest / "usr/share/tiny/song.ogg").read_bytes() == b"audio"
@@ -156,6 +166,7 @@ def test_hand_read_licences_are_only_for_packages_in_the_pool():
 
 
 # --- pool v2: the committed manifest --------------------------------------------------------
+
 
 def _hours(files) -> float:
     return sum(f.duration_s for f in files) / 3600
@@ -191,8 +202,10 @@ def test_pool_v2_weights_keep_any_package_or_genre_from_swamping_the_training_dr
     files = read_manifest(POOL_V2)
     train = [f for f in files if f.split == "train"]
     draws = sum(f.duration_s * f.weight for f in train)
+
     def share(key):
         return max(Counter(dict.fromkeys({key(f) for f in train}, 0.0) | _sum_by(train, key)).values()) / draws
+
     raw_electronic = _hours(f for f in files if f.teacher_top1 == "Electronic") / _hours(files)
     assert raw_electronic > 0.55  # game music is mostly electronic ...
     assert share(lambda f: f.teacher_top1) < 0.4  # ... but not what the student mostly sees
@@ -207,20 +220,34 @@ def _sum_by(files, key) -> dict:
     return out
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None or not pool_module._ffmpeg_reads_tracker_modules(),
-                    reason="needs ffmpeg with libopenmpt")
+@pytest.mark.skipif(
+    shutil.which("ffmpeg") is None or not pool_module._ffmpeg_reads_tracker_modules(),
+    reason="needs ffmpeg with libopenmpt",
+)
 def test_this_machine_can_decode_every_pool_v2_recording():
     assert decoding_problem(read_manifest(POOL_V2)) == ""
 
 
 # --- manifests ------------------------------------------------------------------------------
 
+
 def test_an_old_manifest_reads_with_weight_one_and_every_column_round_trips(tmp_path):
     (tmp_path / "old.tsv").write_text("package\tpath\tduration_s\tsplit\tlicence\np\ta.ogg\t3.5\tval\tGPL-2+\n")
     assert read_manifest(tmp_path / "old.tsv") == [PoolFile("p", "a.ogg", 3.5, "val", "GPL-2+", weight=1.0)]
-    full = [PoolFile("p", "songs/x", 10.0, "train", "CC0-1.0", weight=0.25, stems="song.ogg;guitar.ogg",
-                     teacher_top1="Rock", group="p/Band"),
-            PoolFile("q", "s/raw.raw", 2.0, "test", "GPL-2", raw_pcm="u8:22050:1", teacher_top1="Jazz", group="q")]
+    full = [
+        PoolFile(
+            "p",
+            "songs/x",
+            10.0,
+            "train",
+            "CC0-1.0",
+            weight=0.25,
+            stems="song.ogg;guitar.ogg",
+            teacher_top1="Rock",
+            group="p/Band",
+        ),
+        PoolFile("q", "s/raw.raw", 2.0, "test", "GPL-2", raw_pcm="u8:22050:1", teacher_top1="Jazz", group="q"),
+    ]
     write_manifest(full, tmp_path / "v2.tsv")
     assert read_manifest(tmp_path / "v2.tsv") == full
     write_manifest([PoolFile("p", "a.ogg", 1.0, "train", weight=-1.0)], tmp_path / "bad.tsv")
@@ -233,17 +260,48 @@ def test_an_old_manifest_reads_with_weight_one_and_every_column_round_trips(tmp_
 
 # --- licences -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("licence", ["GPL-2+", "GPL", "GPL-3.0+", "LGPL-2.1", "CC-BY-SA-3.0", "CC-BY-SA-3.0+",
-                                     "CC-BY-4.0", "CC-by-sa-3.0", "CC0-1.0", "Public Domain", "public-domain",
-                                     "Expat or GPL-2 or GPL-3", "GPL-3 or CC-BY-3.0", "GPL-3.0+ and CC-BY-SA-3.0",
-                                     "BSD-2-clause", "Free-Art-License-1.2", "OAL-1.0"])
+
+@pytest.mark.parametrize(
+    "licence",
+    [
+        "GPL-2+",
+        "GPL",
+        "GPL-3.0+",
+        "LGPL-2.1",
+        "CC-BY-SA-3.0",
+        "CC-BY-SA-3.0+",
+        "CC-BY-4.0",
+        "CC-by-sa-3.0",
+        "CC0-1.0",
+        "Public Domain",
+        "public-domain",
+        "Expat or GPL-2 or GPL-3",
+        "GPL-3 or CC-BY-3.0",
+        "GPL-3.0+ and CC-BY-SA-3.0",
+        "BSD-2-clause",
+        "Free-Art-License-1.2",
+        "OAL-1.0",
+    ],
+)
 def test_free_licences_are_accepted(licence):
     assert is_free_licence(licence)
 
 
-@pytest.mark.parametrize("licence", ["", "CC-BY-NC-SA-3.0", "CC-BY-ND-4.0", "CC-BY-NC-3.0 or CC-BY-ND-3.0",
-                                     "GPL-2+ and CC-BY-NC-3.0", "fair-use", "ETHYMONICS-FREE-MUSIC-LICENSE",
-                                     "All Rights Reserved", "other", "?"])
+@pytest.mark.parametrize(
+    "licence",
+    [
+        "",
+        "CC-BY-NC-SA-3.0",
+        "CC-BY-ND-4.0",
+        "CC-BY-NC-3.0 or CC-BY-ND-3.0",
+        "GPL-2+ and CC-BY-NC-3.0",
+        "fair-use",
+        "ETHYMONICS-FREE-MUSIC-LICENSE",
+        "All Rights Reserved",
+        "other",
+        "?",
+    ],
+)
 def test_non_free_or_unknown_licences_are_refused(licence):
     assert not is_free_licence(licence)
 
@@ -299,8 +357,10 @@ def _package_with_copyright(tmp_path: Path, package: str, text: str) -> Path:
 
 def test_a_non_free_file_is_refused_and_hand_read_licences_can_be_per_file(tmp_path, monkeypatch):
     package_dir = _package_with_copyright(tmp_path, "blobby-data", BLOBWARS_LIKE)
-    assert file_licence(PoolFile("blobby-data", "usr/share/games/blobby/music/cave", 1, "train"), package_dir) \
+    assert (
+        file_licence(PoolFile("blobby-data", "usr/share/games/blobby/music/cave", 1, "train"), package_dir)
         == "CC-BY-SA-3.0"
+    )
     with pytest.raises(PoolError, match="fair-use is not a free licence"):
         file_licence(PoolFile("blobby-data", "usr/share/games/blobby/music/fair", 1, "train"), package_dir)
     monkeypatch.setitem(HAND_READ_LICENCES, "dink-data", {"*/Sound/1.ogg": "CC-BY-SA-3.0", "*/Sound/5.ogg": "GPL-3+"})
@@ -311,29 +371,37 @@ def test_a_non_free_file_is_refused_and_hand_read_licences_can_be_per_file(tmp_p
 
 # --- balance and splits ---------------------------------------------------------------------
 
+
 def test_weights_cap_each_package_and_temper_genres_with_a_mean_of_one_per_second():
     files = [PoolFile("big", f"e{i}.ogg", 3600.0, "train", teacher_top1="Electronic") for i in range(4)]
-    files += [PoolFile("small", "e.ogg", 1800.0, "train", teacher_top1="Electronic"),
-              PoolFile("other", "c.ogg", 1800.0, "train", teacher_top1="Classical")]
+    files += [
+        PoolFile("small", "e.ogg", 1800.0, "train", teacher_top1="Electronic"),
+        PoolFile("other", "c.ogg", 1800.0, "train", teacher_top1="Classical"),
+    ]
     weighted = assign_weights(files, cap_hours=1.0, genre_power=0.5, max_weight=4.0)
     w = {f.package: f.weight for f in weighted}
     assert w["small"] / w["big"] == pytest.approx(4, rel=1e-3)  # 4 h capped to 1 h, 0.5 h untouched
-    assert w["other"] / w["small"] == pytest.approx(3 ** 0.5, rel=1e-3)  # (1.5 h / 0.5 h) ** 0.5
+    assert w["other"] / w["small"] == pytest.approx(3**0.5, rel=1e-3)  # (1.5 h / 0.5 h) ** 0.5
     assert sum(f.duration_s * f.weight for f in weighted) == pytest.approx(sum(f.duration_s for f in files), rel=1e-3)
     capped = assign_weights(files, cap_hours=1.0, genre_power=0.5, max_weight=2.0)
     assert max(f.weight for f in capped) == 2.0
 
 
 def _groups(n: int, hours: float, genre: str, prefix: str) -> list[PoolFile]:
-    return [PoolFile(f"{prefix}{i}", "m.ogg", hours * 3600, "train", teacher_top1=genre, group=f"{prefix}{i}")
-            for i in range(n)]
+    return [
+        PoolFile(f"{prefix}{i}", "m.ogg", hours * 3600, "train", teacher_top1=genre, group=f"{prefix}{i}")
+        for i in range(n)
+    ]
 
 
 def test_splits_keep_the_previous_ones_send_its_packages_new_files_to_training_and_keep_groups_whole():
     previous = [PoolFile("old", "a.ogg", 600.0, "test"), PoolFile("old", "b.ogg", 600.0, "val")]
     files = [PoolFile("old", p, 600.0, "train", teacher_top1="Rock", group="old") for p in ("a.ogg", "b.ogg", "c.ogg")]
-    files += [PoolFile("band", f"{artist}/{i}.ogg", 1200.0, "train", teacher_top1="Rock", group=f"band/{artist}")
-              for artist in ("x", "y") for i in range(3)]
+    files += [
+        PoolFile("band", f"{artist}/{i}.ogg", 1200.0, "train", teacher_top1="Rock", group=f"band/{artist}")
+        for artist in ("x", "y")
+        for i in range(3)
+    ]
     files += _groups(12, 0.5, "Electronic", "e") + _groups(6, 0.5, "Jazz", "j")
     files += [PoolFile("huge", "h.ogg", 40 * 3600.0, "train", teacher_top1="Electronic", group="huge")]
     split = {f.key: f.split for f in assign_splits(files, previous=previous)}
@@ -352,17 +420,28 @@ def test_splits_keep_the_previous_ones_send_its_packages_new_files_to_training_a
 def test_plan_manifest_leaves_out_what_is_not_free_and_groups_a_package_by_artist(tmp_path):
     _package_with_copyright(tmp_path, "blobby-data", BLOBWARS_LIKE)
     music = "usr/share/games/blobby/music/"
-    rows = [{"package": "blobby-data", "path_in_package": music + name, "mixed_stems": "", "duration_s": "100",
-             "teacher_top1": "Electronic"} for name in ("cave", "hub", "credits", "fair")]
+    rows = [
+        {
+            "package": "blobby-data",
+            "path_in_package": music + name,
+            "mixed_stems": "",
+            "duration_s": "100",
+            "teacher_top1": "Electronic",
+        }
+        for name in ("cave", "hub", "credits", "fair")
+    ]
     files, left_out = plan_manifest(rows, tmp_path / "unpacked")
     assert [key for key, _ in left_out] == ["blobby-data/" + music + "fair"]
     assert {f.path.rsplit("/", 1)[1]: f.group for f in files} == {
-        "cave": "blobby-data/Lennaert van Driel", "hub": "blobby-data/Lennaert van Driel",
-        "credits": "blobby-data/Sander van Oirschot"}
+        "cave": "blobby-data/Lennaert van Driel",
+        "hub": "blobby-data/Lennaert van Driel",
+        "credits": "blobby-data/Sander van Oirschot",
+    }
     assert all(f.weight > 0 and f.licence for f in files)
 
 
 # --- Qt resource files ----------------------------------------------------------------------
+
 
 def _rcc_bytes(files: dict[str, bytes], *, version: int = 3, compressed: tuple[str, ...] = ()) -> bytes:
     """A Qt resource file as rcc writes it: nodes breadth first, each folder's children together."""
@@ -432,6 +511,7 @@ def test_a_file_inside_a_shipped_rcc_is_extracted_once(tmp_path):
 
 # --- rendering with ffmpeg --------------------------------------------------------------------
 
+
 def _tone(seconds: float, freq: float, sr: int = 22050) -> np.ndarray:
     return (0.3 * np.sin(2 * np.pi * freq * np.arange(int(seconds * sr)) / sr)).astype(np.float32)
 
@@ -458,8 +538,9 @@ def test_headerless_pcm_and_files_without_an_extension_are_rendered_to_flac(tmp_
     (package_dir / "sounds").mkdir(parents=True)
     (package_dir / "sounds/song.raw").write_bytes(bytes((128 + 60 * np.sin(np.arange(22050) / 5)).astype(np.uint8)))
     sf.write(package_dir / "sounds/cave", _tone(1.5, 440), 22050, format="OGG", subtype="VORBIS")  # as blobwars
-    raw = audio_file(PoolFile("game", "sounds/song.raw", 1.0, "train", raw_pcm="u8:22050:1"), package_dir,
-                     tmp_path / "scratch")
+    raw = audio_file(
+        PoolFile("game", "sounds/song.raw", 1.0, "train", raw_pcm="u8:22050:1"), package_dir, tmp_path / "scratch"
+    )
     assert sf.info(str(raw)).duration == pytest.approx(1.0, abs=0.01)
     bare = audio_file(PoolFile("game", "sounds/cave", 1.5, "train"), package_dir, tmp_path / "scratch")
     assert bare.suffix == ".flac" and sf.info(str(bare)).duration == pytest.approx(1.5, abs=0.05)
@@ -481,8 +562,10 @@ def _tiny_mod() -> bytes:
     return header + bytes(pattern) + sample
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None or not pool_module._ffmpeg_reads_tracker_modules(),
-                    reason="needs ffmpeg with libopenmpt")
+@pytest.mark.skipif(
+    shutil.which("ffmpeg") is None or not pool_module._ffmpeg_reads_tracker_modules(),
+    reason="needs ffmpeg with libopenmpt",
+)
 def test_a_tracker_module_is_rendered_through_libopenmpt(tmp_path):
     (tmp_path / "game").mkdir()
     (tmp_path / "game/theme.mod").write_bytes(_tiny_mod())
@@ -494,11 +577,16 @@ def test_a_tracker_module_is_rendered_through_libopenmpt(tmp_path):
 
 
 def test_decoding_problems_are_named_before_anything_is_downloaded(monkeypatch):
-    files = [PoolFile("p", "a.ogg", 1, "train"), PoolFile("p", "b.opus", 1, "train"),
-             PoolFile("p", "c.raw", 1, "train", raw_pcm="u8:22050:1"), PoolFile("p", "song", 1, "train", stems="a;b")]
+    files = [
+        PoolFile("p", "a.ogg", 1, "train"),
+        PoolFile("p", "b.opus", 1, "train"),
+        PoolFile("p", "c.raw", 1, "train", raw_pcm="u8:22050:1"),
+        PoolFile("p", "song", 1, "train", stems="a;b"),
+    ]
     monkeypatch.setattr(pool_module.shutil, "which", lambda name: None)
-    assert decoding_problem(files) == ("this machine cannot decode opus, raw PCM, stems (the pool needs ffmpeg: "
-                                       "apt-get install ffmpeg)")
+    assert decoding_problem(files) == (
+        "this machine cannot decode opus, raw PCM, stems (the pool needs ffmpeg: apt-get install ffmpeg)"
+    )
     assert decoding_problem(files[:1]) == ""
     monkeypatch.setattr(pool_module.shutil, "which", lambda name: "/usr/bin/" + name)
     monkeypatch.setattr(pool_module, "_ffmpeg_reads_tracker_modules", lambda: False)
@@ -526,8 +614,9 @@ def test_fetch_pool_checks_and_prepares_every_kind_of_recording_once(tmp_path):
 
     root = tmp_path / "build"
     (root / "DEBIAN").mkdir(parents=True)
-    (root / "DEBIAN/control").write_text("Package: tiny-game-data\nVersion: 1.0\nArchitecture: all\n"
-                                         "Maintainer: t <t@example.org>\nDescription: test\n")
+    (root / "DEBIAN/control").write_text(
+        "Package: tiny-game-data\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@example.org>\nDescription: test\n"
+    )
     (root / "usr/share/doc/tiny-game-data").mkdir(parents=True)
     (root / "usr/share/doc/tiny-game-data/copyright").write_text(TINY_COPYRIGHT)
     game = root / "usr/share/games/tiny"
@@ -537,8 +626,9 @@ def test_fetch_pool_checks_and_prepares_every_kind_of_recording_once(tmp_path):
     with zipfile.ZipFile(game / "music.pk3", "w") as handle:
         handle.writestr("sound/cdtracks/zipped.wav", wav_bytes(1.0, 330.0, sr=22050))
     (game / "rcc").mkdir()
-    (game / "rcc/world.rcc").write_bytes(_rcc_bytes({"tiny/music/res.wav": wav_bytes(1.0, 440.0, sr=22050)},
-                                                    compressed=("tiny/music/res.wav",)))
+    (game / "rcc/world.rcc").write_bytes(
+        _rcc_bytes({"tiny/music/res.wav": wav_bytes(1.0, 440.0, sr=22050)}, compressed=("tiny/music/res.wav",))
+    )
     (game / "songs/band").mkdir(parents=True)
     (game / "songs/band/song.wav").write_bytes(wav_bytes(1.0, 220.0, sr=22050))
     (game / "songs/band/guitar.wav").write_bytes(wav_bytes(1.5, 330.0, sr=22050))
@@ -546,14 +636,19 @@ def test_fetch_pool_checks_and_prepares_every_kind_of_recording_once(tmp_path):
     (game / "sounds/old.raw").write_bytes(bytes([128, 140, 128, 116]) * 5512)
     work = tmp_path / "work"
     (work / "debs").mkdir(parents=True)
-    subprocess.run(["dpkg-deb", "--build", str(root), str(work / "debs/tiny-game-data_1.0_all.deb")], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["dpkg-deb", "--build", str(root), str(work / "debs/tiny-game-data_1.0_all.deb")],
+        check=True,
+        capture_output=True,
+    )
     base = "usr/share/games/tiny/"
-    items = [PoolFile("tiny-game-data", base + "music/plain.wav", 1.0, "train", "GPL-2+"),
-             PoolFile("tiny-game-data", "_unzipped/music.pk3/sound/cdtracks/zipped.wav", 1.0, "train", "GPL-2+"),
-             PoolFile("tiny-game-data", "_rcc/world/tiny/music/res.wav", 1.0, "val", "GPL-2+"),
-             PoolFile("tiny-game-data", base + "songs/band", 1.5, "test", "GPL-2+", stems="song.wav;guitar.wav"),
-             PoolFile("tiny-game-data", base + "sounds/old.raw", 1.0, "train", "GPL-2+", raw_pcm="u8:22050:1")]
+    items = [
+        PoolFile("tiny-game-data", base + "music/plain.wav", 1.0, "train", "GPL-2+"),
+        PoolFile("tiny-game-data", "_unzipped/music.pk3/sound/cdtracks/zipped.wav", 1.0, "train", "GPL-2+"),
+        PoolFile("tiny-game-data", "_rcc/world/tiny/music/res.wav", 1.0, "val", "GPL-2+"),
+        PoolFile("tiny-game-data", base + "songs/band", 1.5, "test", "GPL-2+", stems="song.wav;guitar.wav"),
+        PoolFile("tiny-game-data", base + "sounds/old.raw", 1.0, "train", "GPL-2+", raw_pcm="u8:22050:1"),
+    ]
     write_manifest(items, tmp_path / "pool.tsv")
     checked = fetch_pool(read_manifest(tmp_path / "pool.tsv"), work, say=lambda line: None)
     assert [f.licence for f in checked] == ["GPL-2+"] * 5

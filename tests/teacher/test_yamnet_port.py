@@ -1,4 +1,5 @@
 """The PyTorch port of YAMNet gives the TFLite model's log-mel patches and class scores."""
+
 from __future__ import annotations
 
 import json
@@ -58,7 +59,7 @@ def _frames(waveform: np.ndarray, starts: np.ndarray):
 
     from inference.engine.teacher.yamnet import FRAME_SAMPLES
 
-    return torch.from_numpy(np.stack([waveform[s:s + FRAME_SAMPLES] for s in starts]))
+    return torch.from_numpy(np.stack([waveform[s : s + FRAME_SAMPLES] for s in starts]))
 
 
 def _port_outputs(yamnet, reference, name):
@@ -106,10 +107,15 @@ def test_frame_zero_names_what_the_reference_says(yamnet, reference):
     from inference.engine.teacher.yamnet import class_names, yamnet_scores
 
     names = class_names()
-    tops = {name: int(yamnet_scores(yamnet, reference[f"{name}_waveform_16k"], max_frames=1)[1][0].argmax())
-            for name in NAMES}
+    tops = {
+        name: int(yamnet_scores(yamnet, reference[f"{name}_waveform_16k"], max_frames=1)[1][0].argmax())
+        for name in NAMES
+    }
     assert {name: names[i] for name, i in tops.items()} == {
-        "trumpet": "Music", "speech": "Speech", "chirp": "Sine wave"}
+        "trumpet": "Music",
+        "speech": "Speech",
+        "chirp": "Sine wave",
+    }
 
 
 @pytest.mark.parametrize("network", ["yamnet", "yamnet_exact"])
@@ -171,8 +177,9 @@ def test_class_names_are_the_shipped_audioset_map():
     assert names[230] == "Jazz" and names[1] == "Child speech, kid speaking"
 
 
-@pytest.mark.parametrize(("recording", "top"), [("librispeech-198-209-0000", "Speech"),
-                                                 ("sorohan-trumpet-loop", "Music")])
+@pytest.mark.parametrize(
+    ("recording", "top"), [("librispeech-198-209-0000", "Speech"), ("sorohan-trumpet-loop", "Music")]
+)
 def test_recording_top_mean_class(recording, top, yamnet):
     from inference.engine.teacher.yamnet import class_names, yamnet_scores
 
@@ -185,7 +192,7 @@ def test_the_decoding_recipe_is_the_references(reference):
     assert np.array_equal(_recording_16k("sorohan-trumpet-loop"), reference["trumpet_waveform_16k"])
     # The reference resampled a 5-s cut: only its last few samples see the cut's edge.
     speech, expected = _recording_16k("librispeech-198-209-0000"), reference["speech_waveform_16k"]
-    assert np.array_equal(speech[:len(expected) - 1000], expected[:-1000])
+    assert np.array_equal(speech[: len(expected) - 1000], expected[:-1000])
 
 
 def test_float16_weights_load_to_the_exact_dequantised_values(yamnet):
@@ -204,7 +211,7 @@ def test_float16_weights_load_to_the_exact_dequantised_values(yamnet):
         integers = weights[name] / scale
         assert (integers.round() - integers).abs().max() < 1e-4, name  # scale × an integer
         assert integers.abs().max() <= 127.5, name
-        assert torch.allclose(weights[name], stored[name].float(), rtol=2 ** -10, atol=0), name
+        assert torch.allclose(weights[name], stored[name].float(), rtol=2**-10, atol=0), name
 
 
 def test_reconverting_the_tflite_reproduces_the_shipped_file(tmp_path, yamnet):
@@ -261,9 +268,16 @@ def test_tf_same_padding_puts_the_odd_pixel_after():
 def test_the_converter_refuses_ops_it_does_not_map():
     from inference.engine.teacher.yamnet_convert import Graph, Op, UnsupportedGraph, translate
 
-    graph = Graph(ops=[Op("SOFTMAX", [0], [1], {})], shapes={0: (1, 15600), 1: (1, 15600)},
-                  names={0: "input", 1: "out"}, constants={}, inputs=[0], outputs=[1], quantised=set(),
-                  scales={})
+    graph = Graph(
+        ops=[Op("SOFTMAX", [0], [1], {})],
+        shapes={0: (1, 15600), 1: (1, 15600)},
+        names={0: "input", 1: "out"},
+        constants={},
+        inputs=[0],
+        outputs=[1],
+        quantised=set(),
+        scales={},
+    )
     with pytest.raises(UnsupportedGraph, match="SOFTMAX"):
         translate(graph)
 
@@ -304,17 +318,19 @@ def test_fma_rounds_once():
 
     from inference.engine.teacher.yamnet import fma
 
-    a = torch.tensor([1 + 2 ** -12], dtype=torch.float32)
-    c = torch.tensor([-(1 + 2 ** -11)], dtype=torch.float32)
-    assert fma(a, a, c).item() == 2 ** -24  # (1 + 2⁻¹²)² − (1 + 2⁻¹¹), exact
+    a = torch.tensor([1 + 2**-12], dtype=torch.float32)
+    c = torch.tensor([-(1 + 2**-11)], dtype=torch.float32)
+    assert fma(a, a, c).item() == 2**-24  # (1 + 2⁻¹²)² − (1 + 2⁻¹¹), exact
     assert (a * a + c).item() == 0.0  # two roundings lose it
 
 
 def test_the_port_imports_neither_django_nor_tensorflow():
-    code = ("import sys, inference.engine.teacher.yamnet; "
-            "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
-                         check=True, timeout=120)
+    code = (
+        "import sys, inference.engine.teacher.yamnet; print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True, timeout=120
+    )
     loaded = set(out.stdout.split())
     assert "torch" in loaded and "safetensors" in loaded
     assert not loaded & {"django", "tensorflow", "tflite", "ai_edge_litert", "librosa"}

@@ -1,5 +1,6 @@
 """Reviewed tracks with real audio files, editors, an active tiny model, and artists that land
 in a chosen split."""
+
 from __future__ import annotations
 
 import hashlib
@@ -70,10 +71,13 @@ def decide(editor) -> Callable[..., Decision]:
 
     def make(track: Track, genre: str, by=None, secondary: str | None = None) -> Decision:
         return decision_submit(
-            editor=by or editor, track=track,
-            data=DecisionInput(genre=Genre.objects.get(name=genre),
-                               secondary_genre=Genre.objects.get(name=secondary) if secondary else None,
-                               seen_decision_id=last_decision_id(track)),
+            editor=by or editor,
+            track=track,
+            data=DecisionInput(
+                genre=Genre.objects.get(name=genre),
+                secondary_genre=Genre.objects.get(name=secondary) if secondary else None,
+                seen_decision_id=last_decision_id(track),
+            ),
         )
 
     return make

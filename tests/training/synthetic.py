@@ -1,4 +1,5 @@
 """Tiny synthetic genres with distinct timbres: low tones, high tones and noise bursts."""
+
 from __future__ import annotations
 
 from pathlib import Path

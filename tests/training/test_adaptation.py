@@ -1,6 +1,7 @@
 """Adaptation on unlabelled tracks: the student learns from the teacher ensemble's soft targets,
 labels + adaptation beat the model it started from on held-out clips, and train_model
 --adapt-on catalog trains on exactly the unlabelled catalog tracks that have a cached target."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,8 +23,9 @@ from tests.fixtures import TINY
 from tests.training.conftest import artist_in
 from tests.training.synthetic import TIMBRES, write_clip
 
-CONFIG = TrainingConfig(epochs=8, batch_size=16, lr=1e-3, patience=0, crops_per_track=4, seed=0,
-                        class_weights="none", adapt_weight=1.0)
+CONFIG = TrainingConfig(
+    epochs=8, batch_size=16, lr=1e-3, patience=0, crops_per_track=4, seed=0, class_weights="none", adapt_weight=1.0
+)
 
 
 def _teacher(label: int, right: float = 0.6) -> np.ndarray:
@@ -55,10 +57,16 @@ def test_labels_plus_adaptation_beat_the_base_model_on_held_out_clips(clips):
     init = dict(base.state_dict)
     features: dict = {}
 
-    adapted = train(clips["labelled"], list(TIMBRES), TINY, CONFIG, init_state=init, features=features,
-                    adaptation=clips["unlabelled"])
-    alone = train([], list(TIMBRES), TINY, CONFIG, init_state=init, features=features,
-                  adaptation=clips["unlabelled"])
+    adapted = train(
+        clips["labelled"],
+        list(TIMBRES),
+        TINY,
+        CONFIG,
+        init_state=init,
+        features=features,
+        adaptation=clips["unlabelled"],
+    )
+    alone = train([], list(TIMBRES), TINY, CONFIG, init_state=init, features=features, adaptation=clips["unlabelled"])
 
     base_acc = _accuracy(base, clips["held_out"])
     adapted_acc = _accuracy(adapted.checkpoint(), clips["held_out"])
@@ -76,9 +84,9 @@ def test_labels_plus_adaptation_beat_the_base_model_on_held_out_clips(clips):
 def test_a_crop_learns_the_teacher_windows_inside_it():
     windows = np.array([[1, 0], [1, 0], [0, 1], [0, 0]], dtype=np.float32)  # the last window: no signal
     example = SoftExample("x.wav", np.array([0.5, 0.5], dtype=np.float32), windows, window_s=3.0)
-    assert example.target(0.0, 6.0).tolist() == [1.0, 0.0]      # windows 0 and 1 are centred inside
-    assert example.target(4.0, 8.0).tolist() == [0.5, 0.5]      # windows 1 and 2
-    assert example.target(9.5, 12.0).tolist() == [0.5, 0.5]     # no signal there: the clip's distribution
+    assert example.target(0.0, 6.0).tolist() == [1.0, 0.0]  # windows 0 and 1 are centred inside
+    assert example.target(4.0, 8.0).tolist() == [0.5, 0.5]  # windows 1 and 2
+    assert example.target(9.5, 12.0).tolist() == [0.5, 0.5]  # no signal there: the clip's distribution
     assert example.target(100.0, 106.0).tolist() == [0.5, 0.5]  # nearest window (the last) has none either
     assert SoftExample("y.wav", np.array([0.2, 0.8])).target(0, 6).tolist() == [0.2, 0.8]
 
@@ -105,14 +113,21 @@ def _target_row(track, genre: str) -> TeacherTarget:
     clip = [0.02] * 16
     clip[mapping.GENRES.index(genre)] = 0.7
     clip = [c / sum(clip) for c in clip]
-    return TeacherTarget.objects.create(track=track, mapping_version=mapping.ENSEMBLE_VERSION,
-                                        weights={"musicnn": 0.5, "yamnet": 0.5}, genres=list(mapping.GENRES),
-                                        clip=clip, window_s=2.992, windows=[clip],
-                                        teacher_clips={"musicnn": clip, "yamnet": clip})
+    return TeacherTarget.objects.create(
+        track=track,
+        mapping_version=mapping.ENSEMBLE_VERSION,
+        weights={"musicnn": 0.5, "yamnet": 0.5},
+        genres=list(mapping.GENRES),
+        clip=clip,
+        window_s=2.992,
+        windows=[clip],
+        teacher_clips={"musicnn": clip, "yamnet": clip},
+    )
 
 
-def test_train_model_adapts_on_the_unlabelled_catalog_tracks_with_targets(audio_track, decide, three_genres,
-                                                                          active_model, media, settings, tmp_path):
+def test_train_model_adapts_on_the_unlabelled_catalog_tracks_with_targets(
+    audio_track, decide, three_genres, active_model, media, settings, tmp_path
+):
     kinds = {"Classical": "low", "Jazz": "high", "Metal": "noise"}
     for i, (genre, kind) in enumerate(kinds.items()):
         for j in range(2):
@@ -122,9 +137,24 @@ def test_train_model_adapts_on_the_unlabelled_catalog_tracks_with_targets(audio_
         _target_row(track, genre)  # the last two tracks have no target yet
     export = label_export_create()
 
-    call_command("train_model", "--export", str(export.pk), "--epochs", "2", "--val-fraction", "0",
-                 "--adapt-on", "catalog", "--adapt-weight", "0.5", "--adapt-target", "window", "--name", "adapted",
-                 "--no-evaluate")
+    call_command(
+        "train_model",
+        "--export",
+        str(export.pk),
+        "--epochs",
+        "2",
+        "--val-fraction",
+        "0",
+        "--adapt-on",
+        "catalog",
+        "--adapt-weight",
+        "0.5",
+        "--adapt-target",
+        "window",
+        "--name",
+        "adapted",
+        "--no-evaluate",
+    )
 
     version = ModelVersion.objects.get(name="adapted")
     assert not version.is_active
@@ -137,7 +167,8 @@ def test_train_model_adapts_on_the_unlabelled_catalog_tracks_with_targets(audio_
 
 
 def test_adaptation_targets_are_recalibrated_on_the_labelled_tracks_teacher_targets(
-        audio_track, decide, three_genres, active_model, media):
+    audio_track, decide, three_genres, active_model, media
+):
     # The teachers hear every Classical track as Jazz and every Jazz track as Metal: recalibrated on
     # the labels, an unlabelled track they hear as Jazz is taught as Classical.
     heard = {"Classical": "Jazz", "Jazz": "Metal", "Metal": "Rock"}
@@ -151,12 +182,27 @@ def test_adaptation_targets_are_recalibrated_on_the_labelled_tracks_teacher_targ
     _target_row(unlabelled, "Jazz")
     export = label_export_create()
 
-    call_command("train_model", "--export", str(export.pk), "--epochs", "1", "--val-fraction", "0",
-                 "--adapt-on", "catalog", "--name", "recalibrated", "--no-evaluate")  # recalibrated: the default
+    call_command(
+        "train_model",
+        "--export",
+        str(export.pk),
+        "--epochs",
+        "1",
+        "--val-fraction",
+        "0",
+        "--adapt-on",
+        "catalog",
+        "--name",
+        "recalibrated",
+        "--no-evaluate",
+    )  # recalibrated: the default
 
     facts = ModelVersion.objects.get(name="recalibrated").metrics["training"]["adaptation"]
-    train = [TrainingExample(str(media / row["audio"]), export.labels.index(row["genre"]), "train")
-             for row in export_rows(export) if row["split"] in ("train", "val")]  # --val-fraction 0: all train
+    train = [
+        TrainingExample(str(media / row["audio"]), export.labels.index(row["genre"]), "train")
+        for row in export_rows(export)
+        if row["split"] in ("train", "val")
+    ]  # --val-fraction 0: all train
     recalibration = facts["recalibration"]
     assert recalibration["used"] and recalibration["without_teacher_targets"] == 0
     assert recalibration["labelled_tracks"] == len(train) and facts["used"] == 1

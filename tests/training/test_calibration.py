@@ -1,5 +1,6 @@
 """Tempered class weights, temperature scaling and calibration error: a 70 % proposal should be
 right about 70 % of the time, and inference applies the fitted temperature."""
+
 from __future__ import annotations
 
 import io
@@ -102,8 +103,9 @@ def test_inference_divides_the_logits_by_the_checkpoints_temperature(tmp_path):
     plain = create_random_checkpoint(labels=["a", "b", "c", "d"], preprocessing=TINY, seed=2)
     assert model_from_checkpoint(plain, device="cpu").temperature == 1.0  # older checkpoints: no temperature
     plain.training.update(trained=True)
-    warm = type(plain)(plain.architecture, plain.labels, plain.preprocessing, {**plain.training, "temperature": 3.0},
-                       plain.state_dict)
+    warm = type(plain)(
+        plain.architecture, plain.labels, plain.preprocessing, {**plain.training, "temperature": 3.0}, plain.state_dict
+    )
     one = analyze_file(path, model_from_checkpoint(plain, device="cpu"), top_k=4, with_attention=False)
     three = analyze_file(path, model_from_checkpoint(warm, device="cpu"), top_k=4, with_attention=False)
 

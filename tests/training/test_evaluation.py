@@ -1,4 +1,5 @@
 """Evaluation numbers against hand-computed values; the confusion picture is a real PNG."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,8 +15,14 @@ from inference.engine.evaluation import (
 
 LABELS = ["A", "B", "C", "D"]
 TRUTH = ["A", "A", "B", "B", "C", "C"]
-RANKED = [["A", "B", "C", "D"], ["B", "A", "C", "D"], ["B", "C", "A", "D"],
-          ["B", "A", "C", "D"], ["C", "A", "B", "D"], ["A", "B", "D", "C"]]
+RANKED = [
+    ["A", "B", "C", "D"],
+    ["B", "A", "C", "D"],
+    ["B", "C", "A", "D"],
+    ["B", "A", "C", "D"],
+    ["C", "A", "B", "D"],
+    ["A", "B", "D", "C"],
+]
 
 
 def test_scores_equal_the_hand_computed_values():
@@ -25,10 +32,7 @@ def test_scores_equal_the_hand_computed_values():
     assert report["tracks"] == 6
     assert report["top1"] == pytest.approx(4 / 6)
     assert report["top3"] == pytest.approx(5 / 6)
-    assert report["confusion"]["matrix"] == [[1, 1, 0, 0],
-                                             [0, 2, 0, 0],
-                                             [1, 0, 1, 0],
-                                             [0, 0, 0, 0]]
+    assert report["confusion"]["matrix"] == [[1, 1, 0, 0], [0, 2, 0, 0], [1, 0, 1, 0], [0, 0, 0, 0]]
     a, b, c, d = (report["per_genre"][g] for g in LABELS)
     assert (a["precision"], a["recall"], a["f1"]) == pytest.approx((1 / 2, 1 / 2, 1 / 2))
     assert (b["precision"], b["recall"], b["f1"]) == pytest.approx((2 / 3, 1.0, 0.8))

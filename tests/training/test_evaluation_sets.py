@@ -1,6 +1,7 @@
 """Evaluation on any chosen set (an export's test split, a labelled CSV, decisions in a date range),
 stored under a key with the active model's figures beside; training with few labels: every
 track in training for a fixed number of epochs, and a k-fold cross-validated estimate."""
+
 from __future__ import annotations
 
 import csv
@@ -43,10 +44,13 @@ def _csv(path: Path, rows: list[tuple[str, str]]) -> Path:
 
 
 def test_evaluate_model_on_a_labelled_csv_stores_both_models_under_the_csvs_key(
-        candidate, active_model, audio_track, media, tmp_path):
+    candidate, active_model, audio_track, media, tmp_path
+):
     tracks = [audio_track(kind, seed=60 + i) for i, kind in enumerate(["low", "high", "noise", "low"])]
-    table = _csv(tmp_path / "holdout.csv", [(str(media / t.audio.name), g)
-                                            for t, g in zip(tracks, ["Jazz", "Rock", "Metal", "Jazz"])])
+    table = _csv(
+        tmp_path / "holdout.csv",
+        [(str(media / t.audio.name), g) for t, g in zip(tracks, ["Jazz", "Rock", "Metal", "Jazz"])],
+    )
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     (outside / "extra.wav").write_bytes((media / tracks[0].audio.name).read_bytes())
@@ -57,7 +61,7 @@ def test_evaluate_model_on_a_labelled_csv_stores_both_models_under_the_csvs_key(
     call_command("evaluate_model", "--model", "tiny-candidate", "--csv", str(table), stdout=out)
 
     candidate.refresh_from_db()
-    (key, entry), = candidate.metrics["evaluations"].items()
+    ((key, entry),) = candidate.metrics["evaluations"].items()
     assert key.startswith("csv:") and entry["key"] == key and entry["set"]["kind"] == "csv"
     assert entry["tracks"] == 5 and entry["set"]["description"] == "holdout.csv (5 files)"
     assert entry["candidate"]["model_version"] == "tiny-candidate"
@@ -92,8 +96,13 @@ def test_bad_csvs_and_ambiguous_sets_are_refused(candidate, tmp_path):
     with pytest.raises(CommandError, match="path,genre"):
         call_command("evaluate_model", "--model", "tiny-candidate", "--csv", str(header))
     with pytest.raises(CommandError, match="missing"):
-        call_command("evaluate_model", "--model", "tiny-candidate",
-                     "--csv", str(_csv(tmp_path / "y.csv", [("nowhere.wav", "Jazz")])))
+        call_command(
+            "evaluate_model",
+            "--model",
+            "tiny-candidate",
+            "--csv",
+            str(_csv(tmp_path / "y.csv", [("nowhere.wav", "Jazz")])),
+        )
     with pytest.raises(CommandError, match="Choose one set"):
         call_command("evaluate_model", "--model", "tiny-candidate", "--export", "1", "--csv", "y.csv")
 
@@ -103,8 +112,16 @@ def test_evaluate_model_on_decisions_of_a_date_range(candidate, active_model, au
     for track, genre in zip(decided, ["Jazz", "Rock", "Metal"]):
         decide(track, genre)
     today = dt.date.today()  # tests run with TIME_ZONE's today; the range includes both days
-    call_command("evaluate_model", "--model", "tiny-candidate", "--decided-since", str(today - dt.timedelta(days=1)),
-                 "--decided-until", str(today + dt.timedelta(days=1)), stdout=io.StringIO())
+    call_command(
+        "evaluate_model",
+        "--model",
+        "tiny-candidate",
+        "--decided-since",
+        str(today - dt.timedelta(days=1)),
+        "--decided-until",
+        str(today + dt.timedelta(days=1)),
+        stdout=io.StringIO(),
+    )
     candidate.refresh_from_db()
     key = f"decided:{today - dt.timedelta(days=1)}..{today + dt.timedelta(days=1)}"
     entry = candidate.metrics["evaluations"][key]
@@ -112,8 +129,14 @@ def test_evaluate_model_on_decisions_of_a_date_range(candidate, active_model, au
     assert evaluation_predictions(candidate, key)["truth"] == ["Jazz", "Rock", "Metal"]
     assert entry["active"]["model_version"] == active_model.name
 
-    call_command("evaluate_model", "--model", "tiny-candidate", "--decided-until", str(today - dt.timedelta(days=2)),
-                 stdout=io.StringIO())
+    call_command(
+        "evaluate_model",
+        "--model",
+        "tiny-candidate",
+        "--decided-until",
+        str(today - dt.timedelta(days=2)),
+        stdout=io.StringIO(),
+    )
     candidate.refresh_from_db()
     assert candidate.metrics["evaluations"][f"decided:start..{today - dt.timedelta(days=2)}"]["tracks"] == 0
 
@@ -126,16 +149,33 @@ def _labelled(three_genres, audio_track, decide, per_genre: int) -> None:
 
 
 def test_train_model_with_no_validation_trains_on_every_non_test_track_for_fixed_epochs(
-        three_genres, audio_track, decide, active_model, media):
+    three_genres, audio_track, decide, active_model, media
+):
     _labelled(three_genres, audio_track, decide, per_genre=4)
     export = label_export_create(split="0.5,0.25,0.25")
     rows = export_rows(export)
     assert {r["split"] for r in rows} == {"train", "val", "test"}
     test_rows = sum(r["split"] == "test" for r in rows)
 
-    call_command("train_model", "--export", str(export.pk), "--epochs", "2", "--patience", "1", "--val-fraction", "0",
-                 "--class-weights", "inverse", "--preprocessing", json.dumps(TINY.to_dict()), "--name", "all-in",
-                 "--verbosity", "0")
+    call_command(
+        "train_model",
+        "--export",
+        str(export.pk),
+        "--epochs",
+        "2",
+        "--patience",
+        "1",
+        "--val-fraction",
+        "0",
+        "--class-weights",
+        "inverse",
+        "--preprocessing",
+        json.dumps(TINY.to_dict()),
+        "--name",
+        "all-in",
+        "--verbosity",
+        "0",
+    )
 
     version = ModelVersion.objects.get(name="all-in")
     t = version.metrics["training"]
@@ -151,13 +191,30 @@ def test_train_model_with_no_validation_trains_on_every_non_test_track_for_fixed
 
 
 def test_train_model_folds_gives_a_cross_validated_estimate_and_trains_on_every_track(
-        three_genres, audio_track, decide, active_model, media):
+    three_genres, audio_track, decide, active_model, media
+):
     _labelled(three_genres, audio_track, decide, per_genre=3)
     export = label_export_create()
     out = io.StringIO()
 
-    call_command("train_model", "--export", str(export.pk), "--folds", "3", "--epochs", "1", "--lr", "1e-3",
-                 "--preprocessing", json.dumps(TINY.to_dict()), "--name", "cv", "--verbosity", "1", stdout=out)
+    call_command(
+        "train_model",
+        "--export",
+        str(export.pk),
+        "--folds",
+        "3",
+        "--epochs",
+        "1",
+        "--lr",
+        "1e-3",
+        "--preprocessing",
+        json.dumps(TINY.to_dict()),
+        "--name",
+        "cv",
+        "--verbosity",
+        "1",
+        stdout=out,
+    )
 
     version = ModelVersion.objects.get(name="cv")
     assert version.metrics["training"]["train_tracks"] == 9  # the registered model saw every track

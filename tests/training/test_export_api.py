@@ -1,4 +1,5 @@
 """Label exports over the API: for people with the export permissions, never for CMS clients."""
+
 from __future__ import annotations
 
 import hashlib
@@ -58,8 +59,9 @@ def test_bad_requests_and_people_without_the_permission_are_refused(ml_engineer,
     assert editor.get(URL).status_code == 403
 
 
-def test_every_file_of_an_export_comes_with_a_content_type_the_schema_documents(ml_engineer, audio_track, decide,
-                                                                                 client):
+def test_every_file_of_an_export_comes_with_a_content_type_the_schema_documents(
+    ml_engineer, audio_track, decide, client
+):
     decide(audio_track("low", artist="A"), "Jazz")
     body = ml_engineer.post(URL, {"with_audio": True}, format="json").json()
     schema = ml_engineer.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()

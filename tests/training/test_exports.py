@@ -1,5 +1,6 @@
 """Label exports: manifest format, artist-grouped deterministic splits, byte-identical re-runs,
 incremental exports, the command and the admin."""
+
 from __future__ import annotations
 
 import csv
@@ -27,9 +28,25 @@ from review.models import LabelExport
 from tests.factories import make_track
 from tests.training.conftest import artist_in
 
-ROW_KEYS = {"track_id", "external_id", "sha256", "audio", "artist", "title", "genre", "secondary_genre",
-            "label_index", "split", "action", "source", "model_version", "proposed", "editor", "decided_at",
-            "decision_id"}
+ROW_KEYS = {
+    "track_id",
+    "external_id",
+    "sha256",
+    "audio",
+    "artist",
+    "title",
+    "genre",
+    "secondary_genre",
+    "label_index",
+    "split",
+    "action",
+    "source",
+    "model_version",
+    "proposed",
+    "editor",
+    "decided_at",
+    "decision_id",
+}
 
 
 def _files(export: LabelExport) -> dict[str, bytes]:
@@ -37,8 +54,9 @@ def _files(export: LabelExport) -> dict[str, bytes]:
     return {name: (directory / name).read_bytes() for name in export.files}
 
 
-def test_manifest_has_one_row_per_reviewed_track_from_its_latest_decision(audio_track, decide, editor, media,
-                                                                          django_user_model, active_model):
+def test_manifest_has_one_row_per_reviewed_track_from_its_latest_decision(
+    audio_track, decide, editor, media, django_user_model, active_model
+):
     colleague = django_user_model.objects.create_user(username="colm", password="pw", is_staff=True)
     first = audio_track("low", external_id="cms-1", artist="Ada", title="Low one")
     second = audio_track("high", artist="")
@@ -55,8 +73,12 @@ def test_manifest_has_one_row_per_reviewed_track_from_its_latest_decision(audio_
     assert [row["track_id"] for row in rows] == [first.pk, second.pk]
     assert all(set(row) == ROW_KEYS for row in rows)
     row = rows[0]
-    assert (row["genre"], row["secondary_genre"], row["editor"], row["external_id"]) == ("Blues", "Jazz", "colm",
-                                                                                         "cms-1")
+    assert (row["genre"], row["secondary_genre"], row["editor"], row["external_id"]) == (
+        "Blues",
+        "Jazz",
+        "colm",
+        "cms-1",
+    )
     assert row["audio"] == first.audio.name and not row["audio"].startswith("/")
     assert row["sha256"] == first.sha256 and row["model_version"] == active_model.name
     assert row["action"] == latest.action == "accepted" and row["source"] == "review"  # Blues was the top-1
@@ -102,7 +124,8 @@ def test_a_second_track_of_the_same_artist_lands_in_the_same_split(audio_track, 
     meta = json.loads((export_directory(second) / EXPORT_JSON).read_text())
     assert meta["split_rule"] == {  # byte for byte what earlier exports wrote
         "key": "sha256 of the artist (case-folded, whitespace collapsed), else of the track's sha256",
-        "percent": {"train": 80, "val": 10, "test": 10}}
+        "percent": {"train": 80, "val": 10, "test": 10},
+    }
 
 
 def test_the_default_split_is_stratified_by_genre_and_grouped_by_artist(audio_track, decide, media):
@@ -163,8 +186,11 @@ def test_an_incremental_export_holds_only_decisions_made_after_the_earlier_expor
     assert second.counts == {"Folk": 1, "Metal": 1}
     assert export_rows(label_export_create(since=second.pk)) == []  # nothing new since
     full = export_rows(label_export_create())
-    assert [(row["track_id"], row["genre"]) for row in full] == [(early.pk, "Jazz"), (revised.pk, "Metal"),
-                                                                 (later.pk, "Folk")]
+    assert [(row["track_id"], row["genre"]) for row in full] == [
+        (early.pk, "Jazz"),
+        (revised.pk, "Metal"),
+        (later.pk, "Folk"),
+    ]
 
 
 def test_export_command_writes_files_and_supports_since(audio_track, decide, media):
@@ -207,8 +233,11 @@ def test_staff_create_exports_in_the_admin(client, django_user_model, audio_trac
     assert export.created_by == lead and export.rows == 1 and EXPORT_ZIP in export.files
 
     decide(audio_track("high"), "Rock")
-    response = client.post(reverse("admin:review_labelexport_changelist"),
-                           {"action": "export_since_selected", "_selected_action": [export.pk]}, follow=True)
+    response = client.post(
+        reverse("admin:review_labelexport_changelist"),
+        {"action": "export_since_selected", "_selected_action": [export.pk]},
+        follow=True,
+    )
     incremental = LabelExport.objects.latest("pk")
     assert incremental.since == export and incremental.rows == 1
     assert f"Created export #{incremental.pk}" in response.content.decode()
@@ -220,8 +249,7 @@ def _downloaded(response) -> bytes:
     return b"".join(response.streaming_content)
 
 
-def test_leads_download_each_file_and_a_zip_of_an_export_from_the_admin(client, django_user_model, audio_track,
-                                                                         decide):
+def test_leads_download_each_file_and_a_zip_of_an_export_from_the_admin(client, django_user_model, audio_track, decide):
     from django.contrib.auth.models import Group
 
     from tests.fixtures import restore_data_migrations
@@ -262,8 +290,10 @@ def test_a_reviewer_cannot_download_exports(client, reviewer, audio_track, decid
     decide(audio_track("low"), "Jazz")
     export = label_export_create()
     client.force_login(reviewer)
-    for url in (reverse("admin:review_labelexport_file", args=[export.pk, MANIFEST_JSONL]),
-                reverse("admin:review_labelexport_zip", args=[export.pk]),
-                f"/media/{export.directory}/{MANIFEST_JSONL}"):
+    for url in (
+        reverse("admin:review_labelexport_file", args=[export.pk, MANIFEST_JSONL]),
+        reverse("admin:review_labelexport_zip", args=[export.pk]),
+        f"/media/{export.directory}/{MANIFEST_JSONL}",
+    ):
         response = client.get(url)
         assert response.status_code == 403 and b"export permission" in response.content, url

@@ -1,6 +1,7 @@
 """`manage.py retrain`: the whole loop end to end on a tiny export (teacher targets by a real
 worker, an inactive candidate with evaluations and update reports), and one run at a time, with a
 lock that a crashed run stops holding."""
+
 from __future__ import annotations
 
 import csv
@@ -35,16 +36,26 @@ KINDS = {"Classical": "low", "Jazz": "high", "Metal": "noise"}
 
 def test_retrain_refuses_a_second_run_and_a_crashed_runs_lock_expires(default_genres, worker_env, monkeypatch):
     holder = subprocess.Popen(
-        [sys.executable, "manage.py", "shell", "--no-imports", "-c",
-         "import time\n"
-         "from inference.retrain import RetrainOptions, _Heartbeat, retrain_run_start\n"
-         "run = retrain_run_start(options=RetrainOptions(), started_by='another process')\n"
-         "print(run.pk, flush=True)\n"
-         "with _Heartbeat(run, interval_s=0.5):\n"
-         "    time.sleep(300)\n"],
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "--no-imports",
+            "-c",
+            "import time\n"
+            "from inference.retrain import RetrainOptions, _Heartbeat, retrain_run_start\n"
+            "run = retrain_run_start(options=RetrainOptions(), started_by='another process')\n"
+            "print(run.pk, flush=True)\n"
+            "with _Heartbeat(run, interval_s=0.5):\n"
+            "    time.sleep(300)\n",
+        ],
         # The test's own Redis: a holder that starts one would leak it when killed below.
-        cwd=ROOT, env={**worker_env, "ACOUSTICSENSE_TEST_REDIS_URL": worker_env["REDIS_URL"]},
-        stdout=subprocess.PIPE, text=True, start_new_session=True)
+        cwd=ROOT,
+        env={**worker_env, "ACOUSTICSENSE_TEST_REDIS_URL": worker_env["REDIS_URL"]},
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         first = RetrainRun.objects.get(pk=int(holder.stdout.readline()))
         beat = first.heartbeat_at
@@ -95,7 +106,8 @@ def _held_out_csv(folder: Path) -> Path:
 
 
 def test_retrain_end_to_end_registers_an_inactive_candidate_with_evaluations_and_reports(
-        default_genres, three_genres, audio_track, decide, active_model, media, settings, tmp_path, start_worker):
+    default_genres, three_genres, audio_track, decide, active_model, media, settings, tmp_path, start_worker
+):
     for genre, kind in KINDS.items():
         for j in range(3):
             decide(audio_track(kind, artist=f"Artist {genre} {j}"), genre)
@@ -105,8 +117,22 @@ def test_retrain_end_to_end_registers_an_inactive_candidate_with_evaluations_and
     wait_for(lambda: Worker.all(queue=django_rq.get_queue(TEACHER_QUEUE)), 90, "a worker on the teacher queue")
     out = StringIO()
 
-    call_command("retrain", "--adapt-on", "catalog", "--init", str(Path(settings.MODELS_DIR) / "tiny-active.safetensors"),
-                 "--epochs", "2", "--val-fraction", "0", "--csv", str(held_out), "--name", "candidate", stdout=out)
+    call_command(
+        "retrain",
+        "--adapt-on",
+        "catalog",
+        "--init",
+        str(Path(settings.MODELS_DIR) / "tiny-active.safetensors"),
+        "--epochs",
+        "2",
+        "--val-fraction",
+        "0",
+        "--csv",
+        str(held_out),
+        "--name",
+        "candidate",
+        stdout=out,
+    )
 
     log = out.getvalue()
     for step in ("[export]", "[teacher targets]", "[train]", "[evaluate]", "[report]"):

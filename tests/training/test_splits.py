@@ -1,5 +1,6 @@
 """Splits that work with few labels: stratified by genre, grouped by artist, reproducible; k folds
 that hold every track out exactly once."""
+
 from __future__ import annotations
 
 import random

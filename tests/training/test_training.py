@@ -1,5 +1,6 @@
 """Training on tiny synthetic genres: the loss falls, validation beats chance, the checkpoint is
 the inference format, and train_model closes the loop (export → model version → test scores)."""
+
 from __future__ import annotations
 
 import io
@@ -31,17 +32,20 @@ from tests.training.synthetic import TIMBRES, write_clip
 
 REPO = Path(__file__).resolve().parents[2]
 DEIT_NPZ = REPO.parent / "shared" / "model-init" / "deit_tiny_patch16_224_imagenet.npz"
-FAST = TrainingConfig(epochs=8, batch_size=16, lr=1e-3, patience=4, crops_per_track=4, seed=0,
-                      temperature_min_tracks=6)
+FAST = TrainingConfig(epochs=8, batch_size=16, lr=1e-3, patience=4, crops_per_track=4, seed=0, temperature_min_tracks=6)
 
 
 @pytest.fixture(scope="module")
 def synthetic_set(tmp_path_factory) -> list[TrainingExample]:
     """3 timbres × 8 clips of 3 s: 6 of each for training, 2 for validation."""
     root = tmp_path_factory.mktemp("synthetic")
-    return [TrainingExample(str(write_clip(root / f"{kind}-{i}.wav", kind, seed=100 * label + i)), label,
-                            "val" if i >= 6 else "train")
-            for label, kind in enumerate(TIMBRES) for i in range(8)]
+    return [
+        TrainingExample(
+            str(write_clip(root / f"{kind}-{i}.wav", kind, seed=100 * label + i)), label, "val" if i >= 6 else "train"
+        )
+        for label, kind in enumerate(TIMBRES)
+        for i in range(8)
+    ]
 
 
 def test_training_lowers_the_loss_and_beats_chance_on_validation(synthetic_set):
@@ -72,8 +76,9 @@ def test_training_lowers_the_loss_and_beats_chance_on_validation(synthetic_set):
     assert loaded.trained and loaded.labels == list(TIMBRES) and loaded.preprocessing == TINY
     assert loaded.temperature == result.temperature  # inference divides the logits by it
     val = [e for e in synthetic_set if e.split == "val"]
-    right = sum(analyze_file(e.path, loaded, top_k=1, with_attention=False).top_k[0][0] == TIMBRES[e.label]
-                for e in val)
+    right = sum(
+        analyze_file(e.path, loaded, top_k=1, with_attention=False).top_k[0][0] == TIMBRES[e.label] for e in val
+    )
     assert right / len(val) == pytest.approx(best["val_accuracy"])
 
 
@@ -85,7 +90,9 @@ def test_training_is_repeatable_with_the_same_seed(synthetic_set):
     assert len(features) == len(synthetic_set)  # the log-mel of each track was computed once
     # 6 validation tracks are too few to fit a temperature by default: T stays 1.
     assert one.temperature == 1.0 and one.metrics["calibration"] == {
-        "fitted": False, "reason": "only 6 validation tracks (at least 10 needed)"}
+        "fitted": False,
+        "reason": "only 6 validation tracks (at least 10 needed)",
+    }
     assert one.history[0]["train_loss"] == pytest.approx(two.history[0]["train_loss"], rel=1e-5)
     assert torch.allclose(one.state_dict["head.weight"], two.state_dict["head.weight"], atol=1e-6)
 
@@ -105,7 +112,7 @@ def test_class_weights_balance_rare_genres():
     weights = class_weights([0, 0, 0, 1], 3, "inverse")
     assert weights.tolist() == pytest.approx([4 / 6, 2.0, 1.0])  # count·weight equal for present classes
     tempered = class_weights([0, 0, 0, 1], 3)  # the default: 1/sqrt(count), mean 1
-    ratio = 3 ** 0.5
+    ratio = 3**0.5
     assert tempered.tolist() == pytest.approx([2 / (1 + ratio), 2 * ratio / (1 + ratio), 1.0])
 
 
@@ -141,15 +148,19 @@ def test_init_from_the_imagenet_deit_tiny_npz():
 
 
 def test_training_and_evaluation_core_import_without_django():
-    code = ("import inference.engine.training, inference.engine.evaluation, inference.engine.splits, inference.engine.calibration, "
-            "inference.engine.update_report, sys; print(' '.join(sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True,
-                         timeout=120)
+    code = (
+        "import inference.engine.training, inference.engine.evaluation, inference.engine.splits, "
+        "inference.engine.calibration, inference.engine.update_report, sys; print(' '.join(sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True, timeout=120
+    )
     assert "django" not in {name.split(".")[0] for name in out.stdout.split()}
 
 
 def test_train_model_registers_an_inactive_version_scored_next_to_the_active_one(
-        three_genres, audio_track, decide, active_model, media):
+    three_genres, audio_track, decide, active_model, media
+):
     # Per genre: 5 tracks for training, 2 for validation, 1 for test, each by its own artist.
     artists = {split: [] for split in ("train", "val", "test")}
     n = 0
@@ -167,9 +178,23 @@ def test_train_model_registers_an_inactive_version_scored_next_to_the_active_one
     assert export.labels == three_genres and export.split_counts == {"train": 15, "val": 6, "test": 3}
 
     out = io.StringIO()
-    call_command("train_model", "--export", str(export.pk), "--epochs", "3", "--lr", "1e-3", "--mixup",
-                 "--preprocessing", json.dumps(TINY.to_dict()), "--name", "candidate", "--verbosity", "0",
-                 stdout=out)
+    call_command(
+        "train_model",
+        "--export",
+        str(export.pk),
+        "--epochs",
+        "3",
+        "--lr",
+        "1e-3",
+        "--mixup",
+        "--preprocessing",
+        json.dumps(TINY.to_dict()),
+        "--name",
+        "candidate",
+        "--verbosity",
+        "0",
+        stdout=out,
+    )
 
     version = ModelVersion.objects.get(name="candidate")
     assert not version.is_active and version.trained and ModelVersion.objects.get(is_active=True) == active_model

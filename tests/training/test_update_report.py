@@ -1,5 +1,6 @@
 """The model update report: names the confusions an update fixed and introduced, per-genre
 changes, calibration and the tracks whose top-1 changed; as an admin page and a PDF."""
+
 from __future__ import annotations
 
 import csv
@@ -46,8 +47,9 @@ def test_the_report_names_the_fixed_and_the_introduced_confusions():
 
     fixed = report.fixed[0]
     assert {fixed.a, fixed.b} == {"Blues", "Jazz"} and (fixed.before, fixed.after) == (4, 0)
-    assert fixed.words == ("Blues ↔ Jazz: 4 → 0 confusions (4 fixed; Blues taken for Jazz 1 → 0, "
-                           "Jazz taken for Blues 3 → 0)")
+    assert fixed.words == (
+        "Blues ↔ Jazz: 4 → 0 confusions (4 fixed; Blues taken for Jazz 1 → 0, Jazz taken for Blues 3 → 0)"
+    )
     assert len(report.fixed) == 1
     introduced = report.introduced[0]
     assert {introduced.a, introduced.b} == {"World", "Classical"} and introduced.change == 2
@@ -76,14 +78,20 @@ def test_a_swapped_confusion_is_reported_as_fixed_and_introduced():
     truth = ["Classical"] * 3 + ["World"] * 3
     old = ["World"] * 6
     new = ["Classical"] * 6
-    report = update_report(labels=LABELS, truth=truth, candidate=_predictions("v2", new),
-                           active=_predictions("v1", old), tracks=[{"track_id": i} for i in range(6)])
+    report = update_report(
+        labels=LABELS,
+        truth=truth,
+        candidate=_predictions("v2", new),
+        active=_predictions("v1", old),
+        tracks=[{"track_id": i} for i in range(6)],
+    )
 
     assert [(c.a, c.b) for c in report.fixed] == [("World", "Classical")]
     assert [(c.a, c.b) for c in report.introduced] == [("World", "Classical")]
     assert report.introduced[0].words == (
         "World ↔ Classical: 3 → 3 confusions (3 fixed, 3 introduced; World taken for Classical 0 → 3, "
-        "Classical taken for World 3 → 0)")
+        "Classical taken for World 3 → 0)"
+    )
     assert "biggest new confusion: World ↔ Classical" in headline(report)
 
 
@@ -101,8 +109,16 @@ def test_the_pdf_has_a_page_per_part(tmp_path):
 def evaluated_candidate(audio_track, active_model, media, settings, tmp_path):
     """A second tiny model evaluated beside the active one on a CSV of catalogued tracks."""
     rows = []
-    for i, (kind, genre) in enumerate([("low", "Jazz"), ("high", "Blues"), ("noise", "Rock"), ("low", "World"),
-                                       ("high", "Classical"), ("noise", "Metal")]):
+    for i, (kind, genre) in enumerate(
+        [
+            ("low", "Jazz"),
+            ("high", "Blues"),
+            ("noise", "Rock"),
+            ("low", "World"),
+            ("high", "Classical"),
+            ("noise", "Metal"),
+        ]
+    ):
         track = audio_track(kind, seed=40 + i, artist=f"Artist {i}", title=f"Song {i}")
         rows.append({"path": str(media / track.audio.name), "genre": genre})
     table = tmp_path / "labelled.csv"
@@ -142,8 +158,10 @@ def test_leads_see_the_report_page_and_download_the_pdf(evaluated_candidate, cli
     pdf = client.get(reverse("review_model_update_report_pdf", args=[evaluated_candidate.pk]) + f"?set={key}")
     assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF-") and "tiny-candidate-update-report.pdf" in pdf["Content-Disposition"]
-    assert client.get(reverse("review_model_update_report", args=[evaluated_candidate.pk]) + "?set=nope").status_code \
+    assert (
+        client.get(reverse("review_model_update_report", args=[evaluated_candidate.pk]) + "?set=nope").status_code
         == 404
+    )
 
 
 def test_the_report_is_for_leads_only(evaluated_candidate, client, django_user_model):

@@ -1,4 +1,5 @@
 """Create the local admin login on first run and print how to sign in, every run."""
+
 from __future__ import annotations
 
 import json

@@ -7,6 +7,7 @@ teachers' outputs and the student's features per recording; ``distil`` trains an
 student. The ``build_starter_model`` command runs the steps in order and resumes where a
 previous run stopped. Nothing here imports Django.
 """
+
 from pathlib import Path
 
 STARTER_DIR = Path(__file__).resolve().parent

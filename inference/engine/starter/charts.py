@@ -1,4 +1,5 @@
 """The picture of the training runs compared: validation loss and agreement per epoch."""
+
 from __future__ import annotations
 
 import io

@@ -5,6 +5,7 @@ student's softmax, so genres no teacher tag covers are pushed to zero: the start
 proposes a genre it has no evidence for. Training state is saved after every epoch and a run
 resumes from it.
 """
+
 from __future__ import annotations
 
 import math
@@ -92,8 +93,11 @@ def sampling_weights(recordings: Sequence[Recording], power: float, synthetic_sh
         if not group.any() or share <= 0:
             continue
         per_genre = np.bincount(top1[group], weights=durations[group], minlength=recordings[0].scores.shape[1])
-        raw = durations[group] * per_genre[top1[group]] ** -power * np.array(
-            [r.weight for r, g in zip(recordings, group) if g])
+        raw = (
+            durations[group]
+            * per_genre[top1[group]] ** -power
+            * np.array([r.weight for r, g in zip(recordings, group) if g])
+        )
         weights[group] = share * raw / raw.sum()
     return weights / weights.sum()
 
@@ -105,7 +109,7 @@ def _crop(recording: Recording, cfg: PreprocessingConfig, rng: np.random.Generat
         window[:, :frames] = recording.mel
         return window, crop_target(recording.scores, 0, cfg)
     start = int(rng.integers(0, frames - cfg.window_frames + 1))
-    window = recording.mel[:, start:start + cfg.window_frames].astype(np.float32)
+    window = recording.mel[:, start : start + cfg.window_frames].astype(np.float32)
     return window, crop_target(recording.scores, start, cfg)
 
 
@@ -113,8 +117,13 @@ def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Ten
     return -(targets * F.log_softmax(logits.float(), dim=-1)).sum(dim=-1).mean()
 
 
-def agreement(model: torch.nn.Module, recordings: Sequence[Recording], cfg: PreprocessingConfig,
-              device: torch.device, batch_size: int = 64) -> dict[str, Any]:
+def agreement(
+    model: torch.nn.Module,
+    recordings: Sequence[Recording],
+    cfg: PreprocessingConfig,
+    device: torch.device,
+    batch_size: int = 64,
+) -> dict[str, Any]:
     """How closely the student follows the teacher on whole recordings and on single windows.
 
     ``track_top1``: the student's top genre (mean of window softmaxes, as the product reports it)
@@ -131,9 +140,9 @@ def agreement(model: torch.nn.Module, recordings: Sequence[Recording], cfg: Prep
             targets = np.stack([crop_target(recording.scores, int(s), cfg) for s in starts])
             probs = []
             for i in range(0, len(windows), batch_size):
-                x = torch.as_tensor(windows[i:i + batch_size], device=device).unsqueeze(1)
+                x = torch.as_tensor(windows[i : i + batch_size], device=device).unsqueeze(1)
                 logits = model(x).float()
-                t = torch.as_tensor(targets[i:i + batch_size], device=device, dtype=torch.float32)
+                t = torch.as_tensor(targets[i : i + batch_size], device=device, dtype=torch.float32)
                 losses.append(float(soft_cross_entropy(logits, t)) * len(x))
                 probs.append(torch.softmax(logits, dim=-1).cpu().numpy())
             window_probs = np.concatenate(probs)
@@ -144,9 +153,15 @@ def agreement(model: torch.nn.Module, recordings: Sequence[Recording], cfg: Prep
             track_hits += int(student_rank[0] == teacher_top)
             track_top3 += int(teacher_top in student_rank[:3])
             confusion[teacher_top, student_rank[0]] += 1
-    return {"loss": sum(losses) / window_total, "window_top1": window_hits / window_total,
-            "track_top1": track_hits / len(recordings), "track_top3": track_top3 / len(recordings),
-            "recordings": len(recordings), "windows": window_total, "confusion": confusion.tolist()}
+    return {
+        "loss": sum(losses) / window_total,
+        "window_top1": window_hits / window_total,
+        "track_top1": track_hits / len(recordings),
+        "track_top3": track_top3 / len(recordings),
+        "recordings": len(recordings),
+        "windows": window_total,
+        "confusion": confusion.tolist(),
+    }
 
 
 def _save_state(path: Path, payload: dict[str, Any]) -> None:
@@ -155,9 +170,18 @@ def _save_state(path: Path, payload: dict[str, Any]) -> None:
     os.replace(partial, path)
 
 
-def distil(train: Sequence[Recording], val: Sequence[Recording], cfg: PreprocessingConfig, config: DistilConfig,
-           *, run_dir: Path, init_state: dict[str, torch.Tensor] | None = None, init_note: str = "random",
-           progress: bool = True, say: Callable[[str], None] = print) -> DistilRun:
+def distil(
+    train: Sequence[Recording],
+    val: Sequence[Recording],
+    cfg: PreprocessingConfig,
+    config: DistilConfig,
+    *,
+    run_dir: Path,
+    init_state: dict[str, torch.Tensor] | None = None,
+    init_note: str = "random",
+    progress: bool = True,
+    say: Callable[[str], None] = print,
+) -> DistilRun:
     """Distil with resume: ``run_dir/state.pt`` holds the last finished epoch and the best weights."""
     from tqdm import tqdm
 
@@ -166,8 +190,12 @@ def distil(train: Sequence[Recording], val: Sequence[Recording], cfg: Preprocess
     device = select_device(config.device)
     torch.manual_seed(config.seed)
     n_genres = train[0].scores.shape[1]
-    model = build_vit(canonical_architecture(config.architecture), num_classes=n_genres,
-                      n_mels=cfg.n_mels, window_frames=cfg.window_frames)
+    model = build_vit(
+        canonical_architecture(config.architecture),
+        num_classes=n_genres,
+        n_mels=cfg.n_mels,
+        window_frames=cfg.window_frames,
+    )
     if init_state is not None:
         missing, unexpected = model.load_state_dict(init_state, strict=False)
         if unexpected or set(missing) - {"head.weight", "head.bias"}:
@@ -202,19 +230,24 @@ def distil(train: Sequence[Recording], val: Sequence[Recording], cfg: Preprocess
         say(f"[distil:{init_note}] resuming after epoch {saved['epoch']}")
     weights = sampling_weights(train, config.balance_power, config.synthetic_share)
     # bf16 where the hardware has it (≈2× faster training on AVX512-BF16), fp32 elsewhere.
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
-                else torch.autocast("cpu", dtype=torch.bfloat16, enabled=cpu_has_bf16()))
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16)
+        if device.type == "cuda"
+        else torch.autocast("cpu", dtype=torch.bfloat16, enabled=cpu_has_bf16())
+    )
     for epoch in range(start_epoch, config.epochs + 1):
         started = time.perf_counter()
         model.train()
         losses = []
-        bar = tqdm(total=steps_per_epoch, desc=f"{init_note} epoch {epoch}/{config.epochs}", unit="step",
-                   disable=not progress)
+        bar = tqdm(
+            total=steps_per_epoch, desc=f"{init_note} epoch {epoch}/{config.epochs}", unit="step", disable=not progress
+        )
         for _ in range(steps_per_epoch):
             chosen = rng.choice(len(train), size=config.batch_size, p=weights)
             pairs = [_crop(train[i], cfg, rng) for i in chosen]
-            x = torch.as_tensor(np.stack([spec_augment(w, cfg, config, rng) for w, _ in pairs]),
-                                device=device).unsqueeze(1)
+            x = torch.as_tensor(
+                np.stack([spec_augment(w, cfg, config, rng) for w, _ in pairs]), device=device
+            ).unsqueeze(1)
             y = torch.as_tensor(np.stack([t for _, t in pairs]), device=device, dtype=torch.float32)
             y = y / y.sum(dim=1, keepdim=True).clamp_min(1e-8)
             if config.mixup_alpha > 0:
@@ -228,30 +261,56 @@ def distil(train: Sequence[Recording], val: Sequence[Recording], cfg: Preprocess
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
         bar.close()
         val_metrics = agreement(model, val, cfg, device)
-        entry = {"epoch": epoch, "train_loss": float(np.mean(losses)), "val_loss": val_metrics["loss"],
-                 "val_window_top1": val_metrics["window_top1"], "val_track_top1": val_metrics["track_top1"],
-                 "seconds": round(time.perf_counter() - started, 1)}
+        entry = {
+            "epoch": epoch,
+            "train_loss": float(np.mean(losses)),
+            "val_loss": val_metrics["loss"],
+            "val_window_top1": val_metrics["window_top1"],
+            "val_track_top1": val_metrics["track_top1"],
+            "seconds": round(time.perf_counter() - started, 1),
+        }
         run.history.append(entry)
         run.seconds += entry["seconds"]
         improved = not run.best or entry["val_loss"] < run.best["val_loss"]
         if improved:
             run.best = dict(entry)
             run.state_dict = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-        say(f"[distil:{init_note}] epoch {epoch}: train loss {entry['train_loss']:.4f}, val loss "
+        say(
+            f"[distil:{init_note}] epoch {epoch}: train loss {entry['train_loss']:.4f}, val loss "
             f"{entry['val_loss']:.4f}, window top-1 {entry['val_window_top1']:.3f}, recording top-1 "
-            f"{entry['val_track_top1']:.3f}{' *' if improved else ''} ({entry['seconds']:.0f} s)")
-        _save_state(state_path, {"config": asdict(config), "init": init_note, "epoch": epoch,
-                                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                 "scheduler": scheduler.state_dict(), "rng": rng.bit_generator.state,
-                                 "torch_rng": torch.get_rng_state(), "history": run.history, "best": run.best,
-                                 "best_state": run.state_dict, "seconds": run.seconds})
+            f"{entry['val_track_top1']:.3f}{' *' if improved else ''} ({entry['seconds']:.0f} s)"
+        )
+        _save_state(
+            state_path,
+            {
+                "config": asdict(config),
+                "init": init_note,
+                "epoch": epoch,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "rng": rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(),
+                "history": run.history,
+                "best": run.best,
+                "best_state": run.state_dict,
+                "seconds": run.seconds,
+            },
+        )
     return run
 
 
-def student_checkpoint(run: DistilRun, labels: Sequence[str], cfg: PreprocessingConfig, config: DistilConfig,
-                       **facts: Any) -> ModelCheckpoint:
+def student_checkpoint(
+    run: DistilRun, labels: Sequence[str], cfg: PreprocessingConfig, config: DistilConfig, **facts: Any
+) -> ModelCheckpoint:
     """The best epoch's weights as a product checkpoint, with what made them."""
-    training = {"trained": True, "method": "distillation", "init": run.init, "config": asdict(config),
-                "history": run.history, "best": run.best, **facts}
-    return ModelCheckpoint(canonical_architecture(config.architecture), list(labels), cfg, training,
-                           run.state_dict)
+    training = {
+        "trained": True,
+        "method": "distillation",
+        "init": run.init,
+        "config": asdict(config),
+        "history": run.history,
+        "best": run.best,
+        **facts,
+    }
+    return ModelCheckpoint(canonical_architecture(config.architecture), list(labels), cfg, training, run.state_dict)

@@ -23,6 +23,7 @@ drums too); Hip-Hop's ``+keys`` do the same over ``zoom/hiphop``. Everything lan
 Each clip's parameters follow from (seed, genre, index) alone, so a run is deterministic and a
 rerun keeps the clips the manifest already lists. No Django here.
 """
+
 from __future__ import annotations
 
 import csv
@@ -80,12 +81,15 @@ class Soundfont:
 
 # Licences from /usr/share/doc/<package>/copyright; two of the three are free text, read by hand.
 SOUNDFONTS: dict[str, Soundfont] = {
-    "fluid-soundfont-gm": Soundfont(Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"), "MIT",
-                                    "I hereby release Fluid under the MIT license"),
+    "fluid-soundfont-gm": Soundfont(
+        Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"), "MIT", "I hereby release Fluid under the MIT license"
+    ),
     "timgm6mb-soundfont": Soundfont(Path("/usr/share/sounds/sf2/TimGM6mb.sf2"), "GPL-2"),
-    "musescore-general-soundfont": Soundfont(Path("/usr/share/sounds/sf3/MuseScore_General_Full.sf3"),
-                                             "MIT (parts PD or CC0)",
-                                             "MuseScore_General_HQ SoundFont (MIT, parts PD or CC0)"),
+    "musescore-general-soundfont": Soundfont(
+        Path("/usr/share/sounds/sf3/MuseScore_General_Full.sf3"),
+        "MIT (parts PD or CC0)",
+        "MuseScore_General_HQ SoundFont (MIT, parts PD or CC0)",
+    ),
 }
 
 
@@ -172,8 +176,19 @@ def _plan(genre: str, index: int, seed: int, clip_seconds: float, soundfonts: Se
     tempo = rng.randint(*style.tempo)
     mode, bars = _progression(style, rng, _bars_needed(style, tempo, clip_seconds))
     name = f"{_slug(genre)}-{index:03d}-{_slug(style.name.split(':')[-1])}-{clip_seed:08x}"
-    return _Plan(genre, index, clip_seed, style, rng.choice(list(soundfonts)), tempo, rng.randint(-5, 6), mode,
-                 bars, clip_seconds, f"{_slug(genre)}/{name}.flac")
+    return _Plan(
+        genre,
+        index,
+        clip_seed,
+        style,
+        rng.choice(list(soundfonts)),
+        tempo,
+        rng.randint(-5, 6),
+        mode,
+        bars,
+        clip_seconds,
+        f"{_slug(genre)}/{name}.flac",
+    )
 
 
 def _song(plan: _Plan, rng: random.Random) -> str:
@@ -198,10 +213,21 @@ def _fluidsynth_args(plan: _Plan, rng: random.Random) -> list[str]:
     reverb, chorus = rng.random() < 0.6, rng.random() < 0.4
     args += ["-R", str(int(reverb)), "-C", str(int(chorus))]
     if reverb:
-        args += ["-o", f"synth.reverb.room-size={rng.uniform(0.2, 0.9):.2f}", "-o",
-                 f"synth.reverb.level={rng.uniform(0.3, 0.9):.2f}", "-o", f"synth.reverb.damp={rng.uniform(0, 0.6):.2f}"]
+        args += [
+            "-o",
+            f"synth.reverb.room-size={rng.uniform(0.2, 0.9):.2f}",
+            "-o",
+            f"synth.reverb.level={rng.uniform(0.3, 0.9):.2f}",
+            "-o",
+            f"synth.reverb.damp={rng.uniform(0, 0.6):.2f}",
+        ]
     if chorus:
-        args += ["-o", f"synth.chorus.depth={rng.uniform(3, 15):.1f}", "-o", f"synth.chorus.level={rng.uniform(0.5, 2.5):.2f}"]
+        args += [
+            "-o",
+            f"synth.chorus.depth={rng.uniform(3, 15):.1f}",
+            "-o",
+            f"synth.chorus.level={rng.uniform(0.5, 2.5):.2f}",
+        ]
     return args
 
 
@@ -221,10 +247,12 @@ def _master(audio: np.ndarray, plan: _Plan, rng: random.Random) -> np.ndarray:
     bar = int(plan.style.beats * 60.0 / plan.tempo * SAMPLE_RATE)
     start, length = rng.randrange(0, bar), int(round(plan.clip_seconds * SAMPLE_RATE))
     if len(mono) < start + length:
-        raise RuntimeError(f"{plan.rel_path}: rendered {len(mono) / SAMPLE_RATE:.1f} s, needed "
-                           f"{(start + length) / SAMPLE_RATE:.1f} s (is {plan.style.name} in {plan.style.beats}?)")
-    y = mono[start:start + length].astype(np.float64)
-    if np.sqrt(np.mean(y ** 2)) < 1e-4:
+        raise RuntimeError(
+            f"{plan.rel_path}: rendered {len(mono) / SAMPLE_RATE:.1f} s, needed "
+            f"{(start + length) / SAMPLE_RATE:.1f} s (is {plan.style.name} in {plan.style.beats}?)"
+        )
+    y = mono[start : start + length].astype(np.float64)
+    if np.sqrt(np.mean(y**2)) < 1e-4:
         raise RuntimeError(f"{plan.rel_path}: {plan.style.name} rendered silence")
     if rng.random() < 0.35:
         y = sosfilt(butter(2, rng.uniform(3500, 9000), "lowpass", fs=SAMPLE_RATE, output="sos"), y)
@@ -236,8 +264,8 @@ def _master(audio: np.ndarray, plan: _Plan, rng: random.Random) -> np.ndarray:
     fade_in = int(rng.uniform(0.02, 0.4) * SAMPLE_RATE)
     fade_out = int(min(rng.uniform(0.5, 2.0), plan.clip_seconds / 4) * SAMPLE_RATE)
     y[:fade_in] *= np.linspace(0.0, 1.0, fade_in)
-    y[len(y) - fade_out:] *= np.linspace(1.0, 0.0, fade_out)
-    y *= 10 ** (rng.uniform(-23, -15) / 20) / np.sqrt(np.mean(y ** 2))
+    y[len(y) - fade_out :] *= np.linspace(1.0, 0.0, fade_out)
+    y *= 10 ** (rng.uniform(-23, -15) / 20) / np.sqrt(np.mean(y**2))
     peak = np.max(np.abs(y))
     return (y * (0.97 / peak) if peak > 0.97 else y).astype(np.float32)
 
@@ -253,8 +281,22 @@ def _render_clip(plan: _Plan, grooves_dir: Path) -> None:
         work = Path(tmp)
         (work / "clip.mma").write_text(_song(plan, rng), encoding="utf-8")
         _run(["mma", "-f", "clip.mid", "clip.mma"], work, f"mma ({plan.style.name})")
-        _run(["fluidsynth", "-ni", "-q", "-F", "clip.wav", "-T", "wav", *_fluidsynth_args(plan, rng),
-              str(SOUNDFONTS[plan.soundfont].path), "clip.mid"], work, f"fluidsynth ({plan.soundfont})")
+        _run(
+            [
+                "fluidsynth",
+                "-ni",
+                "-q",
+                "-F",
+                "clip.wav",
+                "-T",
+                "wav",
+                *_fluidsynth_args(plan, rng),
+                str(SOUNDFONTS[plan.soundfont].path),
+                "clip.mid",
+            ],
+            work,
+            f"fluidsynth ({plan.soundfont})",
+        )
         audio, rate = sf.read(work / "clip.wav", dtype="float32", always_2d=True)
         if rate != SAMPLE_RATE:
             raise RuntimeError(f"fluidsynth wrote {rate} Hz, not {SAMPLE_RATE}")
@@ -289,13 +331,16 @@ def check_tools(soundfonts: Sequence[str] | None = None) -> None:
         else:
             found = dep5_licence(text, str(recorded.path).lstrip("/")) or "(none)"
         if found != recorded.licence:
-            raise GrooveToolError(f"{copyright_path} now gives {recorded.path.name} {found}, not {recorded.licence}: "
-                                  "re-read it and update inference/engine/starter/grooves.py")
+            raise GrooveToolError(
+                f"{copyright_path} now gives {recorded.path.name} {found}, not {recorded.licence}: "
+                "re-read it and update inference/engine/starter/grooves.py"
+            )
     for style in (s for styles in STYLES.values() for s in styles if not s.name.startswith("own:")):
         library_file, groove = library_groove(style).split(":")
         path = MMA_LIBRARY / f"{library_file}.mma"
-        defined = path.is_file() and re.search(rf"^\s*DefGroove\s+{re.escape(groove)}\s", path.read_text(
-            encoding="utf-8", errors="replace"), re.M | re.I)
+        defined = path.is_file() and re.search(
+            rf"^\s*DefGroove\s+{re.escape(groove)}\s", path.read_text(encoding="utf-8", errors="replace"), re.M | re.I
+        )
         if not defined:
             raise GrooveToolError(f"the mma library has no groove {style.name} (looked in {path})")
 
@@ -310,17 +355,29 @@ def _read_rows(work_dir: Path) -> dict[str, GrooveClip]:
         return {}
     with open(path, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t"))
-    return {r["path"]: GrooveClip(path=Path(r["path"]), genre=r["genre"], style=r["style"], soundfont=r["soundfont"],
-                                  tempo=int(r["tempo"]), key=r["key"], seed=int(r["seed"]),
-                                  duration_s=float(r["duration_s"]), licence=r["licence"]) for r in rows}
+    return {
+        r["path"]: GrooveClip(
+            path=Path(r["path"]),
+            genre=r["genre"],
+            style=r["style"],
+            soundfont=r["soundfont"],
+            tempo=int(r["tempo"]),
+            key=r["key"],
+            seed=int(r["seed"]),
+            duration_s=float(r["duration_s"]),
+            licence=r["licence"],
+        )
+        for r in rows
+    }
 
 
 def _write_rows(work_dir: Path, rows: dict[str, GrooveClip]) -> None:
     path = _manifest_path(work_dir)
     partial = path.with_name(path.name + ".partial")
     with open(partial, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[f.name for f in fields(GrooveClip)], delimiter="\t",
-                                lineterminator="\n")
+        writer = csv.DictWriter(
+            handle, fieldnames=[f.name for f in fields(GrooveClip)], delimiter="\t", lineterminator="\n"
+        )
         writer.writeheader()
         for rel in sorted(rows):
             writer.writerow({**asdict(rows[rel]), "path": rel})
@@ -333,9 +390,16 @@ def read_groove_manifest(work_dir: Path) -> list[GrooveClip]:
     return [replace(clip, path=grooves_dir / rel) for rel, clip in sorted(_read_rows(Path(work_dir)).items())]
 
 
-def render_grooves(work_dir: Path, *, minutes_per_genre: float = 20.0, clip_seconds: float = 30.0, seed: int = 0,
-                   genres: Sequence[str] | None = None, progress: bool = True,
-                   soundfonts: Sequence[str] | None = None) -> list[GrooveClip]:
+def render_grooves(
+    work_dir: Path,
+    *,
+    minutes_per_genre: float = 20.0,
+    clip_seconds: float = 30.0,
+    seed: int = 0,
+    genres: Sequence[str] | None = None,
+    progress: bool = True,
+    soundfonts: Sequence[str] | None = None,
+) -> list[GrooveClip]:
     """Render what is missing of the seed's clips (``minutes_per_genre`` each, half for genres the
     teachers cover) and return them all; clips the manifest lists with their file are kept."""
     from tqdm import tqdm
@@ -350,16 +414,27 @@ def render_grooves(work_dir: Path, *, minutes_per_genre: float = 20.0, clip_seco
         raise ValueError("clip_seconds must be at least 2")
     fonts = list(soundfonts) if soundfonts is not None else list(SOUNDFONTS)
     check_tools(fonts)
-    plans = [_plan(genre, index, seed, clip_seconds, fonts) for genre in chosen
-             for index in range(max(1, round(minutes_per_genre * SHARE.get(genre, 1.0) * 60 / clip_seconds)))]
+    plans = [
+        _plan(genre, index, seed, clip_seconds, fonts)
+        for genre in chosen
+        for index in range(max(1, round(minutes_per_genre * SHARE.get(genre, 1.0) * 60 / clip_seconds)))
+    ]
     grooves_dir = work_dir / "grooves"
     grooves_dir.mkdir(parents=True, exist_ok=True)
     rows = {rel: clip for rel, clip in _read_rows(work_dir).items() if (grooves_dir / rel).is_file()}
 
     def clip_of(plan: _Plan) -> GrooveClip:
-        return GrooveClip(path=Path(plan.rel_path), genre=plan.genre, style=plan.style.name, soundfont=plan.soundfont,
-                          tempo=plan.tempo, key=plan.key, seed=plan.seed, duration_s=round(plan.clip_seconds, 3),
-                          licence=_licence(plan.style, plan.soundfont))
+        return GrooveClip(
+            path=Path(plan.rel_path),
+            genre=plan.genre,
+            style=plan.style.name,
+            soundfont=plan.soundfont,
+            tempo=plan.tempo,
+            key=plan.key,
+            seed=plan.seed,
+            duration_s=round(plan.clip_seconds, 3),
+            licence=_licence(plan.style, plan.soundfont),
+        )
 
     todo = [p for p in plans if rows.get(p.rel_path) != clip_of(p)]
     bar = tqdm(total=len(todo), unit="clip", desc="grooves", disable=not progress)

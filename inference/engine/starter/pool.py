@@ -53,6 +53,7 @@ several): whole groups go to one split, largest first, each to the split that mo
 hours of the genres it holds (targets: 80/10/10 % of every genre's hours); a group larger
 than a quarter of a held-out split's target always goes to training.
 """
+
 from __future__ import annotations
 
 import csv
@@ -80,13 +81,31 @@ SPLITS = ("train", "val", "test")
 # rock and jazz (hedgewars, supertux, asterisk's music on hold), electronic (warzone2100,
 # singularity, planetblupi) and smaller soundtracks; ≈1 GB of downloads without 0ad-data.
 DEFAULT_PACKAGES: tuple[str, ...] = (
-    "0ad-data", "wesnoth-1.16-music", "planetblupi-music-ogg", "hedgewars-data", "supertux-data",
-    "widelands-data", "warzone2100-music", "singularity-music", "drascula-music", "flare-game",
-    "pushover-data", "hyperrogue-music", "asterisk-moh-opsound-wav", "lordsawar-data", "wordwarvi-sound",
+    "0ad-data",
+    "wesnoth-1.16-music",
+    "planetblupi-music-ogg",
+    "hedgewars-data",
+    "supertux-data",
+    "widelands-data",
+    "warzone2100-music",
+    "singularity-music",
+    "drascula-music",
+    "flare-game",
+    "pushover-data",
+    "hyperrogue-music",
+    "asterisk-moh-opsound-wav",
+    "lordsawar-data",
+    "wordwarvi-sound",
 )
 # Outside shared/teacher/pool-files.tsv, measured to hold ≈4 h of real music (pool-v2.tsv).
 EXTRA_PACKAGES: tuple[str, ...] = (
-    "marsshooter-data", "blobwars-data", "trackballs-data", "wizznic-data", "btanks-data", "ardentryst", "freecol",
+    "marsshooter-data",
+    "blobwars-data",
+    "trackballs-data",
+    "wizznic-data",
+    "btanks-data",
+    "ardentryst",
+    "freecol",
 )
 _KENTA_CHO = "BSD-2-clause"  # "Redistribution and use ... with or without modification" for the whole game
 # Packages whose copyright file is free text, not DEP-5: the licence of their music, read by hand
@@ -97,9 +116,16 @@ HAND_READ_LICENCES: dict[str, str | dict[str, str]] = {
     "wesnoth-1.16-music": "GPL-2+",
     "singularity-music": "CC-BY-SA-3.0",
     "asterisk-moh-opsound-wav": "CC-BY-SA-3.0",
-    "a7xpg-data": _KENTA_CHO, "gunroar-data": _KENTA_CHO, "mu-cade-data": _KENTA_CHO, "noiz2sa-data": _KENTA_CHO,
-    "parsec47-data": _KENTA_CHO, "rrootage-data": _KENTA_CHO, "titanion-data": _KENTA_CHO,
-    "torus-trooper-data": _KENTA_CHO, "tumiki-fighters-data": _KENTA_CHO, "val-and-rick-data": _KENTA_CHO,
+    "a7xpg-data": _KENTA_CHO,
+    "gunroar-data": _KENTA_CHO,
+    "mu-cade-data": _KENTA_CHO,
+    "noiz2sa-data": _KENTA_CHO,
+    "parsec47-data": _KENTA_CHO,
+    "rrootage-data": _KENTA_CHO,
+    "titanion-data": _KENTA_CHO,
+    "torus-trooper-data": _KENTA_CHO,
+    "tumiki-fighters-data": _KENTA_CHO,
+    "val-and-rick-data": _KENTA_CHO,
     "enigma-data": "GPL-2",  # "This package is free software ... version 2 dated June, 1991"
     "fillets-ng-data": "GPL-2",
     "glob2-data": "GPL-3+",
@@ -112,17 +138,32 @@ HAND_READ_LICENCES: dict[str, str | dict[str, str]] = {
     "fretsonfire-songs-muldjord": "CC-BY-SA-3.0",
     "fretsonfire-songs-sectoid": "Expat",
     # README-REPLACEMENTS.txt: the free recordings that replaced the original MIDI music.
-    "freedink-data": {"*/Sound/1.ogg": "CC-BY-SA-3.0", "*/Sound/5.ogg": "GPL-3+", "*/Sound/106.ogg": "OAL-1.0",
-                      "*/Sound/denube.ogg": "public-domain", "*/Sound/lovin.ogg": "CC-BY-3.0"},
+    "freedink-data": {
+        "*/Sound/1.ogg": "CC-BY-SA-3.0",
+        "*/Sound/5.ogg": "GPL-3+",
+        "*/Sound/106.ogg": "OAL-1.0",
+        "*/Sound/denube.ogg": "public-domain",
+        "*/Sound/lovin.ogg": "CC-BY-3.0",
+    },
 }
 # Licence names (lower case) accepted besides the GPL family and CC BY / BY-SA, each read in full.
-_FREE_NAMES = frozenset({
-    "cc0-1.0", "public-domain", "public domain", "expat", "mit", "isc", "zlib", "bsd-2-clause", "bsd-3-clause",
-    "free-art-license-1.2",  # Licence Art Libre: copyleft, modification allowed
-    "oal-1.0",  # EFF Open Audio License 1.0: copyleft, modification allowed
-    "drascula-license",  # BSD-like, in Debian main (see drascula-music's copyright)
-    "battle-tanks-license",  # GPL-2 with an exception that only adds rights for the copyright holder
-})
+_FREE_NAMES = frozenset(
+    {
+        "cc0-1.0",
+        "public-domain",
+        "public domain",
+        "expat",
+        "mit",
+        "isc",
+        "zlib",
+        "bsd-2-clause",
+        "bsd-3-clause",
+        "free-art-license-1.2",  # Licence Art Libre: copyleft, modification allowed
+        "oal-1.0",  # EFF Open Audio License 1.0: copyleft, modification allowed
+        "drascula-license",  # BSD-like, in Debian main (see drascula-music's copyright)
+        "battle-tanks-license",  # GPL-2 with an exception that only adds rights for the copyright holder
+    }
+)
 _FREE_PATTERN = re.compile(r"(a|l)?gpl(-\d+(\.\d+)*)?(\+|-or-later|-only)?|cc-by(-sa)?-\d\.\d\+?")
 # Old manifests: no package may dominate the 11-h selection.
 DEFAULT_CAP_HOURS = 1.0
@@ -166,10 +207,21 @@ def read_manifest(path: Path) -> list[PoolFile]:
     """A manifest's recordings; columns a manifest lacks (older ones) take their defaults."""
     with open(path, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t"))
-    files = [PoolFile(package=r["package"], path=r["path"], duration_s=float(r["duration_s"]), split=r["split"],
-                      licence=r.get("licence") or "", weight=float(r.get("weight") or 1.0),
-                      stems=r.get("stems") or "", raw_pcm=r.get("raw_pcm") or "",
-                      teacher_top1=r.get("teacher_top1") or "", group=r.get("group") or "") for r in rows]
+    files = [
+        PoolFile(
+            package=r["package"],
+            path=r["path"],
+            duration_s=float(r["duration_s"]),
+            split=r["split"],
+            licence=r.get("licence") or "",
+            weight=float(r.get("weight") or 1.0),
+            stems=r.get("stems") or "",
+            raw_pcm=r.get("raw_pcm") or "",
+            teacher_top1=r.get("teacher_top1") or "",
+            group=r.get("group") or "",
+        )
+        for r in rows
+    ]
     for item in files:
         if item.split not in SPLITS:
             raise PoolError(f"{item.key}: split must be one of {SPLITS}, not {item.split!r}")
@@ -195,8 +247,9 @@ def _split_for(key: str) -> str:
     return "test" if bucket == 0 else "val" if bucket == 5 else "train"
 
 
-def select_pool(rows: Iterable[dict[str, str]], *, packages: Sequence[str] = DEFAULT_PACKAGES,
-                cap_hours: float = DEFAULT_CAP_HOURS) -> list[PoolFile]:
+def select_pool(
+    rows: Iterable[dict[str, str]], *, packages: Sequence[str] = DEFAULT_PACKAGES, cap_hours: float = DEFAULT_CAP_HOURS
+) -> list[PoolFile]:
     """Pick recordings from a pool listing (shared/teacher/pool-files.tsv columns): the listed
     packages' single files (no stems to mix), in path order, up to ``cap_hours`` per package."""
     by_package: dict[str, list[dict[str, str]]] = defaultdict(list)
@@ -216,8 +269,9 @@ def select_pool(rows: Iterable[dict[str, str]], *, packages: Sequence[str] = DEF
     return chosen
 
 
-def download_packages(packages: Iterable[str], debs_dir: Path,
-                      runner: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> dict[str, Path]:
+def download_packages(
+    packages: Iterable[str], debs_dir: Path, runner: Callable[..., subprocess.CompletedProcess] = subprocess.run
+) -> dict[str, Path]:
     """``apt-get download`` what is not already in ``debs_dir``; returns {package: .deb}."""
     debs_dir.mkdir(parents=True, exist_ok=True)
     wanted = list(dict.fromkeys(packages))
@@ -245,8 +299,10 @@ def unpack_package(deb: Path, dest: Path) -> Path:
     dest.mkdir(parents=True)
     result = subprocess.run(["dpkg-deb", "-x", str(deb), str(dest)], capture_output=True, text=True)
     if result.returncode != 0:
-        raise PoolError(f"dpkg-deb -x {deb.name} failed (an interrupted download? delete it and run again): "
-                        f"{result.stderr.strip()[-500:]}")
+        raise PoolError(
+            f"dpkg-deb -x {deb.name} failed (an interrupted download? delete it and run again): "
+            f"{result.stderr.strip()[-500:]}"
+        )
     marker.write_text(deb.name)
     return dest
 
@@ -278,7 +334,7 @@ def _rcc_read(blob: bytes, inner: str) -> bytes:
     def name_of(node: int) -> str:
         (offset,) = struct.unpack_from(">I", blob, tree + node * node_size)
         (length,) = struct.unpack_from(">H", blob, names + offset)
-        return blob[names + offset + 6:names + offset + 6 + 2 * length].decode("utf-16-be")
+        return blob[names + offset + 6 : names + offset + 6 + 2 * length].decode("utf-16-be")
 
     node = 0
     for part in [p for p in inner.split("/") if p]:
@@ -294,7 +350,7 @@ def _rcc_read(blob: bytes, inner: str) -> bytes:
         raise PoolError(f"{inner}: a folder in the resource file, not a file")
     (offset,) = struct.unpack_from(">I", blob, tree + node * node_size + 10)
     (size,) = struct.unpack_from(">I", blob, data + offset)
-    payload = blob[data + offset + 4:data + offset + 4 + size]
+    payload = blob[data + offset + 4 : data + offset + 4 + size]
     if flags & _RCC_ZSTD:
         raise PoolError(f"{inner}: zstd-compressed in the resource file (not supported)")
     if flags & _RCC_COMPRESSED:
@@ -303,6 +359,7 @@ def _rcc_read(blob: bytes, inner: str) -> bytes:
 
 
 # --- Shipped files and rendering -----------------------------------------------------------
+
 
 def _write_atomically(target: Path, write: Callable[[Path], None]) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -353,6 +410,7 @@ def _shipped_file(item: PoolFile, package_dir: Path, scratch_dir: Path) -> Path:
                 out_path.write_bytes(rcc_read(archive.read_bytes(), inner))
             except PoolError as error:
                 raise PoolError(f"{item.key}: {error}") from None
+
     return _write_atomically(target, extract)
 
 
@@ -379,8 +437,9 @@ def _ffmpeg_flac(sources: Sequence[Path], target: Path, *, raw_pcm: str = "", ke
         command += ["-filter_complex", f"amix=inputs={len(sources)}:duration=longest"]
 
     def render(out_path: Path) -> None:
-        result = subprocess.run([*command, "-vn", "-c:a", "flac", "-f", "flac", str(out_path)],
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            [*command, "-vn", "-c:a", "flac", "-f", "flac", str(out_path)], capture_output=True, text=True
+        )
         if result.returncode != 0:
             raise PoolError(f"{key}: ffmpeg could not render it: {result.stderr.strip()[-300:]}")
 
@@ -411,8 +470,13 @@ def _ffmpeg_reads_tracker_modules() -> bool:
 
 def decoding_problem(files: Sequence[PoolFile]) -> str:
     """Why this machine cannot turn every file into audio the product decodes ("" when it can)."""
-    needs_ffmpeg = sorted({"stems" if f.stems else "raw PCM" if f.raw_pcm else _extension(f.path) or "no extension"
-                           for f in files if _rendered(f) or _extension(f.path) in FFMPEG_EXTENSIONS})
+    needs_ffmpeg = sorted(
+        {
+            "stems" if f.stems else "raw PCM" if f.raw_pcm else _extension(f.path) or "no extension"
+            for f in files
+            if _rendered(f) or _extension(f.path) in FFMPEG_EXTENSIONS
+        }
+    )
     if needs_ffmpeg and shutil.which("ffmpeg") is None:
         return f"this machine cannot decode {', '.join(needs_ffmpeg)} (the pool needs ffmpeg: apt-get install ffmpeg)"
     modules = sorted({_extension(f.path) for f in files} & TRACKER_EXTENSIONS)
@@ -422,6 +486,7 @@ def decoding_problem(files: Sequence[PoolFile]) -> str:
 
 
 # --- Licences ------------------------------------------------------------------------------
+
 
 def copyright_file(package: str, package_dir: Path) -> Path:
     return package_dir / "usr" / "share" / "doc" / package / "copyright"
@@ -487,12 +552,14 @@ def dep5_copyright(copyright_text: str, path: str) -> str:
 def is_free_licence(licence: str) -> bool:
     """A licence that lets anyone use, change and share the music: one free choice of an "or",
     every part of an "and"; unknown names are not free."""
+
     def free(name: str) -> bool:
         name = name.strip().lower().replace(" ", "-").replace("licence", "license")
         return name in _FREE_NAMES or name.replace("-", " ") in _FREE_NAMES or bool(_FREE_PATTERN.fullmatch(name))
 
-    return bool(licence.strip()) and any(all(free(part) for part in re.split(r"\s+and\s+", choice))
-                                         for choice in re.split(r"\s+or\s+", licence.strip()))
+    return bool(licence.strip()) and any(
+        all(free(part) for part in re.split(r"\s+and\s+", choice)) for choice in re.split(r"\s+or\s+", licence.strip())
+    )
 
 
 def _hand_read(item: PoolFile) -> str | None:
@@ -520,22 +587,31 @@ def file_licence(item: PoolFile, package_dir: Path) -> str:
 
 # --- Building a manifest -------------------------------------------------------------------
 
-def _hours_by(files: Iterable[PoolFile], key: Callable[[PoolFile], str],
-              factor: Callable[[PoolFile], float] = lambda f: 1.0) -> dict[str, float]:
+
+def _hours_by(
+    files: Iterable[PoolFile], key: Callable[[PoolFile], str], factor: Callable[[PoolFile], float] = lambda f: 1.0
+) -> dict[str, float]:
     out: dict[str, float] = defaultdict(float)
     for item in files:
         out[key(item)] += item.duration_s * factor(item) / 3600
     return out
 
 
-def assign_weights(files: Sequence[PoolFile], *, cap_hours: float = PACKAGE_CAP_HOURS,
-                   genre_power: float = GENRE_POWER, max_weight: float = MAX_WEIGHT) -> list[PoolFile]:
+def assign_weights(
+    files: Sequence[PoolFile],
+    *,
+    cap_hours: float = PACKAGE_CAP_HOURS,
+    genre_power: float = GENRE_POWER,
+    max_weight: float = MAX_WEIGHT,
+) -> list[PoolFile]:
     """Per-second sampling weights: packages capped, teacher genres tempered (module docstring)."""
     package_hours = _hours_by(files, lambda f: f.package)
     capped = {p: min(1.0, cap_hours / h) if h > 0 else 1.0 for p, h in package_hours.items()}
     genre_hours = _hours_by(files, lambda f: f.teacher_top1, lambda f: capped[f.package])
-    raw = [capped[f.package] * genre_hours[f.teacher_top1] ** -genre_power if genre_hours[f.teacher_top1] > 0 else 0.0
-           for f in files]
+    raw = [
+        capped[f.package] * genre_hours[f.teacher_top1] ** -genre_power if genre_hours[f.teacher_top1] > 0 else 0.0
+        for f in files
+    ]
     seconds = sum(f.duration_s for f in files)
     weighted = sum(f.duration_s * w for f, w in zip(files, raw))
     scale = seconds / weighted if weighted > 0 else 1.0
@@ -564,25 +640,34 @@ def assign_splits(files: Sequence[PoolFile], *, previous: Sequence[PoolFile] = (
         hours = _hours_by(members, lambda f: f.teacher_top1)
         size = sum(hours.values())
         options = [s for s in SPLITS if s == "train" or size <= MAX_HELD_OUT_GROUP * SPLIT_SHARES[s] * all_hours]
-        split = max(options, key=lambda s: sum(h * (target[s][g] - have[s][g]) / max(target[s][g], 1e-9)
-                                               for g, h in hours.items()))
+        split = max(
+            options,
+            key=lambda s: sum(h * (target[s][g] - have[s][g]) / max(target[s][g], 1e-9) for g, h in hours.items()),
+        )
         for genre, h in hours.items():
             have[split][genre] += h
         chosen.update({f.key: split for f in members})
     return [dataclasses.replace(f, split=chosen[f.key]) for f in files]
 
 
-def plan_manifest(rows: Iterable[Mapping[str, str]], unpacked_dir: Path, *,
-                  previous: Sequence[PoolFile] = ()) -> tuple[list[PoolFile], list[tuple[str, str]]]:
+def plan_manifest(
+    rows: Iterable[Mapping[str, str]], unpacked_dir: Path, *, previous: Sequence[PoolFile] = ()
+) -> tuple[list[PoolFile], list[tuple[str, str]]]:
     """A balanced, split manifest from listing rows (pool-files.tsv columns, plus ``raw_pcm``)
     over unpacked packages; also what was left out and why (no licence, or not a free one)."""
     candidates: list[PoolFile] = []
     left_out: list[tuple[str, str]] = []
     holders: dict[str, str] = {}
     for row in rows:
-        item = PoolFile(row["package"], row["path_in_package"], float(row["duration_s"]), "train",
-                        stems=(row.get("mixed_stems") or "").replace(",", ";"), raw_pcm=row.get("raw_pcm") or "",
-                        teacher_top1=row.get("teacher_top1") or "")
+        item = PoolFile(
+            row["package"],
+            row["path_in_package"],
+            float(row["duration_s"]),
+            "train",
+            stems=(row.get("mixed_stems") or "").replace(",", ";"),
+            raw_pcm=row.get("raw_pcm") or "",
+            teacher_top1=row.get("teacher_top1") or "",
+        )
         package_dir = unpacked_dir / item.package
         try:
             licence = file_licence(item, package_dir)
@@ -598,6 +683,10 @@ def plan_manifest(rows: Iterable[Mapping[str, str]], unpacked_dir: Path, *,
     artists = defaultdict(set)
     for item in candidates:
         artists[item.package].add(holders[item.key])
-    grouped = [dataclasses.replace(f, group=f"{f.package}/{holders[f.key]}" if len(artists[f.package]) > 1
-                                   and holders[f.key] else f.package) for f in candidates]
+    grouped = [
+        dataclasses.replace(
+            f, group=f"{f.package}/{holders[f.key]}" if len(artists[f.package]) > 1 and holders[f.key] else f.package
+        )
+        for f in candidates
+    ]
     return assign_weights(assign_splits(grouped, previous=previous)), left_out

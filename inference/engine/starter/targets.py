@@ -6,6 +6,7 @@ an upload, so the student learns from the features it will see in production. Ta
 probabilities are cached raw (not as genres), so a new mapping needs no teacher run. The
 ensemble target of a musicnn window takes the YAMNet frames whose centres fall inside it.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,9 @@ class RecordingTargets:
     mtt: np.ndarray  # (teacher windows, 50)
     yamnet: np.ndarray | None = None  # (YAMNet frames, 521), frames every YAMNET_HOP_S
 
-    def genre_scores(self, *, ensemble: bool = False,
-                     weights: mapping.TeacherWeights = mapping.TeacherWeights()) -> np.ndarray:
+    def genre_scores(
+        self, *, ensemble: bool = False, weights: mapping.TeacherWeights = mapping.TeacherWeights()
+    ) -> np.ndarray:
         """(musicnn windows, genres): musicnn's normalised genre scores, or with ``ensemble`` the
         v2 ensemble with YAMNet (mapping v2) on the same windows."""
         musicnn = mapping.genre_scores({"MSD": self.msd, "MTT": self.mtt})
@@ -41,9 +43,15 @@ class RecordingTargets:
         return mapping.ensemble_scores(musicnn, yamnet, weights).astype(np.float32)
 
 
-def compute_targets(path: Path, *, teachers: dict[str, object], cfg: PreprocessingConfig,
-                    yamnet: object | None = None, max_duration_s: float = 3600.0,
-                    excerpt_s: float | None = None) -> RecordingTargets:
+def compute_targets(
+    path: Path,
+    *,
+    teachers: dict[str, object],
+    cfg: PreprocessingConfig,
+    yamnet: object | None = None,
+    max_duration_s: float = 3600.0,
+    excerpt_s: float | None = None,
+) -> RecordingTargets:
     """Decode ``path`` for the student and the teachers and run every teacher over the recording
     (pool recordings may be longer than the 20 minutes the product accepts).
 
@@ -62,7 +70,7 @@ def compute_targets(path: Path, *, teachers: dict[str, object], cfg: Preprocessi
     if excerpted:
         length = int(excerpt_s * cfg.sample_rate)
         start = (student.size - length) // 2
-        student = student[start:start + length]
+        student = student[start : start + length]
     mel = normalise(log_mel(student, cfg), cfg).astype(np.float16)
     # Once, for both teachers (both read 16 kHz).
     samples = load_teacher_audio(student, cfg.sample_rate) if excerpted else load_teacher_audio(path)
@@ -72,8 +80,12 @@ def compute_targets(path: Path, *, teachers: dict[str, object], cfg: Preprocessi
         from ..teacher.yamnet import yamnet_scores
 
         frames = yamnet_scores(yamnet, samples)[1].astype(np.float16)
-    return RecordingTargets(mel=mel, msd=tag_probabilities(teachers["MSD"], windows),
-                            mtt=tag_probabilities(teachers["MTT"], windows), yamnet=frames)
+    return RecordingTargets(
+        mel=mel,
+        msd=tag_probabilities(teachers["MSD"], windows),
+        mtt=tag_probabilities(teachers["MTT"], windows),
+        yamnet=frames,
+    )
 
 
 def save_targets(targets: RecordingTargets, path: Path) -> None:
@@ -87,8 +99,9 @@ def save_targets(targets: RecordingTargets, path: Path) -> None:
 
 def load_targets(path: Path) -> RecordingTargets:
     with np.load(path) as data:
-        return RecordingTargets(mel=data["mel"], msd=data["msd"], mtt=data["mtt"],
-                                yamnet=data["yamnet"] if "yamnet" in data.files else None)
+        return RecordingTargets(
+            mel=data["mel"], msd=data["msd"], mtt=data["mtt"], yamnet=data["yamnet"] if "yamnet" in data.files else None
+        )
 
 
 def crop_target(scores: np.ndarray, start_frame: int, cfg: PreprocessingConfig) -> np.ndarray:

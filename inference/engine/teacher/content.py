@@ -10,6 +10,7 @@ the family with the highest score.
 
 numpy only: the frame scores come from ``inference.engine.teacher.yamnet``.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -11,6 +11,7 @@ without running the teachers again.
 No Django: takes samples and loaded teachers, returns a dataclass. Torch is imported by the
 teachers' modules, not here.
 """
+
 from __future__ import annotations
 
 import time
@@ -25,7 +26,7 @@ from .preprocess import HOP_LENGTH, SAMPLE_RATE, WINDOW_FRAMES
 
 TEACHER_SAMPLE_RATE = 16000
 TEACHER_WINDOW_S = WINDOW_FRAMES * HOP_LENGTH / SAMPLE_RATE  # 2.992 s
-YAMNET_HOP_S = 7680 / SAMPLE_RATE     # 0.48 s
+YAMNET_HOP_S = 7680 / SAMPLE_RATE  # 0.48 s
 YAMNET_FRAME_S = 15600 / SAMPLE_RATE  # 0.975 s
 
 
@@ -38,11 +39,13 @@ def yamnet_on_windows(frame_scores: np.ndarray, n_windows: int) -> np.ndarray:
         t0, t1 = window * TEACHER_WINDOW_S, (window + 1) * TEACHER_WINDOW_S
         inside = (centres >= t0) & (centres < t1)
         if n_windows == 1 or not inside.any():
-            inside = np.ones(len(centres), dtype=bool) if n_windows == 1 else (
-                np.arange(len(centres)) == int(np.argmin(np.abs(centres - (t0 + t1) / 2))))
+            inside = (
+                np.ones(len(centres), dtype=bool)
+                if n_windows == 1
+                else (np.arange(len(centres)) == int(np.argmin(np.abs(centres - (t0 + t1) / 2))))
+            )
         out[window] = frame_scores[inside].mean(axis=0)
     return out
-
 
 
 @dataclass
@@ -52,12 +55,12 @@ class TeacherTargets:
     mapping_version: str
     weights: dict[str, float]
     genres: list[str]
-    window_s: float                       # length (and hop) of a window: 2.992 s
+    window_s: float  # length (and hop) of a window: 2.992 s
     clip: np.ndarray = field(repr=False)  # (genres,) sums to 1, or all 0 when no teacher named a genre
     windows: np.ndarray = field(repr=False)  # (windows, genres): the ensemble per window
     musicnn: np.ndarray = field(repr=False)  # (windows, genres): musicnn's own normalised scores
-    yamnet: np.ndarray = field(repr=False)   # (windows, genres): YAMNet's, on the same windows
-    seconds: float = 0.0                  # time the teachers took
+    yamnet: np.ndarray = field(repr=False)  # (windows, genres): YAMNet's, on the same windows
+    seconds: float = 0.0  # time the teachers took
 
     @property
     def has_signal(self) -> bool:
@@ -65,12 +68,21 @@ class TeacherTargets:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (floats rounded to 6 places)."""
+
         def rows(a: np.ndarray) -> list:
             return np.round(np.asarray(a, dtype=np.float64), 6).tolist()
 
-        return {"mapping_version": self.mapping_version, "weights": dict(self.weights), "genres": list(self.genres),
-                "window_s": self.window_s, "clip": rows(self.clip), "windows": rows(self.windows),
-                "musicnn": rows(self.musicnn), "yamnet": rows(self.yamnet), "seconds": round(self.seconds, 3)}
+        return {
+            "mapping_version": self.mapping_version,
+            "weights": dict(self.weights),
+            "genres": list(self.genres),
+            "window_s": self.window_s,
+            "clip": rows(self.clip),
+            "windows": rows(self.windows),
+            "musicnn": rows(self.musicnn),
+            "yamnet": rows(self.yamnet),
+            "seconds": round(self.seconds, 3),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TeacherTargets:
@@ -79,9 +91,17 @@ class TeacherTargets:
         def array(key: str) -> np.ndarray:
             return np.asarray(data[key], dtype=np.float64).reshape(-1, n)
 
-        return cls(str(data["mapping_version"]), dict(data["weights"]), list(data["genres"]),
-                   float(data["window_s"]), np.asarray(data["clip"], dtype=np.float64).reshape(n),
-                   array("windows"), array("musicnn"), array("yamnet"), float(data.get("seconds", 0.0)))
+        return cls(
+            str(data["mapping_version"]),
+            dict(data["weights"]),
+            list(data["genres"]),
+            float(data["window_s"]),
+            np.asarray(data["clip"], dtype=np.float64).reshape(n),
+            array("windows"),
+            array("musicnn"),
+            array("yamnet"),
+            float(data.get("seconds", 0.0)),
+        )
 
 
 def clip_distribution(window_scores: np.ndarray) -> np.ndarray:
@@ -94,20 +114,39 @@ def clip_distribution(window_scores: np.ndarray) -> np.ndarray:
     return mean / mean.sum()
 
 
-def ensemble_targets(musicnn_tags: Mapping[str, np.ndarray], yamnet_frames: np.ndarray,
-                     weights: mapping.TeacherWeights = mapping.TeacherWeights()) -> TeacherTargets:
+def ensemble_targets(
+    musicnn_tags: Mapping[str, np.ndarray],
+    yamnet_frames: np.ndarray,
+    weights: mapping.TeacherWeights = mapping.TeacherWeights(),
+) -> TeacherTargets:
     """The targets from raw teacher outputs: {"MSD", "MTT"} tag probabilities per window and
     YAMNet's 521 class scores per frame."""
     musicnn = mapping.genre_scores(musicnn_tags)
-    yamnet = yamnet_on_windows(mapping.yamnet_genre_scores(yamnet_frames), len(musicnn)) if len(yamnet_frames) \
+    yamnet = (
+        yamnet_on_windows(mapping.yamnet_genre_scores(yamnet_frames), len(musicnn))
+        if len(yamnet_frames)
         else np.zeros_like(musicnn)
+    )
     windows = mapping.ensemble_scores(musicnn, yamnet, weights)
-    return TeacherTargets(mapping.ENSEMBLE_VERSION, weights.as_dict(), list(mapping.GENRES), TEACHER_WINDOW_S,
-                          clip_distribution(windows), windows, musicnn, yamnet)
+    return TeacherTargets(
+        mapping.ENSEMBLE_VERSION,
+        weights.as_dict(),
+        list(mapping.GENRES),
+        TEACHER_WINDOW_S,
+        clip_distribution(windows),
+        windows,
+        musicnn,
+        yamnet,
+    )
 
 
-def teacher_targets(samples_16k: np.ndarray, *, musicnn: Mapping[str, Any], yamnet: Any,
-                    weights: mapping.TeacherWeights = mapping.TeacherWeights()) -> TeacherTargets:
+def teacher_targets(
+    samples_16k: np.ndarray,
+    *,
+    musicnn: Mapping[str, Any],
+    yamnet: Any,
+    weights: mapping.TeacherWeights = mapping.TeacherWeights(),
+) -> TeacherTargets:
     """Run both teachers over mono 16 kHz samples (``musicnn``: {"MSD", "MTT"} → loaded tagger,
     as ``musicnn.load_shipped_musicnn`` gives; ``yamnet``: ``yamnet.load_yamnet()``)."""
     from .musicnn import tag_audio_both
@@ -125,8 +164,17 @@ def teacher_targets(samples_16k: np.ndarray, *, musicnn: Mapping[str, Any], yamn
 def reweighted(targets: TeacherTargets, weights: mapping.TeacherWeights) -> TeacherTargets:
     """The same recording under other teacher weights (no teacher run: from the stored per-teacher scores)."""
     windows = mapping.ensemble_scores(targets.musicnn, targets.yamnet, weights)
-    return TeacherTargets(targets.mapping_version, weights.as_dict(), list(targets.genres), targets.window_s,
-                          clip_distribution(windows), windows, targets.musicnn, targets.yamnet, targets.seconds)
+    return TeacherTargets(
+        targets.mapping_version,
+        weights.as_dict(),
+        list(targets.genres),
+        targets.window_s,
+        clip_distribution(windows),
+        windows,
+        targets.musicnn,
+        targets.yamnet,
+        targets.seconds,
+    )
 
 
 def over_labels(distribution: np.ndarray, genres: Sequence[str], labels: Sequence[str]) -> np.ndarray | None:
@@ -153,8 +201,10 @@ def over_labels(distribution: np.ndarray, genres: Sequence[str], labels: Sequenc
 # platform's labels, fitted on the labelled tracks, gives better targets for the unlabelled ones
 # (bench/bench_adaptation.py). Only the clip level is calibrated.
 
+
 def teacher_features(targets: TeacherTargets) -> np.ndarray:
     """(32,): musicnn's then YAMNet's clip-level genre scores (means over the windows)."""
+
     def mean(rows: np.ndarray) -> np.ndarray:
         return rows.mean(axis=0) if len(rows) else np.zeros(rows.shape[-1])
 
@@ -180,12 +230,23 @@ class TeacherCalibration:
         return p / p.sum(axis=-1, keepdims=True)
 
     def facts(self) -> dict[str, Any]:
-        return {"method": "logistic regression on the teachers' clip genre scores", "l2": self.l2,
-                "labelled_tracks": self.tracks, "features": int(self.mean.shape[0])}
+        return {
+            "method": "logistic regression on the teachers' clip genre scores",
+            "l2": self.l2,
+            "labelled_tracks": self.tracks,
+            "features": int(self.mean.shape[0]),
+        }
 
 
-def fit_teacher_calibration(features: np.ndarray, label_index: Sequence[int], labels: Sequence[str], *,
-                            l2: float = 0.1, steps: int = 3000, lr: float = 0.5) -> TeacherCalibration:
+def fit_teacher_calibration(
+    features: np.ndarray,
+    label_index: Sequence[int],
+    labels: Sequence[str],
+    *,
+    l2: float = 0.1,
+    steps: int = 3000,
+    lr: float = 0.5,
+) -> TeacherCalibration:
     """Fit the calibration on labelled tracks' ``teacher_features`` (full-batch gradient descent on
     the L2-regularised cross-entropy, standardised features; deterministic)."""
     x = np.asarray(features, dtype=np.float64)

@@ -16,6 +16,7 @@ store it next to any teacher-derived label.
 
 No torch, no librosa, no Django: this module only needs numpy.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -28,19 +29,44 @@ from . import LABELS_BY_DATASET
 MAPPING_VERSION = "musicnn-max-of-tags-v1"
 
 GENRES: tuple[str, ...] = (
-    "Blues", "Classical", "Country", "Disco", "Electronic", "Folk", "Hip-Hop", "Jazz", "Latin",
-    "Metal", "Pop", "R&B", "Rap", "Reggae", "Rock", "World",
+    "Blues",
+    "Classical",
+    "Country",
+    "Disco",
+    "Electronic",
+    "Folk",
+    "Hip-Hop",
+    "Jazz",
+    "Latin",
+    "Metal",
+    "Pop",
+    "R&B",
+    "Rap",
+    "Reggae",
+    "Rock",
+    "World",
 )
 
 # genre → ((teacher, tag), ...). Teacher "MSD" = Last.fm top-50, "MTT" = MagnaTagATune top-50.
 GENRE_TAGS: dict[str, tuple[tuple[str, str], ...]] = {
     "Blues": (("MSD", "blues"),),
-    "Classical": (("MTT", "classical"), ("MTT", "classic"), ("MTT", "opera"), ("MTT", "choral"),
-                  ("MTT", "harpsichord")),
+    "Classical": (
+        ("MTT", "classical"),
+        ("MTT", "classic"),
+        ("MTT", "opera"),
+        ("MTT", "choral"),
+        ("MTT", "harpsichord"),
+    ),
     "Country": (("MSD", "country"), ("MTT", "country")),
     "Disco": (("MSD", "funk"),),
-    "Electronic": (("MSD", "electronic"), ("MSD", "electronica"), ("MSD", "electro"), ("MSD", "House"),
-                   ("MTT", "electronic"), ("MTT", "techno")),
+    "Electronic": (
+        ("MSD", "electronic"),
+        ("MSD", "electronica"),
+        ("MSD", "electro"),
+        ("MSD", "House"),
+        ("MTT", "electronic"),
+        ("MTT", "techno"),
+    ),
     "Folk": (("MSD", "folk"),),
     "Hip-Hop": (("MSD", "Hip-Hop"),),
     "Jazz": (("MSD", "jazz"),),
@@ -52,8 +78,14 @@ GENRE_TAGS: dict[str, tuple[tuple[str, str], ...]] = {
     # teach a student that the two are one genre; Rap is left to human labels.
     "Rap": (),
     "Reggae": (),
-    "Rock": (("MSD", "rock"), ("MSD", "classic rock"), ("MSD", "hard rock"), ("MSD", "punk"),
-             ("MSD", "Progressive rock"), ("MTT", "rock")),
+    "Rock": (
+        ("MSD", "rock"),
+        ("MSD", "classic rock"),
+        ("MSD", "hard rock"),
+        ("MSD", "punk"),
+        ("MSD", "Progressive rock"),
+        ("MTT", "rock"),
+    ),
     "World": (("MTT", "indian"), ("MTT", "sitar")),
 }
 
@@ -87,8 +119,11 @@ def genre_scores(tag_probs: Mapping[str, np.ndarray]) -> np.ndarray:
     batch_shape = batch_shapes.pop()
     raw = np.zeros((*batch_shape, len(GENRES)), dtype=np.float64)
     for column, genre in enumerate(GENRES):
-        columns = [arrays[teacher][..., LABELS_BY_DATASET[teacher].index(tag)]
-                   for teacher, tag in GENRE_TAGS[genre] if teacher in arrays]
+        columns = [
+            arrays[teacher][..., LABELS_BY_DATASET[teacher].index(tag)]
+            for teacher, tag in GENRE_TAGS[genre]
+            if teacher in arrays
+        ]
         if columns:
             raw[..., column] = np.max(np.stack(columns, axis=-1), axis=-1)
     total = raw.sum(axis=-1, keepdims=True)
@@ -120,22 +155,39 @@ def genre_scores_dict(tag_probs: Mapping[str, np.ndarray]) -> dict[str, float]:
 ENSEMBLE_VERSION = "ensemble-musicnn-yamnet-v2"
 
 YAMNET_GENRE_CLASSES: dict[str, tuple[int, ...]] = {
-    "Blues": (246,),                                   # Blues
-    "Classical": (232, 233),                           # Classical music, Opera
-    "Country": (224, 226),                             # Country, Bluegrass
-    "Disco": (231, 227),                               # Disco, Funk
-    "Electronic": (234, 235, 236, 237, 238, 239, 240, 242),  # Electronic, House, Techno, Dubstep, DnB, Electronica, EDM, Trance
-    "Folk": (228,),                                    # Folk music
-    "Hip-Hop": (212,),                                 # Hip hop music
-    "Jazz": (230, 225),                                # Jazz, Swing music
-    "Latin": (243, 244, 245),                          # Music of Latin America, Salsa, Flamenco
-    "Metal": (215,),                                   # Heavy metal
-    "Pop": (211,),                                     # Pop music
-    "R&B": (221, 222),                                 # Rhythm and blues, Soul music
-    "Rap": (31,),                                      # Rapping
-    "Reggae": (223, 258),                              # Reggae, Ska
-    "Rock": (214, 216, 217, 218, 219, 220),            # Rock, Punk, Grunge, Progressive, Rock and roll, Psychedelic
-    "World": (229, 251, 252, 255, 256, 257, 259),      # Middle Eastern, Africa, Afrobeat, Asia, Carnatic, Bollywood, Traditional
+    "Blues": (246,),  # Blues
+    "Classical": (232, 233),  # Classical music, Opera
+    "Country": (224, 226),  # Country, Bluegrass
+    "Disco": (231, 227),  # Disco, Funk
+    "Electronic": (
+        234,
+        235,
+        236,
+        237,
+        238,
+        239,
+        240,
+        242,
+    ),  # Electronic, House, Techno, Dubstep, DnB, Electronica, EDM, Trance
+    "Folk": (228,),  # Folk music
+    "Hip-Hop": (212,),  # Hip hop music
+    "Jazz": (230, 225),  # Jazz, Swing music
+    "Latin": (243, 244, 245),  # Music of Latin America, Salsa, Flamenco
+    "Metal": (215,),  # Heavy metal
+    "Pop": (211,),  # Pop music
+    "R&B": (221, 222),  # Rhythm and blues, Soul music
+    "Rap": (31,),  # Rapping
+    "Reggae": (223, 258),  # Reggae, Ska
+    "Rock": (214, 216, 217, 218, 219, 220),  # Rock, Punk, Grunge, Progressive, Rock and roll, Psychedelic
+    "World": (
+        229,
+        251,
+        252,
+        255,
+        256,
+        257,
+        259,
+    ),  # Middle Eastern, Africa, Afrobeat, Asia, Carnatic, Bollywood, Traditional
 }
 YAMNET_CLASSES = 521
 
@@ -169,8 +221,9 @@ def yamnet_genre_scores(scores: np.ndarray) -> np.ndarray:
     return _normalise(raw)
 
 
-def ensemble_scores(musicnn: np.ndarray | None, yamnet: np.ndarray | None,
-                    weights: TeacherWeights = TeacherWeights()) -> np.ndarray:
+def ensemble_scores(
+    musicnn: np.ndarray | None, yamnet: np.ndarray | None, weights: TeacherWeights = TeacherWeights()
+) -> np.ndarray:
     """The ensemble's 16-genre distribution (..., 16) from each teacher's normalised genre scores
     (``genre_scores`` and ``yamnet_genre_scores``, same leading shape); either may be None."""
     parts = [(weights.musicnn, musicnn), (weights.yamnet, yamnet)]
@@ -187,4 +240,5 @@ def ensemble_scores(musicnn: np.ndarray | None, yamnet: np.ndarray | None,
 
 
 ENSEMBLE_UNCOVERED_GENRES: tuple[str, ...] = tuple(
-    genre for genre in GENRES if not GENRE_TAGS[genre] and not YAMNET_GENRE_CLASSES[genre])
+    genre for genre in GENRES if not GENRE_TAGS[genre] and not YAMNET_GENRE_CLASSES[genre]
+)

@@ -20,6 +20,7 @@ config and tensors. :func:`tag_audio_both` tags a recording with both taggers fr
 
 Torch is imported here; keep the import out of code paths that only validate uploads.
 """
+
 from __future__ import annotations
 
 import json
@@ -58,8 +59,9 @@ def _same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tup
     return total // 2, total - total // 2
 
 
-def _pad_same_nchw(x: torch.Tensor, kernel: tuple[int, int], stride: tuple[int, int],
-                   dilation: tuple[int, int], value: float) -> torch.Tensor:
+def _pad_same_nchw(
+    x: torch.Tensor, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int], value: float
+) -> torch.Tensor:
     top, bottom = _same_padding(x.shape[2], kernel[0], stride[0], dilation[0])
     left, right = _same_padding(x.shape[3], kernel[1], stride[1], dilation[1])
     if top or bottom or left or right:
@@ -85,8 +87,14 @@ class KerasConv2D(nn.Module):
         self.activation = config["activation"]
         if self.activation not in _ACTIVATIONS:
             raise UnsupportedKerasModel(f"{config['name']}: activation {self.activation!r}")
-        self.conv = nn.Conv2d(in_channels, config["filters"], self.kernel_size, stride=self.stride,
-                              dilation=self.dilation, bias=config["use_bias"])
+        self.conv = nn.Conv2d(
+            in_channels,
+            config["filters"],
+            self.kernel_size,
+            stride=self.stride,
+            dilation=self.dilation,
+            bias=config["use_bias"],
+        )
 
     def load_keras(self, weights: dict[str, np.ndarray]) -> None:
         kernel = weights["kernel"]  # Keras HWIO
@@ -139,8 +147,7 @@ class KerasBatchNorm(nn.Module):
         if len(axes) != 1:
             raise UnsupportedKerasModel(f"{config['name']}: normalising over several axes")
         self.axis = axes[0]
-        self.bn = nn.BatchNorm1d(channels, eps=config["epsilon"], momentum=1.0 - config["momentum"],
-                                 affine=True)
+        self.bn = nn.BatchNorm1d(channels, eps=config["epsilon"], momentum=1.0 - config["momentum"], affine=True)
         self.center = config.get("center", True)
         self.scale = config.get("scale", True)
 
@@ -204,8 +211,9 @@ def _tf_op(node_def: dict[str, Any], args: list[Any]) -> torch.Tensor:
         return F.pad(x, flat)
     if op == "Squeeze":
         x = args[0]
-        dims = sorted((_axis(d, x.dim()) for d in attr.get("squeeze_dims", {}).get("list", {}).get("i", [])),
-                      reverse=True)
+        dims = sorted(
+            (_axis(d, x.dim()) for d in attr.get("squeeze_dims", {}).get("list", {}).get("i", [])), reverse=True
+        )
         if not dims:
             return x.squeeze()
         for d in dims:
@@ -320,13 +328,11 @@ class KerasGraph(nn.Module):
             node_def = node.config["node_def"]
             constants = node.config.get("constants", {})
             tensors = iter(inputs)
-            args = [constants[str(i)] if str(i) in constants else next(tensors)
-                    for i in range(len(node_def["input"]))]
+            args = [constants[str(i)] if str(i) in constants else next(tensors) for i in range(len(node_def["input"]))]
             return _tf_op(node_def, args)
         raise UnsupportedKerasModel(f"{node.name}: cannot run {node.kind}")
 
-    def forward(self, x: torch.Tensor, return_nodes: list[str] | None = None
-                ) -> torch.Tensor | dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor, return_nodes: list[str] | None = None) -> torch.Tensor | dict[str, torch.Tensor]:
         if x.dim() == len(self.input_shape):  # (B, 187, 96) → (B, 187, 96, 1)
             x = x.unsqueeze(-1)
         values: dict[str, torch.Tensor] = {}
@@ -406,7 +412,7 @@ class _PooledConv(nn.Module):
         """(B, 1, T, F) → (B, C, T)."""
         if x.device.type == "cpu" and self.symmetric and torch.backends.mkldnn.is_available():
             z = F.conv2d(x.to_mkldnn(), self.weight, self.bias, padding=self.conv_padding)
-            pooled = F.max_pool2d(z, (1, z.shape[3])).to_dense()[:, :, self.crop:self.crop + x.shape[2], 0]
+            pooled = F.max_pool2d(z, (1, z.shape[3])).to_dense()[:, :, self.crop : self.crop + x.shape[2], 0]
         else:
             pooled = F.conv2d(F.pad(x, self.padding), self.weight, self.bias).amax(dim=3)
         return torch.addcmul(self.shift, torch.relu(pooled * self.sign), self.scale)
@@ -430,8 +436,7 @@ class _MidendConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, T) → (B, O, T)."""
-        y = torch.addcmul(self.shift, torch.relu(F.conv1d(F.pad(x, self.padding), self.weight, self.bias)),
-                          self.scale)
+        y = torch.addcmul(self.shift, torch.relu(F.conv1d(F.pad(x, self.padding), self.weight, self.bias)), self.scale)
         return y + x if self.residual else y
 
 
@@ -455,9 +460,19 @@ class MusicnnNet(nn.Module):
     other than :attr:`kept_nodes`, use the KerasGraph (``load_musicnn(path, replay=True)``).
     """
 
-    def __init__(self, *, input_scale: torch.Tensor, input_shift: torch.Tensor, branches: list[_PooledConv],
-                 midend: list[_MidendConv], pool_order: tuple[str, str], dense: list[tuple[KerasBatchNorm, KerasDense]],
-                 output_activation: str, names: dict[str, str], window_shape: tuple[int, int]) -> None:
+    def __init__(
+        self,
+        *,
+        input_scale: torch.Tensor,
+        input_shift: torch.Tensor,
+        branches: list[_PooledConv],
+        midend: list[_MidendConv],
+        pool_order: tuple[str, str],
+        dense: list[tuple[KerasBatchNorm, KerasDense]],
+        output_activation: str,
+        names: dict[str, str],
+        window_shape: tuple[int, int],
+    ) -> None:
         super().__init__()
         self.register_buffer("input_scale", input_scale.reshape(()))
         self.register_buffer("input_shift", input_shift.reshape(()))
@@ -470,8 +485,9 @@ class MusicnnNet(nn.Module):
             self.register_buffer(f"dense{i}_shift", shift)
             self.register_buffer(f"dense{i}_weight", layer.linear.weight.detach().clone())
             bias = layer.linear.bias
-            self.register_buffer(f"dense{i}_bias", bias.detach().clone() if bias is not None else
-                                 torch.zeros(layer.linear.out_features))
+            self.register_buffer(
+                f"dense{i}_bias", bias.detach().clone() if bias is not None else torch.zeros(layer.linear.out_features)
+            )
         self.dense_activations = [layer.activation for _, layer in dense]
         self.output_activation = output_activation
         self.names = names  # our stage → the Keras node it equals (for return_nodes)
@@ -492,12 +508,11 @@ class MusicnnNet(nn.Module):
         step = self.front_chunk if x.device.type == "cpu" else x.shape[0]  # cache sizes are a CPU concern
         chunks = []
         for start in range(0, x.shape[0], step):
-            part = x[start:start + step]
+            part = x[start : start + step]
             chunks.append(torch.cat([branch(part) for branch in self.branches], dim=1))
         return torch.cat(chunks)
 
-    def forward(self, x: torch.Tensor, return_nodes: list[str] | None = None
-                ) -> torch.Tensor | dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor, return_nodes: list[str] | None = None) -> torch.Tensor | dict[str, torch.Tensor]:
         if x.dim() == 4:  # (B, T, F, 1) as Keras feeds it
             x = x.squeeze(-1)
         values: dict[str, torch.Tensor] = {}
@@ -524,8 +539,10 @@ class MusicnnNet(nn.Module):
         by_keras = {keras: stage for stage, keras in self.names.items()}
         unknown = [name for name in return_nodes if name not in by_keras]
         if unknown:
-            raise KeyError(f"{unknown}: not kept by the fast module (it keeps {sorted(by_keras)}); "
-                           "use load_musicnn(path, replay=True) for any Keras node")
+            raise KeyError(
+                f"{unknown}: not kept by the fast module (it keeps {sorted(by_keras)}); "
+                "use load_musicnn(path, replay=True) for any Keras node"
+            )
         result = {}
         for name in [*return_nodes, self.output_name]:
             stage = by_keras[name]
@@ -601,8 +618,11 @@ class _MusicnnReader:
         input_bn = self._only_consumer(first, "BatchNormalization")
         if len(graph.input_shape) != 3 or graph.input_shape[2] != 1:
             raise self._fail(f"input {graph.input_shape}, expected (frames, mels, 1)")
-        fronts = [n for n in graph.nodes if self._op(n) == "ConcatV2"
-                  and all(self._op(self.nodes[i]) == "Squeeze" for i in n.inputs)]
+        fronts = [
+            n
+            for n in graph.nodes
+            if self._op(n) == "ConcatV2" and all(self._op(self.nodes[i]) == "Squeeze" for i in n.inputs)
+        ]
         if len(fronts) != 1:
             raise self._fail("expected one concatenation of pooled front-end branches")
         front = fronts[0]
@@ -619,13 +639,20 @@ class _MusicnnReader:
                 raise self._fail(f"{conv_node.name} does not read the normalised input")
             conv_shape = graph.shapes[conv_node.name]
             pooler: KerasMaxPool2D = graph.layers[pool.name]
-            if (pooler.pool_size != (1, conv_shape[1]) or pooler.stride != pooler.pool_size
-                    or graph.shapes[pool.name][1] != 1 or graph.shapes[squeeze_name] != (conv_shape[0], conv_shape[2])):
+            if (
+                pooler.pool_size != (1, conv_shape[1])
+                or pooler.stride != pooler.pool_size
+                or graph.shapes[pool.name][1] != 1
+                or graph.shapes[squeeze_name] != (conv_shape[0], conv_shape[2])
+            ):
                 raise self._fail(f"{pool.name}: expected a max over all frequencies, squeezed")
             if graph.layers[conv_node.name].activation != "relu" or graph.layers[bn.name].axis % 4 != 3:
                 raise self._fail(f"{conv_node.name}: expected relu and a per-filter BatchNorm")
-            branches.append(_PooledConv(graph.layers[conv_node.name], graph.layers[bn.name],
-                                        _pad_order(self._padding(conv_node, explicit))))
+            branches.append(
+                _PooledConv(
+                    graph.layers[conv_node.name], graph.layers[bn.name], _pad_order(self._padding(conv_node, explicit))
+                )
+            )
         if _axis(self._const(front, len(front.inputs)), 3) != 2:
             raise self._fail(f"{front.name}: expected concatenation along the feature axis")
         names["front"] = front.name
@@ -636,7 +663,7 @@ class _MusicnnReader:
             convs = [c for p in pads for c in self.consumers[p.name] if c.kind == "Conv2D"]
             if not convs:
                 break
-            conv_node, = convs
+            (conv_node,) = convs
             bn = self._only_consumer(conv_node, "BatchNormalization")
             transpose = self._only_consumer(bn, "Transpose")
             if [int(v) for v in self._const(transpose, 1)] != [0, 1, 3, 2]:
@@ -644,16 +671,20 @@ class _MusicnnReader:
             in_shape = graph.shapes[current.name]
             if graph.shapes[conv_node.name][1] != 1 or graph.layers[conv_node.name].activation != "relu":
                 raise self._fail(f"{conv_node.name}: expected a relu conv over the whole feature axis")
-            adds = [c for c in self.consumers[transpose.name] if self._op(c) in ("Add", "AddV2")
-                    and set(c.inputs) == {transpose.name, current.name}]
+            adds = [
+                c
+                for c in self.consumers[transpose.name]
+                if self._op(c) in ("Add", "AddV2") and set(c.inputs) == {transpose.name, current.name}
+            ]
             out = adds[0] if adds else transpose
             if graph.shapes[out.name] != (in_shape[0], graph.shapes[conv_node.name][2], 1):
                 raise self._fail(f"{conv_node.name}: unexpected output shape")
             top, bottom, left, right = self._padding(conv_node, self._const(pads[0], 1))
             if left or right:
                 raise self._fail(f"{conv_node.name}: padded along the feature axis")
-            midend.append(_MidendConv(graph.layers[conv_node.name], graph.layers[bn.name], (top, bottom),
-                                      residual=bool(adds)))
+            midend.append(
+                _MidendConv(graph.layers[conv_node.name], graph.layers[bn.name], (top, bottom), residual=bool(adds))
+            )
             names[f"midend{len(midend) - 1}"] = out.name
             current = out
             features.append(out.name)
@@ -676,8 +707,9 @@ class _MusicnnReader:
         names["flatten"] = h.name
         dense = []
         while True:
-            nxt = [c for c in self.consumers[h.name] if c.kind in ("BatchNormalization", "Dropout", "Dense",
-                                                                      "Activation")]
+            nxt = [
+                c for c in self.consumers[h.name] if c.kind in ("BatchNormalization", "Dropout", "Dense", "Activation")
+            ]
             if len(nxt) != 1 or nxt[0].kind != "BatchNormalization":
                 break
             bn = nxt[0]
@@ -700,9 +732,17 @@ class _MusicnnReader:
                 raise self._fail(f"dense layer {i}: activation {layer.activation}")
         names["output"] = out.name
         input_scale, input_shift = _bn_affine(graph.layers[input_bn.name])
-        return MusicnnNet(input_scale=input_scale, input_shift=input_shift, branches=branches, midend=midend,
-                          pool_order=order, dense=dense, output_activation=last_activation, names=names,
-                          window_shape=tuple(graph.input_shape[:2]))
+        return MusicnnNet(
+            input_scale=input_scale,
+            input_shift=input_shift,
+            branches=branches,
+            midend=midend,
+            pool_order=order,
+            dense=dense,
+            output_activation=last_activation,
+            names=names,
+            window_shape=tuple(graph.input_shape[:2]),
+        )
 
 
 def _pad_order(padding: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
@@ -749,8 +789,9 @@ def read_musicnn_file(path: str | Path) -> tuple[dict[str, Any], dict[str, dict[
     return model_config, weights, None
 
 
-def load_musicnn(path: str | Path, labels: list[str] | None = None, *, replay: bool = False,
-                 device: str | torch.device = "cpu") -> tuple[nn.Module, list[str]]:
+def load_musicnn(
+    path: str | Path, labels: list[str] | None = None, *, replay: bool = False, device: str | torch.device = "cpu"
+) -> tuple[nn.Module, list[str]]:
     """The tagger from an .h5 (needs h5py) or a converted .safetensors; returns (model in eval mode, labels).
 
     The model is the fast :class:`MusicnnNet`; ``replay=True`` gives the node-by-node
@@ -770,7 +811,7 @@ def load_musicnn(path: str | Path, labels: list[str] | None = None, *, replay: b
 
 
 def load_shipped_musicnn(device: str | torch.device = "cpu") -> dict[str, nn.Module]:
-    """"MSD"/"MTT" → the fast tagger from the weights shipped in ``inference/engine/teacher/weights``."""
+    """ "MSD"/"MTT" → the fast tagger from the weights shipped in ``inference/engine/teacher/weights``."""
     return {name: load_musicnn(path, device=device)[0] for name, path in SHIPPED.items()}
 
 
@@ -792,8 +833,10 @@ def _tag_windows(models: dict[str, nn.Module], windows: np.ndarray, batch_size: 
     if windows.ndim != 3:
         raise ValueError(f"expected windows of shape (B, frames, mels), got {windows.shape}")
     if len(windows) == 0:
-        return {name: np.zeros((0, getattr(model, "output_shape", (0,))[-1]), dtype=np.float32)
-                for name, model in models.items()}
+        return {
+            name: np.zeros((0, getattr(model, "output_shape", (0,))[-1]), dtype=np.float32)
+            for name, model in models.items()
+        }
     threads = torch.get_num_threads()
     if threads > 1 and all(isinstance(m, MusicnnNet) and _device(m).type == "cpu" for m in models.values()):
         chunk = min(m.front_chunk for m in models.values())
@@ -805,14 +848,15 @@ def _tag_windows(models: dict[str, nn.Module], windows: np.ndarray, batch_size: 
         outputs = []
         with torch.inference_mode():
             for start in range(0, len(windows), batch_size):
-                batch = torch.from_numpy(np.ascontiguousarray(windows[start:start + batch_size])).to(device)
+                batch = torch.from_numpy(np.ascontiguousarray(windows[start : start + batch_size])).to(device)
                 outputs.append(model(batch).float().cpu().numpy())
         out[name] = np.concatenate(outputs).astype(np.float32, copy=False)
     return out
 
 
-def _tag_in_threads(models: dict[str, nn.Module], windows: np.ndarray, threads: int,
-                    chunk: int) -> dict[str, np.ndarray]:
+def _tag_in_threads(
+    models: dict[str, nn.Module], windows: np.ndarray, threads: int, chunk: int
+) -> dict[str, np.ndarray]:
     """The windows shared out, ``chunk`` at a time, to ``threads`` Python threads that each run
     torch on one core and take the next chunk when done.
 
@@ -844,7 +888,7 @@ def _tag_in_threads(models: dict[str, nn.Module], windows: np.ndarray, threads: 
                         name, start = jobs.get_nowait()
                     except queue.Empty:
                         return
-                    batch = torch.from_numpy(np.ascontiguousarray(windows[start:start + chunk]))
+                    batch = torch.from_numpy(np.ascontiguousarray(windows[start : start + chunk]))
                     parts[name, start] = models[name](batch).float().numpy()
         except BaseException as exc:  # re-raised in the caller's thread
             errors.append(exc)
@@ -859,12 +903,12 @@ def _tag_in_threads(models: dict[str, nn.Module], windows: np.ndarray, threads: 
         torch.set_num_threads(threads)
     if errors:
         raise errors[0]
-    return {name: np.concatenate([parts[name, start] for start in range(0, len(windows), chunk)])
-            for name in models}
+    return {name: np.concatenate([parts[name, start] for start in range(0, len(windows), chunk)]) for name in models}
 
 
-def tag_audio(path_or_samples: str | Path | np.ndarray, model: nn.Module,
-              sample_rate: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def tag_audio(
+    path_or_samples: str | Path | np.ndarray, model: nn.Module, sample_rate: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Tag a recording (path, or samples with their ``sample_rate``): (window_probs, mean_probs)."""
     from .preprocess import teacher_windows
 
@@ -873,8 +917,9 @@ def tag_audio(path_or_samples: str | Path | np.ndarray, model: nn.Module,
     return window_probs, window_probs.mean(axis=0)
 
 
-def tag_audio_both(path_or_samples: str | Path | np.ndarray, models: dict[str, nn.Module],
-                   sample_rate: int | None = None) -> dict[str, np.ndarray]:
+def tag_audio_both(
+    path_or_samples: str | Path | np.ndarray, models: dict[str, nn.Module], sample_rate: int | None = None
+) -> dict[str, np.ndarray]:
     """Per-window probabilities {"MSD": (windows, 50), "MTT": (windows, 50)} from one decode and one
     mel for all taggers (they share the front end)."""
     from .preprocess import teacher_windows

@@ -9,6 +9,7 @@ HWIO, as in the HDF5), and in the metadata the Keras model config JSON exactly a
 stores it, the tag vocabulary, the source file's name and sha256. A fresh install then needs
 neither the HDF5 files nor h5py; :func:`inference.engine.teacher.musicnn.load_musicnn` reads both forms.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,11 @@ def convert(h5_path: Path, out: Path, *, dataset: str, dtype: str = "float32") -
         attrs = {key: handle.attrs[key] for key in ("keras_version", "backend") if key in handle.attrs}
         weights = read_h5_weights(handle.get("model_weights", handle))
     json.loads(model_config)  # fail here, not at load time, on a broken config
-    tensors = {f"{layer}/{name}": np.ascontiguousarray(value.astype(DTYPES[dtype]))
-               for layer, values in weights.items() for name, value in values.items()}
+    tensors = {
+        f"{layer}/{name}": np.ascontiguousarray(value.astype(DTYPES[dtype]))
+        for layer, values in weights.items()
+        for name, value in values.items()
+    }
     metadata = {
         "format": SAFETENSORS_FORMAT,
         "model_config": model_config,

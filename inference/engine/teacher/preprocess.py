@@ -8,6 +8,7 @@ windows (≈3 s) from the start; frames after the last whole window are dropped.
 than one window is wrap-padded (repeated from its start) to exactly one window. This is what
 produced ``shared/teacher/reference`` (first window within 5e-7, window counts equal).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -51,8 +52,7 @@ def teacher_log_mel(samples: np.ndarray) -> np.ndarray:
 
     if samples.size == 0:
         raise ValueError("no audio samples")
-    mel = librosa.feature.melspectrogram(y=samples, sr=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP_LENGTH,
-                                         n_mels=N_MELS)
+    mel = librosa.feature.melspectrogram(y=samples, sr=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP_LENGTH, n_mels=N_MELS)
     return np.log10(10000.0 * mel.T + 1.0).astype(np.float32, copy=False)
 
 
@@ -65,7 +65,7 @@ def split_windows(log_mel: np.ndarray, window_frames: int = WINDOW_FRAMES) -> np
         log_mel = np.pad(log_mel, ((0, window_frames - frames), (0, 0)), mode="wrap")
         frames = window_frames
     count = frames // window_frames
-    return np.ascontiguousarray(log_mel[:count * window_frames].reshape(count, window_frames, log_mel.shape[1]))
+    return np.ascontiguousarray(log_mel[: count * window_frames].reshape(count, window_frames, log_mel.shape[1]))
 
 
 def teacher_windows(path_or_samples: str | Path | np.ndarray, sample_rate: int | None = None) -> np.ndarray:

@@ -38,6 +38,7 @@ estimate bits are the CPU's own, so the port keeps the exact root.
 
 Torch is imported here; keep the import out of code paths that only validate uploads.
 """
+
 from __future__ import annotations
 
 import csv
@@ -68,7 +69,7 @@ def _f32(value: float) -> torch.Tensor:
 
 
 # XNNPACK's f32-vlog (rational-3-3-div) constants, as float32.
-_SQRT2, _SQRT1_2 = _f32(1.4142134190e+00), _f32(7.0710688829e-01)
+_SQRT2, _SQRT1_2 = _f32(1.4142134190e00), _f32(7.0710688829e-01)
 _ALPHA3, _BETA1, _BETA2, _BETA3 = _f32(1.824996918440e-01), _f32(1.5), _f32(0.599170029163), _f32(0.049584995955)
 _LN2, _ONE, _255 = _f32(0.69314718055994531), _f32(1.0), _f32(255.0)
 
@@ -123,7 +124,7 @@ def int8_matmul(q: torch.Tensor, weight_t: torch.Tensor) -> torch.Tensor:
         return q @ weight_t
     total = None
     for begin in range(0, terms, _EXACT_TERMS):
-        part = (q[..., begin:begin + _EXACT_TERMS] @ weight_t[begin:begin + _EXACT_TERMS]).double()
+        part = (q[..., begin : begin + _EXACT_TERMS] @ weight_t[begin : begin + _EXACT_TERMS]).double()
         total = part if total is None else total.add_(part)
     return total.float()
 
@@ -143,8 +144,9 @@ def _integers(weight: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     return torch.round(weight.detach() / scale.reshape(-1, *[1] * (weight.dim() - 1)))
 
 
-def _tap_by_tap(x: torch.Tensor, taps: torch.Tensor, bias: torch.Tensor, stride: tuple[int, int],
-                order: list[tuple[int, int]]) -> torch.Tensor:
+def _tap_by_tap(
+    x: torch.Tensor, taps: torch.Tensor, bias: torch.Tensor, stride: tuple[int, int], order: list[tuple[int, int]]
+) -> torch.Tensor:
     """A convolution with one input channel per output: bias, then one fused multiply-add per tap.
 
     ``x`` is the padded input (B, H, W, C), C the output channels or 1; ``taps`` (kh, kw, out)
@@ -156,8 +158,9 @@ def _tap_by_tap(x: torch.Tensor, taps: torch.Tensor, bias: torch.Tensor, stride:
     acc = bias.double().expand(x.shape[0], rows, cols, channels).contiguous()
     out = torch.empty(acc.shape, device=x.device)
     for ky, kx in order:
-        window = x[:, ky:ky + stride[0] * (rows - 1) + 1:stride[0],
-                   kx:kx + stride[1] * (cols - 1) + 1:stride[1]]
+        window = x[
+            :, ky : ky + stride[0] * (rows - 1) + 1 : stride[0], kx : kx + stride[1] * (cols - 1) + 1 : stride[1]
+        ]
         acc.addcmul_(window, taps[ky, kx])  # the product is exact in float64
         out.copy_(acc)  # one rounding to float32 per tap
         acc.copy_(out)
@@ -184,8 +187,11 @@ class ConvLayer(nn.Module):
         out_channels = in_channels if self.groups > 1 else layer["out_channels"]
         kh, kw = layer["kernel"]
         self.dynamic_int8 = bool(layer.get("dynamic_int8"))
-        if exact and self.dynamic_int8 and ((kh, kw) != (1, 1) or self.stride != (1, 1) or any(self.padding)
-                                            or self.groups != 1):
+        if (
+            exact
+            and self.dynamic_int8
+            and ((kh, kw) != (1, 1) or self.stride != (1, 1) or any(self.padding) or self.groups != 1)
+        ):
             raise ValueError(f"{layer.get('name')}: the int8 replay is for 1 × 1 convolutions only")
         if exact and not self.dynamic_int8 and in_channels // self.groups != 1:
             raise ValueError(f"{layer.get('name')}: the float replay is for one input channel per output")
@@ -344,7 +350,8 @@ def load_yamnet(path: Path | None = None, device: str | torch.device = "cpu", *,
         # Weights born int8 are stored as scale × q (maybe in float16): back to the exact float32 value.
         weight = name.removesuffix("_scale")
         tensors[weight] = _integers(tensors[weight], tensors[name]) * tensors[name].reshape(
-            -1, *[1] * (tensors[weight].dim() - 1))
+            -1, *[1] * (tensors[weight].dim() - 1)
+        )
     config = json.loads(metadata["config"])
     for i, layer in enumerate(config["layers"]):
         weight = tensors[f"layers.{i}.weight"]
@@ -354,8 +361,9 @@ def load_yamnet(path: Path | None = None, device: str | torch.device = "cpu", *,
     # The depthwise layers read their int8-born weights through DEQUANTIZE (float kernels): their
     # scales have no use here.
     expected = model.state_dict().keys()
-    model.load_state_dict({name: value for name, value in tensors.items()
-                           if name in expected or not name.endswith("_scale")}, strict=True)
+    model.load_state_dict(
+        {name: value for name, value in tensors.items() if name in expected or not name.endswith("_scale")}, strict=True
+    )
     return model.to(device).eval()
 
 
@@ -379,8 +387,9 @@ def frame_starts(n_samples: int, *, hop: int = FRAME_HOP, max_frames: int | None
     return starts
 
 
-def yamnet_scores(model: YAMNet, samples_16k: np.ndarray, *, hop: int = FRAME_HOP, max_frames: int | None = None,
-                  batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+def yamnet_scores(
+    model: YAMNet, samples_16k: np.ndarray, *, hop: int = FRAME_HOP, max_frames: int | None = None, batch_size: int = 64
+) -> tuple[np.ndarray, np.ndarray]:
     """(frame starts, scores (frames, 521) float32) for mono 16 kHz samples, ``batch_size`` frames at a time."""
     samples = np.asarray(samples_16k, dtype=np.float32)
     if samples.ndim != 1:
@@ -396,6 +405,6 @@ def yamnet_scores(model: YAMNet, samples_16k: np.ndarray, *, hop: int = FRAME_HO
     scores = []
     with torch.inference_mode():
         for begin in range(0, len(starts), batch_size):
-            frames = windows[index[begin:begin + batch_size]].to(device)
+            frames = windows[index[begin : begin + batch_size]].to(device)
             scores.append(model(frames)[0].float().cpu())
     return starts, torch.cat(scores).numpy()

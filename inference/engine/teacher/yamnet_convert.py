@@ -19,6 +19,7 @@ that op's input on the fly (the port replays it in the front end, and in the net
 ``load_yamnet(exact=True)``, from the shipped scales; see ``yamnet.py``). Anything else raises
 :class:`UnsupportedGraph` rather than converting silently wrong.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -100,8 +101,14 @@ def read_tflite(path: Path) -> Graph:
         name = op_names[max(code.BuiltinCode(), code.DeprecatedBuiltinCode())]
         if name == "CUSTOM":
             raise UnsupportedGraph(f"op {k}: custom op {code.CustomCode()!r}")
-        ops.append(Op(name, [int(i) for i in op.InputsAsNumpy()], [int(i) for i in op.OutputsAsNumpy()],
-                      _options(tflite, name, op)))
+        ops.append(
+            Op(
+                name,
+                [int(i) for i in op.InputsAsNumpy()],
+                [int(i) for i in op.OutputsAsNumpy()],
+                _options(tflite, name, op),
+            )
+        )
     # DEQUANTIZE of a constant is just a constant: fold it here so the rest sees float weights.
     kept = []
     for op in ops:
@@ -111,8 +118,16 @@ def read_tflite(path: Path) -> Graph:
                 scales[op.outputs[0]] = scales[op.inputs[0]]
         else:
             kept.append(op)
-    return Graph(kept, shapes, names, constants, [int(i) for i in graph.InputsAsNumpy()],
-                 [int(i) for i in graph.OutputsAsNumpy()], quantised, scales)
+    return Graph(
+        kept,
+        shapes,
+        names,
+        constants,
+        [int(i) for i in graph.InputsAsNumpy()],
+        [int(i) for i in graph.OutputsAsNumpy()],
+        quantised,
+        scales,
+    )
 
 
 def _buffer_bytes(data: bytes, buffer: Any) -> bytes | None:
@@ -120,7 +135,7 @@ def _buffer_bytes(data: bytes, buffer: Any) -> bytes | None:
         return buffer.DataAsNumpy().tobytes()
     # Large models keep buffers after the flatbuffer, addressed by offset and size.
     if buffer.Offset() > 1 and buffer.Size():
-        return data[buffer.Offset():buffer.Offset() + buffer.Size()]
+        return data[buffer.Offset() : buffer.Offset() + buffer.Size()]
     return None
 
 
@@ -128,8 +143,9 @@ def _dequantise(values: np.ndarray, quantisation: Any, name: str) -> np.ndarray:
     if values.dtype not in (np.int8, np.uint8) or quantisation is None or not quantisation.ScaleLength():
         return values.astype(np.float32) if values.dtype == np.float16 else values
     scale = quantisation.ScaleAsNumpy().astype(np.float64)
-    zero_point = (quantisation.ZeroPointAsNumpy().astype(np.float64) if quantisation.ZeroPointLength()
-                  else np.zeros_like(scale))
+    zero_point = (
+        quantisation.ZeroPointAsNumpy().astype(np.float64) if quantisation.ZeroPointLength() else np.zeros_like(scale)
+    )
     if scale.size > 1:  # per channel along quantized_dimension
         axis = quantisation.QuantizedDimension()
         if values.shape[axis] != scale.size:
@@ -143,18 +159,31 @@ def _dequantise(values: np.ndarray, quantisation: Any, name: str) -> np.ndarray:
 def _options(tflite: Any, name: str, op: Any) -> dict[str, Any]:
     table = op.BuiltinOptions()
     readers = {
-        "CONV_2D": ("Conv2DOptions", ["Padding", "StrideH", "StrideW", "DilationHFactor",
-                                      "DilationWFactor", "FusedActivationFunction"]),
-        "DEPTHWISE_CONV_2D": ("DepthwiseConv2DOptions", ["Padding", "StrideH", "StrideW", "DepthMultiplier",
-                                                         "DilationHFactor", "DilationWFactor",
-                                                         "FusedActivationFunction"]),
+        "CONV_2D": (
+            "Conv2DOptions",
+            ["Padding", "StrideH", "StrideW", "DilationHFactor", "DilationWFactor", "FusedActivationFunction"],
+        ),
+        "DEPTHWISE_CONV_2D": (
+            "DepthwiseConv2DOptions",
+            [
+                "Padding",
+                "StrideH",
+                "StrideW",
+                "DepthMultiplier",
+                "DilationHFactor",
+                "DilationWFactor",
+                "FusedActivationFunction",
+            ],
+        ),
         "FULLY_CONNECTED": ("FullyConnectedOptions", ["FusedActivationFunction", "WeightsFormat", "KeepNumDims"]),
         "MUL": ("MulOptions", ["FusedActivationFunction"]),
         "ADD": ("AddOptions", ["FusedActivationFunction"]),
         "GATHER": ("GatherOptions", ["Axis", "BatchDims"]),
         "MEAN": ("ReducerOptions", ["KeepDims"]),
-        "STRIDED_SLICE": ("StridedSliceOptions", ["BeginMask", "EndMask", "EllipsisMask", "NewAxisMask",
-                                                  "ShrinkAxisMask", "Offset"]),
+        "STRIDED_SLICE": (
+            "StridedSliceOptions",
+            ["BeginMask", "EndMask", "EllipsisMask", "NewAxisMask", "ShrinkAxisMask", "Offset"],
+        ),
         "RESHAPE": ("ReshapeOptions", []),
         "SQUEEZE": ("SqueezeOptions", []),
     }
@@ -217,8 +246,9 @@ class _Translation:
     def expect(self, op: Op, *roles: str) -> str:
         role = self.role(op)
         if role not in roles:
-            raise UnsupportedGraph(f"{op.name} on {role!r} (wanted {' or '.join(roles)}); "
-                                   f"input {self.graph.names[op.inputs[0]]}")
+            raise UnsupportedGraph(
+                f"{op.name} on {role!r} (wanted {' or '.join(roles)}); input {self.graph.names[op.inputs[0]]}"
+            )
         return role
 
 
@@ -260,9 +290,16 @@ def _movement(t: _Translation, op: Op) -> None:
         if o.get("EllipsisMask") or o.get("NewAxisMask") or o.get("ShrinkAxisMask") or o.get("Offset"):
             raise UnsupportedGraph("STRIDED_SLICE with ellipsis/new-axis/shrink/offset masks")
         begin, end, strides = (np.ravel(t.const(op, i)) for i in (1, 2, 3))
-        y = x[tuple(slice(None if o.get("BeginMask", 0) >> d & 1 else int(b),
-                          None if o.get("EndMask", 0) >> d & 1 else int(e), int(s))
-                    for d, (b, e, s) in enumerate(zip(begin, end, strides)))]
+        y = x[
+            tuple(
+                slice(
+                    None if o.get("BeginMask", 0) >> d & 1 else int(b),
+                    None if o.get("EndMask", 0) >> d & 1 else int(e),
+                    int(s),
+                )
+                for d, (b, e, s) in enumerate(zip(begin, end, strides))
+            )
+        ]
     else:  # SQUEEZE
         y = np.squeeze(x, axis=tuple(op.options["SqueezeDims"]) or None)
     if y.shape != t.graph.shapes[op.outputs[0]]:
@@ -348,8 +385,9 @@ def _add(t: _Translation, op: Op) -> None:
 
 
 def _unary(t: _Translation, op: Op) -> None:
-    wanted, made = {"SQRT": ("power", "magnitude"), "LOG": ("mel", "log_mel"),
-                    "LOGISTIC": ("logits", "scores")}[op.name]
+    wanted, made = {"SQRT": ("power", "magnitude"), "LOG": ("mel", "log_mel"), "LOGISTIC": ("logits", "scores")}[
+        op.name
+    ]
     t.expect(op, wanted)
     t.roles[op.outputs[0]] = made
     if made == "log_mel":
@@ -363,8 +401,11 @@ def _conv(t: _Translation, op: Op) -> None:
     shape = t.graph.shapes[op.inputs[0]]
     if role == "log_mel":  # the patch fed to the network must be the whole log-mel, NHWC
         idx = t.index[op.inputs[0]]
-        if idx.shape[1:] != (t.config["patch_frames"], t.config["mel_bands"], 1) or idx.shape[0] != 1 \
-                or not np.array_equal(idx.ravel(), np.arange(idx.size)):
+        if (
+            idx.shape[1:] != (t.config["patch_frames"], t.config["mel_bands"], 1)
+            or idx.shape[0] != 1
+            or not np.array_equal(idx.ravel(), np.arange(idx.size))
+        ):
             raise UnsupportedGraph("the network's input patch is not the log-mel itself")
     o = op.options
     if o.get("DilationHFactor", 1) != 1 or o.get("DilationWFactor", 1) != 1:
@@ -390,10 +431,16 @@ def _conv(t: _Translation, op: Op) -> None:
     bias = t.const(op, 2) if len(op.inputs) > 2 and op.inputs[2] >= 0 else np.zeros(kernel.shape[0])
     t.store(f"layers.{layer}.bias", bias)
     name = "/".join(t.graph.names[op.inputs[1]].split(";")[0].split("/")[1:3])  # e.g. layer2/depthwise_conv
-    t.config["layers"].append({"name": name, "groups": groups,
-                               "stride": stride, "padding": padding,
-                               "dynamic_int8": op.inputs[1] in t.graph.quantised,
-                               "activation": _ACTIVATIONS[o["FusedActivationFunction"]]})
+    t.config["layers"].append(
+        {
+            "name": name,
+            "groups": groups,
+            "stride": stride,
+            "padding": padding,
+            "dynamic_int8": op.inputs[1] in t.graph.quantised,
+            "activation": _ACTIVATIONS[o["FusedActivationFunction"]],
+        }
+    )
     t.roles[op.outputs[0]] = "features"
 
 
@@ -404,9 +451,19 @@ def _mean(t: _Translation, op: Op) -> None:
     t.roles[op.outputs[0]] = "pooled"
 
 
-_HANDLERS = {**dict.fromkeys(_MOVEMENT, _movement), "MUL": _mul, "PAD": _pad,
-             "FULLY_CONNECTED": _fully_connected, "ADD": _add, "SQRT": _unary, "LOG": _unary,
-             "LOGISTIC": _unary, "CONV_2D": _conv, "DEPTHWISE_CONV_2D": _conv, "MEAN": _mean}
+_HANDLERS = {
+    **dict.fromkeys(_MOVEMENT, _movement),
+    "MUL": _mul,
+    "PAD": _pad,
+    "FULLY_CONNECTED": _fully_connected,
+    "ADD": _add,
+    "SQRT": _unary,
+    "LOG": _unary,
+    "LOGISTIC": _unary,
+    "CONV_2D": _conv,
+    "DEPTHWISE_CONV_2D": _conv,
+    "MEAN": _mean,
+}
 
 
 def convert(tflite_path: Path, out: Path, *, dtype: str = "float16") -> dict[str, Any]:
@@ -423,8 +480,9 @@ def convert(tflite_path: Path, out: Path, *, dtype: str = "float16") -> dict[str
     }
     # Only weights born int8 take ``dtype``: their float16 copy still rounds back to the exact
     # integers (|q| ≤ 127 needs 7 of float16's 11 bits). Scales, biases and the float32 weights stay.
-    cast = {name: value.astype(DTYPES[dtype]) if f"{name}_scale" in tensors else value
-            for name, value in tensors.items()}
+    cast = {
+        name: value.astype(DTYPES[dtype]) if f"{name}_scale" in tensors else value for name, value in tensors.items()
+    }
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     save_file(cast, str(out), metadata=metadata)
@@ -435,8 +493,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("tflite", type=Path, help="yamnet.tflite")
     parser.add_argument("--out", type=Path, required=True, help="the .safetensors file to write")
-    parser.add_argument("--dtype", choices=sorted(DTYPES), default="float16",
-                        help="storage of the int8-born weights (float16 is lossless for them)")
+    parser.add_argument(
+        "--dtype",
+        choices=sorted(DTYPES),
+        default="float16",
+        help="storage of the int8-born weights (float16 is lossless for them)",
+    )
     args = parser.parse_args(argv)
     config = convert(args.tflite, args.out, dtype=args.dtype)
     print(f"wrote {args.out}: {len(config['layers'])} conv layers, {args.out.stat().st_size:,} bytes")

@@ -1,4 +1,5 @@
 """Classify audio files from the command line with the active model (or a checkpoint file)."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,16 @@ class Command(BaseCommand):
         parser.add_argument("--images", type=Path, help="Folder for spectrogram, attention and Top-K PNGs.")
         parser.add_argument("--checkpoint", type=Path, help="Use this checkpoint instead of the active model.")
 
-    def handle(self, *args: object, files: list[Path], top_k: int, json: bool, images: Path | None,
-               checkpoint: Path | None, **options: object) -> None:
+    def handle(
+        self,
+        *args: object,
+        files: list[Path],
+        top_k: int,
+        json: bool,
+        images: Path | None,
+        checkpoint: Path | None,
+        **options: object,
+    ) -> None:
         from inference.engine.analysis import analyze_file
         from inference.engine.render import render_analysis_images
         from inference.runtime import content_model
@@ -36,8 +45,14 @@ class Command(BaseCommand):
         results, failures = [], 0
         for path in tqdm(files, desc="Classifying", unit="file", disable=len(files) < 2):
             try:
-                result = analyze_file(path, model, top_k=top_k, with_attention=images is not None,
-                                      max_duration_s=settings.MAX_AUDIO_SECONDS, content_model=content_model())
+                result = analyze_file(
+                    path,
+                    model,
+                    top_k=top_k,
+                    with_attention=images is not None,
+                    max_duration_s=settings.MAX_AUDIO_SECONDS,
+                    content_model=content_model(),
+                )
             except (InferenceError, FileNotFoundError) as error:
                 failures += 1
                 results.append({"file": str(path), "error": getattr(error, "message", None) or str(error)})
@@ -63,19 +78,24 @@ class Command(BaseCommand):
 
         try:
             if checkpoint:
-                return load_model(checkpoint, device=settings.INFERENCE_DEVICE or None,
-                                  precision=inference_precision().precision)
+                return load_model(
+                    checkpoint, device=settings.INFERENCE_DEVICE or None, precision=inference_precision().precision
+                )
             version = active_model_version()
             if version is None:
-                raise CommandError("No active model version: run `manage.py ensure_default_model` or pass --checkpoint.")
+                raise CommandError(
+                    "No active model version: run `manage.py ensure_default_model` or pass --checkpoint."
+                )
             return model_for(version)
         except CheckpointError as error:
             raise CommandError(str(error)) from error
 
     def _table(self, path: Path, result, *, trained: bool) -> None:
         duration = result.audio.duration_s
-        self.stdout.write(f"\n{path}  ({int(duration // 60)}:{int(duration % 60):02d}, {result.audio.format}, "
-                          f"{result.audio.sample_rate} Hz, {result.audio.channels} ch)")
+        self.stdout.write(
+            f"\n{path}  ({int(duration // 60)}:{int(duration % 60):02d}, {result.audio.format}, "
+            f"{result.audio.sample_rate} Hz, {result.audio.channels} ch)"
+        )
         if not trained:
             self.stdout.write(self.style.WARNING("  untrained model: placeholder scores, not a real prediction"))
         if result.is_silent:

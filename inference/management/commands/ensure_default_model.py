@@ -1,5 +1,6 @@
 """Make sure a model version is active: the configured checkpoint, else the bundled starter model
 (or, with ACOUSTICSENSE_DEFAULT_MODEL=untrained, a random one)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,8 +19,9 @@ from inference.registry import UNTRAINED_NAME, model_version_register, starter_m
 # no model active yet, needs none.)
 CONFIGURED_REASON = "ACOUSTICSENSE_MODEL_CHECKPOINT names this checkpoint: the operator chose it."
 PLACEHOLDER_REASON = "The bundled starter model replaces the untrained placeholder of an earlier install."
-UPGRADE_REASON = ("The bundled starter model's new version replaces the previous one, which the system "
-                  "(not staff) had activated.")
+UPGRADE_REASON = (
+    "The bundled starter model's new version replaces the previous one, which the system (not staff) had activated."
+)
 
 
 def activated_by_system(version: ModelVersion) -> bool:
@@ -29,14 +31,17 @@ def activated_by_system(version: ModelVersion) -> bool:
 
 
 class Command(BaseCommand):
-    help = ("Activate ACOUSTICSENSE_MODEL_CHECKPOINT if set; otherwise, when no model is active, install the "
-            "bundled starter model (ACOUSTICSENSE_DEFAULT_MODEL=starter, the default) or an untrained one.")
+    help = (
+        "Activate ACOUSTICSENSE_MODEL_CHECKPOINT if set; otherwise, when no model is active, install the "
+        "bundled starter model (ACOUSTICSENSE_DEFAULT_MODEL=starter, the default) or an untrained one."
+    )
 
     def handle(self, *args: object, **options: object) -> None:
         if settings.MODEL_CHECKPOINT:
             try:
-                version = model_version_register(path=Path(settings.MODEL_CHECKPOINT), activate=True,
-                                                 override_reason=CONFIGURED_REASON)
+                version = model_version_register(
+                    path=Path(settings.MODEL_CHECKPOINT), activate=True, override_reason=CONFIGURED_REASON
+                )
             except (CheckpointError, OSError) as error:
                 raise CommandError(f"ACOUSTICSENSE_MODEL_CHECKPOINT: {error}") from error
         else:
@@ -46,14 +51,20 @@ class Command(BaseCommand):
             starter = settings.DEFAULT_MODEL == "starter" and STARTER_CHECKPOINT.exists()
             if placeholder and starter:
                 version = starter_model_install(activate=True, override_reason=PLACEHOLDER_REASON)
-            elif starter and version is not None and version.name in PREVIOUS_STARTER_NAMES and activated_by_system(version):
+            elif (
+                starter
+                and version is not None
+                and version.name in PREVIOUS_STARTER_NAMES
+                and activated_by_system(version)
+            ):
                 version = starter_model_install(activate=True, override_reason=UPGRADE_REASON)
             elif starter and ModelVersion.objects.filter(name__in=PREVIOUS_STARTER_NAMES).exists():
                 # Staff chose the active model: the new starter waits beside the old one, inactive.
                 if not ModelVersion.objects.filter(name=STARTER_NAME).exists():
                     starter_model_install(activate=False)
-                    self.stdout.write(f"Registered {STARTER_NAME} (inactive): compare and promote it on the "
-                                      "Model versions page.")
+                    self.stdout.write(
+                        f"Registered {STARTER_NAME} (inactive): compare and promote it on the Model versions page."
+                    )
             elif version is None:
                 version = untrained_model_create(activate=True)
         note = "" if version.trained else " (untrained: predictions are placeholders, not real)"

@@ -1,4 +1,5 @@
 """Score a model version (and the active one) on a chosen set of labelled tracks."""
+
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -16,22 +17,37 @@ from inference.retraining import model_version_evaluate
 
 
 class Command(BaseCommand):
-    help = ("Evaluate a model version next to the active one on export N's test split, a CSV of labelled files or "
-            "the decisions of a date range; stores the metrics under a key naming the set.")
+    help = (
+        "Evaluate a model version next to the active one on export N's test split, a CSV of labelled files or "
+        "the decisions of a date range; stores the metrics under a key naming the set."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--model", required=True, help="model version name")
         parser.add_argument("--against", metavar="NAME", help="compare with this version (default: the active one)")
         parser.add_argument("--export", type=int, metavar="N", help="export N's test split (or --subset)")
-        parser.add_argument("--subset", choices=("test", "val", "train", "all"), default="test",
-                            help="with --export: which split (default test)")
-        parser.add_argument("--split", metavar="T,V,E",
-                            help="with --export: take the subset of a fresh stratified split with these fractions "
-                                 "(the same as train_model --split)")
-        parser.add_argument("--csv", metavar="FILE", help="a CSV with a header and columns path,genre "
-                                                          "(relative paths from the CSV's folder)")
-        parser.add_argument("--decided-since", metavar="DATE", help="tracks whose latest decision is on or after "
-                                                                    "DATE (YYYY-MM-DD); bulk acceptances left out")
+        parser.add_argument(
+            "--subset",
+            choices=("test", "val", "train", "all"),
+            default="test",
+            help="with --export: which split (default test)",
+        )
+        parser.add_argument(
+            "--split",
+            metavar="T,V,E",
+            help="with --export: take the subset of a fresh stratified split with these fractions "
+            "(the same as train_model --split)",
+        )
+        parser.add_argument(
+            "--csv",
+            metavar="FILE",
+            help="a CSV with a header and columns path,genre (relative paths from the CSV's folder)",
+        )
+        parser.add_argument(
+            "--decided-since",
+            metavar="DATE",
+            help="tracks whose latest decision is on or after DATE (YYYY-MM-DD); bulk acceptances left out",
+        )
         parser.add_argument("--decided-until", metavar="DATE", help="… and on or before DATE")
 
     def handle(self, *args: object, **o: object) -> None:
@@ -58,7 +74,8 @@ class Command(BaseCommand):
                 else:
                     chosen = decided_evaluation_set(
                         since=parse_date(o["decided_since"]) if o["decided_since"] else None,
-                        until=parse_date(o["decided_until"]) if o["decided_until"] else None)
+                        until=parse_date(o["decided_until"]) if o["decided_until"] else None,
+                    )
                 metrics = model_version_evaluate(model_version=version, evaluation_set=chosen, against=against)
                 key = chosen.key
         except (TrainingSetupError, CheckpointError, AudioError, FileNotFoundError, ValueError) as exc:
@@ -69,9 +86,11 @@ class Command(BaseCommand):
             scores = entry.get(role)
             if scores:
                 cal = scores["calibration"]
-                self.stdout.write(f"{scores['model_version']}: top-1 {scores['top1']:.1%}, top-3 {scores['top3']:.1%}, "
-                                  f"macro F1 {scores['macro_f1']:.3f}, ECE {cal['ece_before_temperature']:.3f} "
-                                  f"→ {cal['ece']:.3f} with T = {cal['temperature']:g}")
+                self.stdout.write(
+                    f"{scores['model_version']}: top-1 {scores['top1']:.1%}, top-3 {scores['top3']:.1%}, "
+                    f"macro F1 {scores['macro_f1']:.3f}, ECE {cal['ece_before_temperature']:.3f} "
+                    f"→ {cal['ece']:.3f} with T = {cal['temperature']:g}"
+                )
         if entry.get("note"):
             self.stdout.write(entry["note"])
         for name, path in (entry.get("images") or {}).items():

@@ -1,4 +1,5 @@
 """Queue tracks for analysis under another (or the active) model version."""
+
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -14,8 +15,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--model", help="Model version name (default: the active one).")
-        parser.add_argument("--status", action="append", choices=TrackStatus.values,
-                            help="Only tracks in this status (repeatable; default: awaiting_review, reviewed, failed).")
+        parser.add_argument(
+            "--status",
+            action="append",
+            choices=TrackStatus.values,
+            help="Only tracks in this status (repeatable; default: awaiting_review, reviewed, failed).",
+        )
 
     def handle(self, *args: object, model: str | None, status: list[str] | None, **options: object) -> None:
         try:

@@ -1,4 +1,5 @@
 """Register a checkpoint file as a model version (bring your own model)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,12 +19,17 @@ class Command(BaseCommand):
         parser.add_argument("path", type=Path)
         parser.add_argument("--name", help="Version name (default: the file name).")
         parser.add_argument("--activate", action="store_true", help="Make it the active version.")
-        parser.add_argument("--override-reason", default="", metavar="TEXT",
-                            help="Why to activate it although the promotion gate finds it untrained, unevaluated "
-                                 "or worse than the active model (recorded with the promotion).")
+        parser.add_argument(
+            "--override-reason",
+            default="",
+            metavar="TEXT",
+            help="Why to activate it although the promotion gate finds it untrained, unevaluated "
+            "or worse than the active model (recorded with the promotion).",
+        )
 
-    def handle(self, *args: object, path: Path, name: str | None, activate: bool, override_reason: str,
-               **options: object) -> None:
+    def handle(
+        self, *args: object, path: Path, name: str | None, activate: bool, override_reason: str, **options: object
+    ) -> None:
         if not path.exists():
             raise CommandError(f"{path}: no such file.")
         try:
@@ -32,12 +38,19 @@ class Command(BaseCommand):
             raise CommandError(f"{path}: {error}") from error
         if activate:
             try:
-                version = model_version_promote(model_version=version, override_reason=override_reason,
-                                                note=f"Registered from {path.name} and activated")
+                version = model_version_promote(
+                    model_version=version,
+                    override_reason=override_reason,
+                    note=f"Registered from {path.name} and activated",
+                )
             except PromotionRefused as refused:
                 findings = "\n".join(f"  - {finding.message}" for finding in refused.gate.findings)
-                raise CommandError(f"Registered {version.name} (inactive) but did not activate it:\n{findings}\n"
-                                   "Pass --override-reason TEXT to activate it anyway.") from None
+                raise CommandError(
+                    f"Registered {version.name} (inactive) but did not activate it:\n{findings}\n"
+                    "Pass --override-reason TEXT to activate it anyway."
+                ) from None
         state = "active" if version.is_active else "inactive"
         trained = "trained" if version.trained else "untrained"
-        self.stdout.write(f"Registered {version.name} ({version.architecture}, {len(version.labels)} labels, {trained}, {state}).")
+        self.stdout.write(
+            f"Registered {version.name} ({version.architecture}, {len(version.labels)} labels, {trained}, {state})."
+        )

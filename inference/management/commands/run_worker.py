@@ -1,6 +1,7 @@
 """Run analysis workers: a supervisor that starts a fresh worker process after every
 --max-jobs jobs (bounding memory), warms the model once per process, and re-queues lost work
 (on start and every maintenance pass, see inference/worker.py)."""
+
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
 """Exit 0 when an analysis worker on this host is registered in Redis (container healthcheck)."""
+
 from __future__ import annotations
 
 import socket

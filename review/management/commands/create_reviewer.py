@@ -1,4 +1,5 @@
 """Create an editor who can review and nothing more (the Reviewer role)."""
+
 from __future__ import annotations
 
 import secrets
