@@ -52,7 +52,23 @@ def _top_k_html(analysis: Analysis, k: int = 5) -> str:
     return format_html('{}<ol class="as-topk">{}</ol>', caption, rows)
 
 
-class AnalysisInline(admin.StackedInline):
+class AnalysisFacts:
+    """What the analysis inline (on a track's page) and the analysis admin both show, readably."""
+
+    @admin.display(description="Silent", ordering="is_silent")
+    def silent(self, analysis: Analysis) -> str:
+        return yes_no(analysis.is_silent)
+
+    @admin.display(description="Content scores")
+    def content_score_line(self, analysis: Analysis) -> str:
+        return percent_line(analysis.content_scores)
+
+    @admin.display(description="Timings")
+    def timing_line(self, analysis: Analysis) -> str:
+        return milliseconds_line(analysis.timings_ms)
+
+
+class AnalysisInline(AnalysisFacts, admin.StackedInline):
     model = Analysis
     extra = 0
     can_delete = False
@@ -71,21 +87,9 @@ class AnalysisInline(admin.StackedInline):
     def has_add_permission(self, request: HttpRequest, obj: Track | None = None) -> bool:
         return False
 
-    @admin.display(description="Silent")
-    def silent(self, analysis: Analysis) -> str:
-        return yes_no(analysis.is_silent)
-
     @admin.display(description="Top-5")
     def proposal(self, analysis: Analysis) -> str:
         return _top_k_html(analysis)
-
-    @admin.display(description="Content scores")
-    def content_score_line(self, analysis: Analysis) -> str:
-        return percent_line(analysis.content_scores)
-
-    @admin.display(description="Timings")
-    def timing_line(self, analysis: Analysis) -> str:
-        return milliseconds_line(analysis.timings_ms)
 
     @admin.display(description="Spectrogram / attention")
     def images(self, analysis: Analysis) -> str:
@@ -383,7 +387,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Analysis)
-class AnalysisAdmin(ReadableFields, admin.ModelAdmin):
+class AnalysisAdmin(AnalysisFacts, ReadableFields, admin.ModelAdmin):
     list_display = ["track", "model_version", "top_1_line", "margin_percent", "silent", "content", "created_at"]
     list_filter = ["model_version", "top_label", "is_silent", "content"]
     search_fields = ["track__title", "track__artist", "track__external_id"]
@@ -413,10 +417,6 @@ class AnalysisAdmin(ReadableFields, admin.ModelAdmin):
     def margin_percent(self, analysis: Analysis) -> str:
         return percent(analysis.margin)
 
-    @admin.display(description="Silent", ordering="is_silent")
-    def silent(self, analysis: Analysis) -> str:
-        return yes_no(analysis.is_silent)
-
     @admin.display(description="Probabilities")
     def distribution(self, analysis: Analysis) -> str:
         return " · ".join(f"{label} {percent(p)}" for label, p in analysis.top_k(len(analysis.probabilities)))
@@ -436,14 +436,6 @@ class AnalysisAdmin(ReadableFields, admin.ModelAdmin):
     @admin.display(description="Attention regions")
     def regions(self, analysis: Analysis) -> str:
         return attention_regions_table(analysis.attention_regions)
-
-    @admin.display(description="Content scores")
-    def content_score_line(self, analysis: Analysis) -> str:
-        return percent_line(analysis.content_scores)
-
-    @admin.display(description="Timings")
-    def timing_line(self, analysis: Analysis) -> str:
-        return milliseconds_line(analysis.timings_ms)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -13,13 +13,13 @@ from django.utils.html import format_html
 
 from catalog.admin_extensions import TrackAdminAction, track_admin_extend
 from catalog.formatting import seconds_short
-from catalog.models import Track, TrackStatus
+from catalog.models import Track
 from catalog.readable import ReadableFields, counted_list, proposal_line
 from review.claims import claim_reassign, claim_release
 from review.decisions import decisions_bulk_accept
 from review.forms import BULK_DEFAULT_THRESHOLD, BulkAcceptForm, ReassignForm
 from review.models import Claim, Decision
-from review.selectors import bulk_accept_candidates, latest_analysis
+from review.selectors import bulk_accept_verdicts
 
 
 class DecisionInline(admin.TabularInline):
@@ -70,22 +70,20 @@ def bulk_accept(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: Qu
             messages.SUCCESS,
         )
         return None
-    qualifying = {c.track.pk for c in bulk_accept_candidates(editor=request.user, tracks=queryset, threshold=threshold)}
-    awaiting = queryset.filter(status=TrackStatus.AWAITING_REVIEW).order_by("pk")
-    preview = [(track, latest_analysis(track), track.pk in qualifying) for track in awaiting[:500]]
+    verdicts = bulk_accept_verdicts(editor=request.user, tracks=queryset, threshold=threshold)
     context = {
         **modeladmin.admin_site.each_context(request),
         "title": "Bulk-accept confident proposals",
         "form": form if form.is_bound else BulkAcceptForm(),
         "queryset": queryset,
-        "preview": preview,
-        "qualifying": len(qualifying),
+        "preview": verdicts[:500],
+        "qualifying": sum(not v.left_alone for v in verdicts),
         "threshold": threshold,
         "recounted": "confirm" in request.POST and form.is_valid(),
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         "opts": modeladmin.model._meta,
         "selected": len(queryset),
-        "awaiting": awaiting.count(),
+        "awaiting": len(verdicts),
     }
     return TemplateResponse(request, "admin/review/bulk_accept.html", context)
 

@@ -125,26 +125,61 @@ class BulkCandidate:
     genre: Genre
 
 
+@dataclass(frozen=True)
+class BulkVerdict:
+    """One awaiting track on the bulk-accept page: accepted (``left_alone`` empty) or why not."""
+
+    track: Track
+    analysis: Analysis | None
+    genre: Genre | None
+    left_alone: str = ""
+
+
+def bulk_accept_verdicts(*, editor: AbstractBaseUser, tracks: QuerySet[Track], threshold: float) -> list[BulkVerdict]:
+    """Every awaiting track among `tracks`, with what bulk accept does to it at `threshold`. The
+    confirmation page shows these, and the service accepts exactly the accepted ones.
+
+    Left alone: a track another editor holds; one whose latest analysis heard no music (content
+    speech/other) or silence, since a confident genre for a whale or a talk is exactly what needs a
+    human reject-or-confirm; a top-1 below the threshold or not an active genre. Rejected tracks
+    are never awaiting, so never accepted."""
+    held = set(
+        Claim.objects.filter(expires_at__gt=timezone.now())
+        .exclude(editor_id=editor.pk)
+        .values_list("track_id", flat=True)
+    )
+    genres = {genre.name: genre for genre in Genre.objects.filter(active=True)}
+    verdicts = []
+    for track in tracks.filter(status=TrackStatus.AWAITING_REVIEW).order_by("pk"):
+        analysis = latest_analysis(track)
+        if track.pk in held:
+            reason = "another editor holds it"
+        elif analysis is None:
+            reason = "no analysis yet"
+        elif analysis.content in NOT_MUSIC:
+            reason = f"heard {analysis.content}, not music: needs a person to reject or confirm"
+        elif analysis.is_silent:
+            reason = "silent audio: needs a person"
+        elif analysis.top_probability < threshold:
+            reason = "below the threshold"
+        elif analysis.top_label not in genres:
+            reason = f"{analysis.top_label} is not an active genre"
+        else:
+            reason = ""
+        genre = genres[analysis.top_label] if not reason else None
+        verdicts.append(BulkVerdict(track, analysis, genre, reason))
+    return verdicts
+
+
 def bulk_accept_candidates(
     *, editor: AbstractBaseUser, tracks: QuerySet[Track], threshold: float
 ) -> list[BulkCandidate]:
-    """What bulk accept would accept: awaiting tracks whose latest analysis's top-1 is at least
-    `threshold` sure and an active genre, and that no other editor holds now. The confirmation
-    page counts these, and the service accepts exactly these.
-
-    Tracks whose latest analysis heard no music (content speech/other) or silence are left out:
-    a confident genre for a whale or a talk is exactly what needs a human reject-or-confirm.
-    Rejected tracks are never awaiting, so never accepted."""
-    held = Claim.objects.filter(expires_at__gt=timezone.now()).exclude(editor_id=editor.pk).values("track_id")
-    genres = {genre.name: genre for genre in Genre.objects.filter(active=True)}
-    candidates = []
-    for track in tracks.filter(status=TrackStatus.AWAITING_REVIEW).exclude(pk__in=held).order_by("pk"):
-        analysis = latest_analysis(track)
-        if analysis is None or analysis.content in NOT_MUSIC or analysis.is_silent:
-            continue
-        if analysis.top_probability >= threshold and analysis.top_label in genres:
-            candidates.append(BulkCandidate(track, analysis, genres[analysis.top_label]))
-    return candidates
+    """What bulk accept would accept (see bulk_accept_verdicts)."""
+    return [
+        BulkCandidate(v.track, v.analysis, v.genre)
+        for v in bulk_accept_verdicts(editor=editor, tracks=tracks, threshold=threshold)
+        if not v.left_alone
+    ]
 
 
 def track_history(track: Track) -> QuerySet[Decision]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -198,33 +200,46 @@ def review_track(request: HttpRequest, track_id: int) -> HttpResponse:
     return TemplateResponse(request, "admin/review/track.html", _context(request, track, form))
 
 
+def _save_then_next(
+    request: HttpRequest, track: Track, form: forms.Form, record: Callable[[dict], Decision]
+) -> HttpResponse | None:
+    """Record a valid form's decision and open the next track; None when the form is invalid or the
+    service refused (its message is then on the form, and a stale track is reloaded)."""
+    if not form.is_valid():
+        return None
+    try:
+        decision = record(form.cleaned_data)
+    except ReviewError as error:
+        form.add_error(None, error.message)
+        if error.code == ReviewErrorCode.STALE:
+            track.refresh_from_db()
+        return None
+    _saved(request, decision, track)
+    return _open_next(request)
+
+
 def _submit(request: HttpRequest, track: Track) -> HttpResponse:
     data = request.POST.copy()
     if data.get("genre") == OTHER:
         data["genre"] = data.get("other_genre", "").strip()
     form = DecisionForm(data)
-    if form.is_valid():
-        clean = form.cleaned_data
-        try:
-            decision = decision_submit(
-                editor=request.user,
-                track=track,
-                data=DecisionInput(
-                    genre=clean["genre"],
-                    secondary_genre=clean["secondary_genre"],
-                    note=clean["note"],
-                    analysis_id=clean["analysis_id"],
-                    seen_decision_id=clean["seen_decision_id"],
-                    seconds_on_screen=clean["seconds_on_screen"],
-                ),
-            )
-        except ReviewError as error:
-            form.add_error(None, error.message)
-            if error.code == ReviewErrorCode.STALE:
-                track.refresh_from_db()
-        else:
-            _saved(request, decision, track)
-            return _open_next(request)
+
+    def record(clean: dict) -> Decision:
+        return decision_submit(
+            editor=request.user,
+            track=track,
+            data=DecisionInput(
+                genre=clean["genre"],
+                secondary_genre=clean["secondary_genre"],
+                note=clean["note"],
+                analysis_id=clean["analysis_id"],
+                seen_decision_id=clean["seen_decision_id"],
+                seconds_on_screen=clean["seconds_on_screen"],
+            ),
+        )
+
+    if (saved := _save_then_next(request, track, form, record)) is not None:
+        return saved
     response = TemplateResponse(request, "admin/review/track.html", _context(request, track, form))
     response.status_code = 409 if form.non_field_errors() else 400
     return response
@@ -238,27 +253,22 @@ def reject_track(request: HttpRequest, track_id: int) -> HttpResponse:
         Track.objects.select_related("import_batch", "known_genre", "reviewed_genre"), pk=track_id
     )
     form = RejectForm(request.POST)
-    if form.is_valid():
-        clean = form.cleaned_data
-        try:
-            decision = decision_reject(
-                editor=request.user,
-                track=track,
-                data=RejectInput(
-                    reason=clean["reason"],
-                    note=clean["note"],
-                    analysis_id=clean["analysis_id"],
-                    seen_decision_id=clean["seen_decision_id"],
-                    seconds_on_screen=clean["seconds_on_screen"],
-                ),
-            )
-        except ReviewError as error:
-            form.add_error(None, error.message)
-            if error.code == ReviewErrorCode.STALE:
-                track.refresh_from_db()
-        else:
-            _saved(request, decision, track)
-            return _open_next(request)
+
+    def record(clean: dict) -> Decision:
+        return decision_reject(
+            editor=request.user,
+            track=track,
+            data=RejectInput(
+                reason=clean["reason"],
+                note=clean["note"],
+                analysis_id=clean["analysis_id"],
+                seen_decision_id=clean["seen_decision_id"],
+                seconds_on_screen=clean["seconds_on_screen"],
+            ),
+        )
+
+    if (saved := _save_then_next(request, track, form, record)) is not None:
+        return saved
     decision_form = DecisionForm(
         initial={
             "seen_decision_id": form.data.get("seen_decision_id") or 0,

@@ -207,3 +207,28 @@ def test_the_review_screen_says_when_the_audio_is_not_music(reviewer_client, awa
     assert 'id="content-verdict" class="as-warn"' in page and "speech — not music?" in page
     page = reviewer_client.get(reverse("review_track", args=[sung.pk])).content.decode()
     assert "not music?" not in page and ">music</span>" in page
+
+
+def test_the_bulk_accept_page_says_why_each_track_is_left_alone(client, make_editor, awaiting):
+    """An editor must see why a confident whale is not accepted, not just "No"."""
+    lead = make_editor("lena", "Editorial lead")
+    client.force_login(lead)
+    sure, unsure, held = awaiting({"Jazz": 0.95}), awaiting({"Rock": 0.6}), awaiting({"Metal": 0.99})
+    whale, silent = awaiting({"Electronic": 0.97}), awaiting({"Pop": 0.96})
+    whale.analyses.update(content="other")
+    silent.analyses.update(is_silent=True)
+    claim_open(editor=make_editor("rita"), track=held)
+    url = reverse("admin:catalog_track_changelist")
+    tracks = (sure, unsure, held, whale, silent)
+    page = client.post(url, {"action": "bulk_accept", "_selected_action": [t.pk for t in tracks]})
+    rows = dict(
+        re.findall(r"<tr><td>([^<]+)</td><td>[^<]*</td><td>[^<]*</td><td>([^<]+)</td></tr>", page.content.decode())
+    )
+    assert {name: rows[str(t)] for name, t in zip(("sure", "unsure", "held", "whale", "silent"), tracks)} == {
+        "sure": "Yes",
+        "unsure": "No: below the threshold",
+        "held": "No: another editor holds it",
+        "whale": "No: heard other, not music: needs a person to reject or confirm",
+        "silent": "No: silent audio: needs a person",
+    }
+    assert 'id="qualifying">1<' in page.content.decode()
