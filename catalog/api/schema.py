@@ -129,7 +129,21 @@ class BodyRequiredSchema(AutoSchema):
 
 NO_NUL = r"^[^\x00]*$"
 # 1 to 200 characters, not only spaces (the API strips them), no NUL (PostgreSQL text cannot hold it).
-EXTERNAL_ID = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^[^\x00]*[^\s\x00][^\x00]*$"}
+# "Not only spaces" must mean the same to the schema (ECMA regex: \s) and to the server (Python:
+# str.isspace): \x1c-\x1f are spaces only to Python, \ufeff only to ECMA. So both name every
+# character of either set, written with escapes both regex engines read alike.
+SPACE_CLASS = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+SPACES = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + ("\u2028\u2029\u202f\u205f\u3000\ufeff")
+)
+EXTERNAL_ID = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 200,
+    "pattern": rf"^[^\x00]*[^\x00{SPACE_CLASS}][^\x00]*$",
+}
 
 
 def strings_without_nul(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.http import FileResponse, HttpRequest, HttpResponseBase, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
@@ -19,7 +21,7 @@ from catalog.api.base import AUTH_ERRORS, CmsApiView, audio_form, error_response
 from catalog.api.cursor import InvalidCursor, cursor_decode, cursor_encode
 from catalog.api.errors import ApiError, ApiErrorCode, error_body
 from catalog.api.pagination import ApiPagination
-from catalog.api.schema import EXTERNAL_ID, BodyRequiredSchema
+from catalog.api.schema import EXTERNAL_ID, SPACES, BodyRequiredSchema
 from catalog.api.serializers import (
     IMAGE_KINDS,
     ChangesQuerySerializer,
@@ -177,11 +179,11 @@ EXTERNAL_ID_PARAMETER = OpenApiParameter("external_id", EXTERNAL_ID, OpenApiPara
 
 def _external_id(raw: str) -> str:
     """The path's external id, stripped; 400 for what the schema does not allow."""
-    if not raw.strip() or len(raw) > 200 or "\x00" in raw:
+    if len(raw) > 200 or not re.fullmatch(EXTERNAL_ID["pattern"], raw):
         raise ApiError(
             ApiErrorCode.INVALID_PARAMETER, "The external id must be 1 to 200 characters, not only spaces, without NUL."
         )
-    return raw.strip()
+    return raw.strip(SPACES)
 
 
 def _json_metadata(request: Request) -> dict[str, object]:
