@@ -24,6 +24,10 @@ LABELLED_CHOICES = {"skip": "skip (default)", "include": "include", "only": "onl
 # The content verdict of the latest analysis (Analysis.content; empty: not measured).
 CONTENT_CHOICES = {"music": "music", "speech": "speech", "other": "other (not music)"}
 NOT_MUSIC = ("speech", "other")
+# Below this mean music score YAMNet called a recording music only for want of anything better
+# (music on the shared recordings scores 0.85-0.96; the NPS humpback whale 0.19): bulk accept
+# leaves such tracks to a person, whatever the genre model's confidence.
+WEAK_MUSIC_SCORE = 0.5
 # Statuses in which an editor may decide a track (again): a rejection can be revisited too.
 REVIEWABLE_STATUSES = (TrackStatus.AWAITING_REVIEW, TrackStatus.REVIEWED, TrackStatus.REJECTED)
 
@@ -140,9 +144,9 @@ def bulk_accept_verdicts(*, editor: AbstractBaseUser, tracks: QuerySet[Track], t
     confirmation page shows these, and the service accepts exactly the accepted ones.
 
     Left alone: a track another editor holds; one whose latest analysis heard no music (content
-    speech/other) or silence, since a confident genre for a whale or a talk is exactly what needs a
-    human reject-or-confirm; a top-1 below the threshold or not an active genre. Rejected tracks
-    are never awaiting, so never accepted."""
+    speech/other), music only weakly (below WEAK_MUSIC_SCORE) or silence, since a confident genre
+    for a whale or a talk is exactly what needs a human reject-or-confirm; a top-1 below the
+    threshold or not an active genre. Rejected tracks are never awaiting, so never accepted."""
     held = set(
         Claim.objects.filter(expires_at__gt=timezone.now())
         .exclude(editor_id=editor.pk)
@@ -160,6 +164,9 @@ def bulk_accept_verdicts(*, editor: AbstractBaseUser, tracks: QuerySet[Track], t
             reason = f"heard {analysis.content}, not music: needs a person to reject or confirm"
         elif analysis.is_silent:
             reason = "silent audio: needs a person"
+        elif analysis.content == "music" and (analysis.content_scores or {}).get("music", 1.0) < WEAK_MUSIC_SCORE:
+            score = analysis.content_scores["music"]
+            reason = f"barely heard as music ({score:.2f}): needs a person to reject or confirm"
         elif analysis.top_probability < threshold:
             reason = "below the threshold"
         elif analysis.top_label not in genres:

@@ -158,6 +158,9 @@ def _context(
     return {
         **admin.site.each_context(request),
         "title": str(track),
+        # The review screen is a workspace of its own (the breadcrumbs lead back): a superuser's
+        # long app list in the admin's sidebar would make it scroll at 1366×768.
+        "is_nav_sidebar_enabled": False,
         "track": track,
         "analysis": analysis,
         "form": form,

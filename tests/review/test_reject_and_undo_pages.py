@@ -223,3 +223,11 @@ def test_a_rejected_track_can_be_opened_again_and_its_history_says_not_music(rev
     )
     page = reviewer_client.get(reverse("review_track", args=[track.pk])).content.decode()
     assert "rita → not music (speech) (rejected)" in page and 'id="decision-form"' in page
+
+
+def test_the_review_screen_leaves_out_the_admin_sidebar_even_for_a_superuser(client, django_user_model, awaiting):
+    """A superuser's sidebar lists every app and is taller than 768 px: the screen must not scroll."""
+    track = awaiting({"Jazz": 0.9})
+    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "pw"))
+    assert 'id="nav-sidebar"' in client.get(reverse("review_queue")).content.decode()  # elsewhere it stays
+    assert 'id="nav-sidebar"' not in open_track(client, track)

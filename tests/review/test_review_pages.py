@@ -217,18 +217,26 @@ def test_the_bulk_accept_page_says_why_each_track_is_left_alone(client, make_edi
     whale, silent = awaiting({"Electronic": 0.97}), awaiting({"Pop": 0.96})
     whale.analyses.update(content="other")
     silent.analyses.update(is_silent=True)
+    weak = awaiting({"Jazz": 0.98})  # what YAMNet said of the humpback whale: music, barely
+    weak.analyses.update(content="music", content_scores={"music": 0.19, "speech": 0.04, "other": 0.14})
+    loud = awaiting({"Rock": 0.98})
+    loud.analyses.update(content="music", content_scores={"music": 0.9, "speech": 0.0, "other": 0.03})
     claim_open(editor=make_editor("rita"), track=held)
     url = reverse("admin:catalog_track_changelist")
-    tracks = (sure, unsure, held, whale, silent)
+    tracks = (sure, unsure, held, whale, silent, weak, loud)
     page = client.post(url, {"action": "bulk_accept", "_selected_action": [t.pk for t in tracks]})
     rows = dict(
         re.findall(r"<tr><td>([^<]+)</td><td>[^<]*</td><td>[^<]*</td><td>([^<]+)</td></tr>", page.content.decode())
     )
-    assert {name: rows[str(t)] for name, t in zip(("sure", "unsure", "held", "whale", "silent"), tracks)} == {
+    assert {
+        name: rows[str(t)] for name, t in zip(("sure", "unsure", "held", "whale", "silent", "weak", "loud"), tracks)
+    } == {
         "sure": "Yes",
         "unsure": "No: below the threshold",
         "held": "No: another editor holds it",
         "whale": "No: heard other, not music: needs a person to reject or confirm",
         "silent": "No: silent audio: needs a person",
+        "weak": "No: barely heard as music (0.19): needs a person to reject or confirm",
+        "loud": "Yes",
     }
-    assert 'id="qualifying">1<' in page.content.decode()
+    assert 'id="qualifying">2<' in page.content.decode()
