@@ -81,3 +81,26 @@ def test_silence_is_not_called_music(yamnet):
     buffer.seek(0)
     samples, sr = sf.read(buffer, dtype="float32")
     assert hear_content(yamnet, samples, sr).label != "music"
+
+
+def test_bulk_accepts_weak_music_line_falls_between_the_whale_and_the_shared_music(shared_audio, yamnet):
+    """Bulk accept leaves "barely music" to a person (review.selectors.WEAK_MUSIC_SCORE): every music
+    recording here must clear the line, the humpback whale (which YAMNet calls music) must not."""
+    import librosa
+
+    from review.selectors import WEAK_MUSIC_SCORE
+
+    def music_score(name: str) -> float:
+        samples, sr = librosa.load(shared_audio / name, sr=22050)
+        return hear_content(yamnet, samples, sr).scores["music"]
+
+    music = [
+        "brahms-hungarian-dance-5.ogg",
+        "hobbs-lets-go-fishin.ogg",
+        "macleod-sugar-plum-fairy.ogg",
+        "macleod-vibe-ace.ogg",
+        "sorohan-trumpet-loop.ogg",
+    ]
+    scores = {name: music_score(name) for name in music}
+    assert min(scores.values()) >= WEAK_MUSIC_SCORE, scores
+    assert music_score("humpback-whale.ogg") < WEAK_MUSIC_SCORE

@@ -420,3 +420,73 @@ def test_a_catalog_label_never_overrides_a_rejection(awaiting, make_editor):
     label = catalog_label_record(editor=make_editor("importer"), track=track, genre=genre("Folk"))
     assert (label.outcome, label.editor_decision) == (CatalogLabelOutcome.KEPT_EDITOR, rejection)
     assert Track.objects.get(pk=track.pk).status == TrackStatus.REJECTED
+
+
+# -- At the same moment (row locks: PostgreSQL) -------------------------------------------------
+
+
+def _at_once(*jobs) -> list[object]:
+    """Run the jobs in threads released together; each returns its result or the error it raised."""
+    import threading
+
+    from django.db import connections
+
+    barrier, results = threading.Barrier(len(jobs)), [None] * len(jobs)
+
+    def run(index: int, job) -> None:
+        try:
+            barrier.wait()
+            results[index] = job()
+        except BaseException as error:  # returned: the caller asserts on it
+            results[index] = error
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+def _needs_row_locks() -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL; SQLite serialises writers")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_four_undos_of_one_decision_at_once_record_one(awaiting, make_editor):
+    _needs_row_locks()
+    ann = make_editor("ann")
+    track = awaiting({"Jazz": 0.6})
+    decision = decide(ann, track, "Jazz")
+    results = _at_once(*[lambda: decision_undo(editor=ann, decision=decision)] * 4)
+    undos = [r for r in results if isinstance(r, Decision)]
+    refused = [r for r in results if isinstance(r, ReviewError)]
+    assert len(undos) == 1 and len(refused) == 3, results
+    assert all(r.code == ReviewErrorCode.UNDO_REFUSED for r in refused)
+    assert Decision.objects.filter(action=DecisionAction.UNDONE).count() == 1
+    track.refresh_from_db()
+    assert (track.status, track.reviewed_genre) == (TrackStatus.AWAITING_REVIEW, None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rejection_and_a_genre_at_once_on_one_track_keep_exactly_one(awaiting, make_editor):
+    _needs_row_locks()
+    ann, bob = make_editor("ann"), make_editor("bob")
+    track = awaiting({"Jazz": 0.6})
+    jazz = genre("Jazz")
+    results = _at_once(
+        lambda: decision_reject(editor=ann, track=track, data=RejectInput(reason=RejectReason.NOISE)),
+        lambda: decision_submit(editor=bob, track=track, data=DecisionInput(genre=jazz)),
+    )
+    saved = [r for r in results if isinstance(r, Decision)]
+    stale = [r for r in results if isinstance(r, ReviewError)]
+    assert len(saved) == 1 and len(stale) == 1 and stale[0].code == ReviewErrorCode.STALE, results
+    winner = Decision.objects.get()
+    track.refresh_from_db()
+    expected = (TrackStatus.REJECTED, None) if winner.reject_reason else (TrackStatus.REVIEWED, winner.genre)
+    assert (track.status, track.reviewed_genre) == expected
