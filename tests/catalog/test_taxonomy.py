@@ -7,31 +7,13 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from catalog.models import Genre
+from tests.factories import GENRES16
 
 pytestmark = pytest.mark.django_db
 
-DEFAULT_16 = [
-    "Blues",
-    "Classical",
-    "Country",
-    "Disco",
-    "Electronic",
-    "Folk",
-    "Hip-Hop",
-    "Jazz",
-    "Latin",
-    "Metal",
-    "Pop",
-    "R&B",
-    "Rap",
-    "Reggae",
-    "Rock",
-    "World",
-]
-
 
 def test_a_fresh_install_has_the_16_default_genres_in_order():
-    assert list(Genre.objects.values_list("name", flat=True)) == DEFAULT_16
+    assert list(Genre.objects.values_list("name", flat=True)) == GENRES16
     assert Genre.objects.filter(active=True).count() == 16
     assert Genre.objects.get(name="R&B").slug == "r-and-b"
     assert all(Genre.objects.values_list("description", flat=True))

@@ -18,25 +18,8 @@ from inference.engine.checkpoint import create_random_checkpoint, save_checkpoin
 from inference.engine.datatypes import PreprocessingConfig
 from inference.engine.features import _REF_FLOOR_AT_2048
 from inference.engine.model import LoadedModel, load_model
+from tests.factories import GENRES16
 
-GENRES = [
-    "Blues",
-    "Classical",
-    "Country",
-    "Disco",
-    "Electronic",
-    "Folk",
-    "Hip-Hop",
-    "Jazz",
-    "Latin",
-    "Metal",
-    "Pop",
-    "R&B",
-    "Rap",
-    "Reggae",
-    "Rock",
-    "World",
-]
 # 32 mel rows × 64 frames (≈1 s at 16 kHz / hop 256): a 2×4 patch grid keeps vit_tiny fast.
 TINY = PreprocessingConfig(
     sample_rate=16000, n_fft=512, hop_length=256, n_mels=32, window_frames=64, window_hop_frames=64
@@ -99,7 +82,7 @@ def music_like() -> Callable[..., np.ndarray]:
 
 @pytest.fixture(scope="session")
 def genres() -> list[str]:
-    return list(GENRES)
+    return list(GENRES16)
 
 
 @pytest.fixture(scope="session")
@@ -110,7 +93,7 @@ def tiny_cfg() -> PreprocessingConfig:
 @pytest.fixture(scope="session")
 def tiny_checkpoint_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("models") / "tiny.safetensors"
-    save_checkpoint(create_random_checkpoint(labels=GENRES, preprocessing=TINY, seed=1), path)
+    save_checkpoint(create_random_checkpoint(labels=GENRES16, preprocessing=TINY, seed=1), path)
     return path
 
 
