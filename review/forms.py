@@ -39,8 +39,18 @@ class QueueFilterForm(forms.Form):
         self.fields["genre"].choices = [("", "any")] + [(g.name, g.name) for g in Genre.objects.all()]
 
 
-class DecisionForm(forms.Form):
-    """What the review screen posts. `seen_decision_id` catches stale forms."""
+class _ReviewScreenForm(forms.Form):
+    """What both of the review screen's forms post besides the outcome: a note, the analysis shown,
+    the decision seen when the page opened (it catches stale forms) and the time on screen."""
+
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+    analysis_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    seen_decision_id = forms.IntegerField(min_value=0, widget=forms.HiddenInput)
+    seconds_on_screen = forms.FloatField(required=False, min_value=0, widget=forms.HiddenInput)
+
+
+class DecisionForm(_ReviewScreenForm):
+    """What the review screen posts for a genre."""
 
     genre = forms.ModelChoiceField(
         Genre.objects.filter(active=True),
@@ -51,10 +61,6 @@ class DecisionForm(forms.Form):
         },
     )
     secondary_genre = forms.ModelChoiceField(Genre.objects.filter(active=True), to_field_name="name", required=False)
-    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
-    analysis_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
-    seen_decision_id = forms.IntegerField(min_value=0, widget=forms.HiddenInput)
-    seconds_on_screen = forms.FloatField(required=False, min_value=0, widget=forms.HiddenInput)
 
     def clean(self) -> dict:
         data = super().clean()
@@ -63,7 +69,7 @@ class DecisionForm(forms.Form):
         return data
 
 
-class RejectForm(forms.Form):
+class RejectForm(_ReviewScreenForm):
     """What the review screen's *Not music / unusable* panel posts (key X)."""
 
     reason = forms.ChoiceField(
@@ -71,10 +77,6 @@ class RejectForm(forms.Form):
         widget=forms.RadioSelect,
         error_messages={"required": "Pick why the track is unusable."},
     )
-    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
-    analysis_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
-    seen_decision_id = forms.IntegerField(min_value=0, widget=forms.HiddenInput)
-    seconds_on_screen = forms.FloatField(required=False, min_value=0, widget=forms.HiddenInput)
 
     def clean(self) -> dict:
         data = super().clean()
