@@ -120,11 +120,12 @@ def genre_labels() -> list[str]:
 
 
 def prepare_audio(tmp: Path, shared: Path) -> list[Path]:
-    """Shared recordings (when present) plus synthetic 30-s and 3-min WAVs written into tmp."""
+    """Shared recordings (when present) plus synthetic 30-s, 3-min and 10-min WAVs written into tmp
+    (10 min: a long track's spectrogram and attention are drawn wide, 8 px per second)."""
     files = recordings(shared)
     print(f"recordings: {len(files)} from {shared}" if files else f"recordings: none at {shared}: synthetic audio only")
     sr = PreprocessingConfig().sample_rate
-    for name, seconds, seed in (("synthetic-30s.wav", 30, 1), (TARGET_FILE, 180, 2)):
+    for name, seconds, seed in (("synthetic-30s.wav", 30, 1), (TARGET_FILE, 180, 2), ("synthetic-10min.wav", 600, 3)):
         path = tmp / name
         sf.write(str(path), synthetic_signal(seconds, sr, seed), sr, subtype="PCM_16")
         files.append(path)
