@@ -231,3 +231,36 @@ def test_the_review_screen_leaves_out_the_admin_sidebar_even_for_a_superuser(cli
     client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "pw"))
     assert 'id="nav-sidebar"' in client.get(reverse("review_queue")).content.decode()  # elsewhere it stays
     assert 'id="nav-sidebar"' not in open_track(client, track)
+
+
+def test_bad_rejects_and_undos_get_a_clear_answer_and_change_nothing(reviewer_client, awaiting, rita):
+    track = awaiting({"Jazz": 0.6})
+    page = open_track(reviewer_client, track)
+    reject = reverse("review_reject", args=[track.pk])
+    fields = form_fields(page, "reject-form")
+    for bad, message in (({"reason": "whale"}, "whale is not one of the available choices"), ({}, "Pick why")):
+        response = reviewer_client.post(reject, {**fields, **bad})
+        assert response.status_code == 400 and message in response.content.decode(), bad
+    assert (
+        reviewer_client.post(reverse("review_reject", args=[987654]), {**fields, "reason": "noise"}).status_code == 404
+    )
+    assert reviewer_client.get(reject).status_code == 405  # a link or a prefetcher rejects nothing
+    assert reviewer_client.post(reverse("review_undo", args=[987654])).status_code == 404
+    assert not Decision.objects.exists() and Track.objects.get(pk=track.pk).status == TrackStatus.AWAITING_REVIEW
+
+    saved = save(reviewer_client, track, "Jazz")
+    decision = Decision.objects.get()
+    undo = reverse("review_undo", args=[decision.pk])
+    assert saved.status_code == 302 and reviewer_client.get(undo).status_code == 405
+    off_site = reviewer_client.post(undo, {"next": "https://evil.example/"})  # first undo works
+    again = reviewer_client.post(undo, {"next": "https://evil.example/"}, follow=True)
+    assert off_site.status_code == 302 and again.redirect_chain[0][0] == reverse("review_queue")  # never off-site
+    assert "Not undone: This decision has already been undone." in again.content.decode()
+    assert Decision.objects.filter(action=DecisionAction.UNDONE).count() == 1
+
+    Track.objects.filter(pk=track.pk).update(status=TrackStatus.FAILED, failure_reason="undecodable")
+    fields = form_fields(open_track(reviewer_client, awaiting({"Rock": 0.5})), "reject-form")
+    response = reviewer_client.post(reject, {**fields, "reason": "broken", "seen_decision_id": 2})
+    assert response.status_code == 409 and "cannot be decided now" in response.content.decode()
+    assert Track.objects.get(pk=track.pk).status == TrackStatus.FAILED
+    assert Decision.objects.count() == 2  # the decision and its undo, nothing for the failed track
